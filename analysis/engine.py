@@ -1,0 +1,460 @@
+"""The vectorised core of the sequential judge: many independent rollouts at once.
+
+:class:`BatchJudge` holds the state of ``n_runs`` independent judges in numpy
+arrays and advances all of them by one tick per :meth:`BatchJudge.update`.
+:class:`analysis.SequentialJudge` is a ``BatchJudge`` of one run; the benchmark
+drives thousands of simulated rollouts through the very same arithmetic.
+
+See :mod:`analysis.sequential` for the statistical argument.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "DEFAULT_LATENCY_BOUNDS",
+    "FAIL",
+    "INCONCLUSIVE",
+    "METRICS",
+    "PASS",
+    "BatchJudge",
+    "JudgeConfig",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+INCONCLUSIVE: Final = 0
+PASS: Final = 1
+FAIL: Final = 2
+
+#: Istio's default request-duration buckets (milliseconds); +Inf is implied.
+DEFAULT_LATENCY_BOUNDS: Final = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
+                                 60000, 300000, 600000, 1800000, 3600000)
+
+#: The metrics the judge knows: ``error-rate`` compares the share of errors;
+#: ``latency`` the share of requests slower than the bucket bound nearest the
+#: pooled ``latency_quantile``; ``latency-tail`` the same near ``tail_quantile``.
+METRICS: Final = ("error-rate", "latency", "latency-tail")
+
+_STATE_VERSION: Final = 1
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """What the sequential judge compares and how strict it is.
+
+    Statistical knobs (they define what "regression" means):
+
+    * ``alpha``: probability of a "fail" verdict for a canary that is no worse
+      than tolerated, over the whole rollout however often it is checked; also
+      the probability of a wrong "pass".
+    * ``error_rate_tolerance_ratio`` and ``error_rate_tolerance_pp``: the
+      canary's error rate may be up to ``(1 + ratio) x primary + pp`` (pp in
+      percentage points) before it counts as a regression. The relative part
+      also absorbs the primary's own minute-to-minute overdispersion (see
+      ``sequential``), so keep it above about 0.15.
+    * ``latency_tolerance``: relative latency rise tolerated (0.05 = 5 % slower).
+    * ``metrics``: which of :data:`METRICS` to judge; ``weights`` splits alpha
+      between them (normalised over the judged metrics).
+    * ``latency_quantile`` / ``tail_quantile``: where the latency comparisons
+      look (the bucket bound nearest this quantile of the pooled traffic).
+    * ``report_pass``: whether "pass" (no regression beyond tolerance in any
+      judged metric) may be reported; otherwise the judge only says fail or
+      inconclusive.
+
+    Planning knobs (they only steer how boldly evidence is bet on; validity does
+    not depend on them): ``error_design_ratios`` / ``latency_design_ratios``
+    are the regressions (over the tolerance) that bets are sized for; each
+    metric's evidence is the average of one betting strategy per design ratio
+    (equally many for both). ``max_bet`` is the largest fraction of the evidence
+    staked on one tick, ``bet_cap_events`` the most events a bet counts on.
+    """
+
+    latency_bounds: tuple[float, ...] = DEFAULT_LATENCY_BOUNDS
+    alpha: float = 0.01
+    metrics: tuple[str, ...] = METRICS
+    error_rate_tolerance_ratio: float = 0.15
+    error_rate_tolerance_pp: float = 0.0
+    latency_tolerance: float = 0.02
+    latency_quantile: float = 0.8
+    tail_quantile: float = 0.99
+    weights: tuple[float, ...] = (0.5, 0.25, 0.25)
+    report_pass: bool = True
+    error_design_ratios: tuple[float, ...] = (3.0, 8.0, 20.0)
+    latency_design_ratios: tuple[float, ...] = (1.5, 3.0, 8.0)
+    max_bet: float = 0.95
+    bet_cap_events: float = 100.0
+
+    def __post_init__(self) -> None:
+        bounds = tuple(float(b) for b in self.latency_bounds if math.isfinite(float(b)))
+        object.__setattr__(self, "latency_bounds", bounds)
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+        object.__setattr__(self, "weights", tuple(float(w) for w in self.weights))
+        object.__setattr__(self, "error_design_ratios", tuple(float(r) for r in self.error_design_ratios))
+        object.__setattr__(self, "latency_design_ratios", tuple(float(r) for r in self.latency_design_ratios))
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if not bounds or any(b <= 0 for b in bounds) or list(bounds) != sorted(set(bounds)):
+            raise ValueError("latency_bounds must be positive and strictly increasing")
+        if not self.metrics:
+            raise ValueError("metrics must name at least one of " + ", ".join(METRICS))
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown or len(set(self.metrics)) != len(self.metrics):
+            raise ValueError(f"metrics must be distinct names from {METRICS}, got {self.metrics}")
+        if len(self.weights) != len(METRICS) or any(w <= 0 for w in self.weights):
+            raise ValueError(f"weights must be {len(METRICS)} positive numbers (one per {METRICS})")
+        if self.error_rate_tolerance_pp < 0 or self.error_rate_tolerance_ratio < 0 or self.latency_tolerance < 0:
+            raise ValueError("tolerances must be >= 0")
+        if not (0 < self.latency_quantile < 1 and 0 < self.tail_quantile < 1):
+            raise ValueError("latency_quantile and tail_quantile must be in (0, 1)")
+        if not 0 < self.max_bet < 1:
+            raise ValueError("max_bet must be in (0, 1)")
+        designs = (*self.error_design_ratios, *self.latency_design_ratios)
+        if (
+            not self.error_design_ratios
+            or len(self.error_design_ratios) != len(self.latency_design_ratios)
+            or any(r <= 1 for r in designs)
+            or self.bet_cap_events < 1
+        ):
+            raise ValueError(
+                "design ratios must be > 1, equally many for errors and latency; bet_cap_events must be >= 1"
+            )
+
+    def metric_weights(self) -> tuple[float, ...]:
+        """Share of alpha spent on each judged metric, in ``metrics`` order."""
+        raw = [self.weights[METRICS.index(m)] for m in self.metrics]
+        total = sum(raw)
+        return tuple(w / total for w in raw)
+
+
+@dataclass
+class _Tick:
+    """Per-metric inputs of one tick (arrays over runs)."""
+
+    xc: FloatArray
+    nc: FloatArray
+    xp: FloatArray
+    np_: FloatArray
+    r0: FloatArray
+    bound: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+
+class BatchJudge:
+    """``n_runs`` independent sequential judges advanced together, tick by tick.
+
+    Inputs to :meth:`update` are arrays with one entry (or one histogram row)
+    per run. The state is a handful of arrays whose size does not grow with the
+    number of ticks.
+    """
+
+    def __init__(self, n_runs: int, config: JudgeConfig | None = None, *, hindsight: bool = False) -> None:
+        """Judges for ``n_runs`` rollouts.
+
+        ``hindsight=True`` is for benchmarks only and is NOT a valid test: each tick
+        it stakes everything when the canary's share turned out high and nothing
+        otherwise, i.e. it multiplies by ``max(1, s/q)``, the largest factor any
+        valid per-tick e-value for the same null can reach (see ``sequential``).
+        Its decision times bound those of every tick-level judge from below.
+        """
+        self.config = config if config is not None else JudgeConfig()
+        self.hindsight = hindsight
+        self.n_runs = int(n_runs)
+        k = len(self.config.metrics)
+        nb = len(self.config.latency_bounds) + 1
+        n = self.n_runs
+        self.n_strategies = len(self.config.error_design_ratios)
+        self.log_fail_strategies = np.zeros((n, k, self.n_strategies))
+        self.log_pass = np.zeros((n, k))
+        self.sum_xc = np.zeros((n, k))
+        self.sum_nc = np.zeros((n, k))
+        self.sum_xp = np.zeros((n, k))
+        self.sum_np = np.zeros((n, k))
+        self.evidence_ticks = np.zeros((n, k))
+        self.last_bound = np.full((n, k), np.nan)
+        self.last_r0 = np.full((n, k), np.nan)
+        self.pooled_hist = np.zeros((n, nb))
+        self.pooled_errors = np.zeros(n)
+        self.pooled_requests = np.zeros(n)
+        self.ticks = np.zeros(n)
+        self.failed = np.zeros(n, dtype=bool)
+        self.fail_tick = np.zeros(n)
+        self._log_threshold = math.log(1.0 / self.config.alpha)
+        self._log_weights = np.log(np.asarray(self.config.metric_weights()))
+        self._widths = self._tolerance_slopes()
+        self._bounds = np.asarray(self.config.latency_bounds, dtype=np.float64)
+        self._error_designs = np.asarray(self.config.error_design_ratios, dtype=np.float64)
+        self._latency_designs = np.asarray(self.config.latency_design_ratios, dtype=np.float64)
+        self._rows = np.arange(self.n_runs)
+
+    # ------------------------------------------------------------------ public
+
+    def update(
+        self,
+        canary_requests: FloatArray,
+        canary_errors: FloatArray,
+        canary_hist: FloatArray | None,
+        primary_requests: FloatArray,
+        primary_errors: FloatArray,
+        primary_hist: FloatArray | None,
+    ) -> npt.NDArray[np.int8]:
+        """Feed one tick to every run; return each run's outcome (:data:`FAIL`, :data:`PASS`, ...).
+
+        Histograms are ``(n_runs, len(latency_bounds) + 1)`` cumulative counts
+        (last column +Inf) or None. Any NaN makes that run's affected metric
+        skip this tick.
+        """
+        with np.errstate(all="ignore"):
+            return self._update(canary_requests, canary_errors, canary_hist, primary_requests, primary_errors,
+                                primary_hist)
+
+    def _update(
+        self,
+        canary_requests: FloatArray,
+        canary_errors: FloatArray,
+        canary_hist: FloatArray | None,
+        primary_requests: FloatArray,
+        primary_errors: FloatArray,
+        primary_hist: FloatArray | None,
+    ) -> npt.NDArray[np.int8]:
+        n = self.n_runs
+        c_req = _as_runs(canary_requests, n)
+        c_err = _as_runs(canary_errors, n)
+        p_req = _as_runs(primary_requests, n)
+        p_err = _as_runs(primary_errors, n)
+        self.ticks += 1.0
+        cfg = self.config
+        hist_ok = np.zeros(n, dtype=bool)
+        ch = ph = None
+        if canary_hist is not None and primary_hist is not None:
+            ch = np.asarray(canary_hist, dtype=np.float64).reshape(n, -1)
+            ph = np.asarray(primary_hist, dtype=np.float64).reshape(n, -1)
+            hist_ok = np.isfinite(ch.sum(axis=1) + ph.sum(axis=1))
+            both = np.where(hist_ok[:, None], ch + ph, 0.0)
+            self.pooled_hist += both
+        ok_totals = np.isfinite(c_req + p_req + c_err + p_err)
+        self.pooled_errors += np.where(ok_totals, np.maximum(c_err, 0) + np.maximum(p_err, 0), 0.0)
+        self.pooled_requests += np.where(ok_totals, np.maximum(c_req, 0) + np.maximum(p_req, 0), 0.0)
+
+        log_surv: FloatArray | None = None
+        for k, metric in enumerate(cfg.metrics):
+            if metric == "error-rate":
+                r0 = np.full(n, 1.0 + cfg.error_rate_tolerance_ratio)
+                if cfg.error_rate_tolerance_pp > 0.0:
+                    rate = _safe_div(self.pooled_errors, self.pooled_requests)
+                    r0 = r0 + _safe_div(np.full(n, cfg.error_rate_tolerance_pp / 100.0), rate, np.inf)
+                tick = _Tick(c_err, c_req, p_err, p_req, r0, np.full(n, np.nan))
+                design = self._error_designs
+            else:
+                if ch is None or ph is None:
+                    continue
+                q = cfg.latency_quantile if metric == "latency" else cfg.tail_quantile
+                if log_surv is None:
+                    log_surv = self._pooled_log_survival()
+                tick = self._latency_tick(ch, ph, hist_ok, log_surv, 1.0 - q)
+                design = self._latency_designs
+            self._share_step(k, tick, design)
+
+        log_comb = _logsumexp(self.log_fail + self._log_weights, axis=1)
+        newly = (~self.failed) & (log_comb >= self._log_threshold)
+        self.fail_tick = np.where(newly, self.ticks, self.fail_tick)
+        self.failed |= newly
+        out = np.where(self.failed, FAIL, INCONCLUSIVE).astype(np.int8)
+        if cfg.report_pass:
+            passed = np.all(self.log_pass >= self._log_threshold, axis=1) & ~self.failed
+            out = np.where(passed, PASS, out).astype(np.int8)
+        return out
+
+    @property
+    def log_fail(self) -> FloatArray:
+        """Natural log of each metric's regression e-value, shape ``(n_runs, n_metrics)``."""
+        return _logsumexp(self.log_fail_strategies, axis=2) - math.log(self.n_strategies)
+
+    def combined_log_evidence(self) -> FloatArray:
+        """Natural log of the alpha-weighted average of the metrics' regression e-values."""
+        return _logsumexp(self.log_fail + self._log_weights, axis=1)
+
+    def state(self, run: int = 0) -> dict[str, Any]:
+        """JSON-serialisable state of one run (lists of rounded floats)."""
+
+        def row(a: FloatArray) -> list[float | str | None]:
+            return [_r(v) for v in np.asarray(a[run]).tolist()]
+
+        return {
+            "v": _STATE_VERSION,
+            "metrics": list(self.config.metrics),
+            "ticks": _r(float(self.ticks[run])),
+            "failed": bool(self.failed[run]),
+            "failTick": _r(float(self.fail_tick[run])),
+            "logFail": [_r(v) for v in self.log_fail_strategies[run].ravel().tolist()],
+            "logPass": row(self.log_pass),
+            "sumCanaryEvents": row(self.sum_xc),
+            "sumCanaryRequests": row(self.sum_nc),
+            "sumPrimaryEvents": row(self.sum_xp),
+            "sumPrimaryRequests": row(self.sum_np),
+            "evidenceTicks": row(self.evidence_ticks),
+            "lastBound": row(self.last_bound),
+            "lastTolerance": row(self.last_r0),
+            "pooledHist": row(self.pooled_hist),
+            "pooledErrors": _r(float(self.pooled_errors[run])),
+            "pooledRequests": _r(float(self.pooled_requests[run])),
+        }
+
+    def load_state(self, state: dict[str, Any], run: int = 0) -> None:
+        """Restore one run from :meth:`state` output (validated against this config)."""
+        if state.get("v") != _STATE_VERSION:
+            raise ValueError(f"unsupported judge state version {state.get('v')!r}")
+        if list(state.get("metrics", [])) != list(self.config.metrics):
+            raise ValueError(
+                f"judge state is for metrics {state.get('metrics')}, config judges {list(self.config.metrics)}"
+            )
+        k = len(self.config.metrics)
+        nb = len(self.config.latency_bounds) + 1
+
+        def put(name: str, target: FloatArray, size: int) -> None:
+            values = state.get(name)
+            if not isinstance(values, list) or len(values) != size:
+                raise ValueError(f"judge state field {name!r} must be a list of {size} numbers")
+            target[run] = np.asarray([_unr(v) for v in values], dtype=np.float64)
+
+        flat = np.zeros((self.n_runs, k * self.n_strategies))
+        put("logFail", flat, k * self.n_strategies)
+        self.log_fail_strategies[run] = flat[run].reshape(k, self.n_strategies)
+        put("logPass", self.log_pass, k)
+        put("sumCanaryEvents", self.sum_xc, k)
+        put("sumCanaryRequests", self.sum_nc, k)
+        put("sumPrimaryEvents", self.sum_xp, k)
+        put("sumPrimaryRequests", self.sum_np, k)
+        put("evidenceTicks", self.evidence_ticks, k)
+        put("lastBound", self.last_bound, k)
+        put("lastTolerance", self.last_r0, k)
+        put("pooledHist", self.pooled_hist, nb)
+        self.ticks[run] = _unr(state["ticks"])
+        self.failed[run] = bool(state["failed"])
+        self.fail_tick[run] = _unr(state["failTick"])
+        self.pooled_errors[run] = _unr(state["pooledErrors"])
+        self.pooled_requests[run] = _unr(state["pooledRequests"])
+
+    # ----------------------------------------------------------------- private
+
+    def _tolerance_slopes(self) -> FloatArray:
+        """Per bound: ``log(bounds[j] / bounds[j-1])``, the width of the bucket below it (log scale)."""
+        bounds = np.asarray(self.config.latency_bounds)
+        lower = np.concatenate([[bounds[0] / 2.0], bounds[:-1]])
+        return np.asarray(np.log(bounds / lower), dtype=np.float64)
+
+    def _pooled_log_survival(self) -> FloatArray:
+        """log of the pooled share of requests slower than each finite bound (-inf where none)."""
+        pooled = self.pooled_hist
+        total = pooled[:, -1:]
+        surv = (total - pooled[:, :-1]) / np.where(total > 0, total, 1.0)
+        return np.asarray(np.log(np.maximum(surv, 0.0)), dtype=np.float64)
+
+    def _latency_tick(
+        self, ch: FloatArray, ph: FloatArray, ok: npt.NDArray[np.bool_], log_surv: FloatArray, target: float
+    ) -> _Tick:
+        pooled = self.pooled_hist
+        total = pooled[:, -1:]
+        dist = np.where(np.isfinite(log_surv), np.abs(log_surv - math.log(target)), np.inf)
+        j = np.argmin(dist, axis=1)
+        rows = self._rows
+        usable = ok & np.isfinite(dist[rows, j])
+        xc = ch[rows, -1] - ch[rows, j]
+        nc = ch[rows, -1]
+        xp = ph[rows, -1] - ph[rows, j]
+        np_ = ph[rows, -1]
+        # tolerance: how much more of the pooled traffic would be slower than b if every
+        # request were (1 + tol) times slower; the survival function is taken as a power
+        # law between b's bucket bounds (log-survival linear in log-latency).
+        s_b = total[:, 0] - pooled[rows, j]
+        s_lo = np.where(j > 0, total[:, 0] - pooled[rows, np.maximum(j - 1, 0)], total[:, 0])
+        slope = np.log(s_lo / np.where(s_b > 0, s_b, np.nan)) / self._widths[j]
+        r0 = np.exp(np.maximum(slope, 0.0) * math.log1p(self.config.latency_tolerance))
+        # one NaN in r0 disqualifies the run's tick in _share_step
+        r0 = np.where(usable, r0, np.nan)
+        return _Tick(xc, nc, xp, np_, r0, np.where(usable, self._bounds[j], np.nan))
+
+    def _share_step(self, k: int, t: _Tick, design: FloatArray) -> None:
+        """Bet on the canary's share of this tick's events (see the module docstring of ``sequential``)."""
+        cfg = self.config
+        xc = np.maximum(t.xc, 0.0)
+        xp = np.maximum(t.xp, 0.0)
+        events = xc + xp
+        valid = np.isfinite(events + t.nc + t.np_ + t.r0) & (t.nc > 0) & (t.np_ > 0) & (events > 0)
+        nc = np.where(valid, t.nc, 1.0)
+        np_ = np.where(valid, t.np_, 1.0)
+        r0 = np.where(valid, t.r0, 1.0)
+        share = np.where(valid, np.minimum(xc / np.where(valid, events, 1.0), 1.0), 0.0)
+        q0 = r0 * nc / (r0 * nc + np_)
+        # planning: the regression to size the bet for (predictable: past ticks only)
+        sxc, snc = self.sum_xc[:, k], self.sum_nc[:, k]
+        sxp, snp = self.sum_xp[:, k], self.sum_np[:, k]
+        expected = np.where(snp > 0, snc * sxp / np.where(snp > 0, snp, 1.0), 0.0)
+        ratio_hat = (sxc + 1.0) / (expected + 1.0)
+        r1 = np.maximum(r0[:, None] * design[None, :], ratio_hat[:, None])
+        q1 = r1 * nc[:, None] / (r1 * nc[:, None] + np_[:, None])
+        m = np.minimum(np.where(valid, events, 1.0), cfg.bet_cap_events)
+        theta1 = np.maximum((q1 - q0[:, None]) / (1.0 - q0[:, None]), 0.0)
+        theta = np.minimum(cfg.max_bet, 1.0 - (1.0 - theta1) ** m[:, None])
+        x = share / q0
+        fail_factor = 1.0 + theta * (x - 1.0)[:, None]
+        if self.hindsight:
+            fail_factor = np.broadcast_to(np.maximum(1.0, x)[:, None], theta.shape)
+        # pass: bet that the canary's share stays below the tolerated share q0
+        ra = np.minimum(1.0, ratio_hat)
+        qa = ra * nc / (ra * nc + np_)
+        phi1 = np.maximum((q0 - qa) / q0, 0.0)
+        phi = np.minimum(cfg.max_bet, 1.0 - (1.0 - phi1) ** m)
+        pass_factor = 1.0 + phi * ((1.0 - share) / (1.0 - q0) - 1.0)
+        self.log_fail_strategies[:, k, :] += np.where(valid[:, None], np.log(fail_factor), 0.0)
+        self.log_pass[:, k] += np.where(valid, np.log(pass_factor), 0.0)
+        # bookkeeping (events-free ticks still count requests for the effect estimate)
+        seen = np.isfinite(t.nc + t.np_ + t.xc + t.xp) & (t.nc >= 0) & (t.np_ >= 0)
+        self.sum_xc[:, k] += np.where(seen, np.maximum(t.xc, 0.0), 0.0)
+        self.sum_nc[:, k] += np.where(seen, np.maximum(t.nc, 0.0), 0.0)
+        self.sum_xp[:, k] += np.where(seen, np.maximum(t.xp, 0.0), 0.0)
+        self.sum_np[:, k] += np.where(seen, np.maximum(t.np_, 0.0), 0.0)
+        self.evidence_ticks[:, k] += valid
+        self.last_bound[:, k] = np.where(np.isfinite(t.bound), t.bound, self.last_bound[:, k])
+        self.last_r0[:, k] = np.where(valid, t.r0, self.last_r0[:, k])
+
+
+def _as_runs(x: FloatArray | float | Sequence[float], n: int) -> FloatArray:
+    arr = np.asarray(x, dtype=np.float64)
+    return np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.reshape(n)
+
+
+def _safe_div(a: FloatArray, b: FloatArray, fill: float = 0.0) -> FloatArray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(b > 0, a / np.where(b > 0, b, 1.0), fill)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _logsumexp(a: FloatArray, axis: int) -> FloatArray:
+    top = np.max(a, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return np.asarray(np.log(np.sum(np.exp(a - top), axis=axis)) + np.squeeze(top, axis=axis), dtype=np.float64)
+
+
+def _r(v: float) -> float | str | None:
+    """JSON-safe float: NaN becomes None, infinities become strings."""
+    if math.isnan(v):
+        return None
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return v
+
+
+def _unr(v: Any) -> float:
+    """Inverse of :func:`_r`."""
+    if v is None:
+        return math.nan
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise ValueError(f"judge state holds a non-number: {v!r}")
+    return float(v)

@@ -1,0 +1,307 @@
+"""The sequential judge: canary against primary, tick by tick, valid however often it looks.
+
+What it tests
+-------------
+Each judged metric is a *rate of events per request*: errors per request
+(``error-rate``), or requests slower than a latency bucket bound ``b``
+(``latency``: ``b`` near the pooled 80th percentile; ``latency-tail``: near the
+99th). For each metric the judge runs two tests of the ratio
+``R = canary rate / primary rate``:
+
+* regression: H0 "R <= R0" (R0 = 1 + tolerance) against "worse";
+* no meaningful regression: H0' "R >= R0" against "better than that".
+
+The tick is the unit of evidence
+--------------------------------
+Requests are not independent: errors come in bursts that hit one version in
+one minute, error rates drift for everyone, latency jitters per version and
+minute. So the judge never multiplies per-request likelihoods. In tick ``t`` it
+looks at the canary's share of the tick's events, ``s_t = x_c / (x_c + x_p)``,
+and compares it with the share the canary would have at ratio R0,
+``q_t = R0 n_c / (R0 n_c + n_p)`` (``n`` = requests, ``x`` = events of the
+tick). The null hypothesis, stated per tick, is
+
+    (N)  E[s_t | past, the tick's pooled data] <= q_t,
+
+where "pooled data" is what does not tell versions apart: request counts,
+the total number of events, the pooled histogram. (N) holds exactly when
+events of both versions are Poisson (or binomial) with rates ``r_c <= R0 r_p``
+given the tick: then ``x_c`` given the total is binomial with success
+probability at most ``q_t``. It keeps holding for
+
+* common-mode drift (a factor on both rates cancels in ``q_t``);
+* bursts: a cluster of events of *any* size that lands on one version, the
+  canary with probability proportional to its traffic (``E[s]`` is then a
+  size-weighted average of indicators with mean ``q_t``), so a burst is one
+  coin flip, not a pile of independent evidence;
+* a canary whose own error rate is burstier or more overdispersed at the same
+  mean: ``s`` is concave in the canary's count, so extra canary variance only
+  lowers ``E[s]`` (Jensen);
+* non-integer counts (``s`` is a ratio; nothing assumes integers);
+* empty ticks and ticks without events (skipped: a factor of 1).
+
+Latency jitter enters through the rates: symmetric per-minute jitter of both
+versions leaves ``E[s]`` at ``q`` up to second-order terms (a few tenths of a
+percent at the default thresholds, absorbed by the tolerance). The bucket
+bound ``b`` and the tolerance ratio are computed from the pooled histogram
+(including the current tick, which is allowed because (N) conditions on it),
+so they never look at which version a request came from.
+
+Testing by betting (Ville)
+--------------------------
+For the regression test, each tick multiplies the evidence by
+
+    f_t = 1 + theta_t (s_t / q_t - 1),  theta_t in [0, 0.95],
+
+which is non-negative and, under (N), has conditional mean <= 1 whenever
+``theta_t`` is fixed before ``s_t`` is seen (it may depend on the past and
+on the tick's pooled data). The running product ``W_t`` is therefore a
+non-negative supermartingale with ``W_0 = 1`` and Ville's inequality gives
+``P(sup_t W_t >= 1/alpha) <= alpha``: the false-rollback probability over the
+whole rollout is at most alpha however many ticks are checked, and stopping
+at any tick is allowed. Metrics are combined by averaging their e-processes
+with weights ``w_k`` (an average of e-processes is an e-process): the judge
+rolls back when ``sum_k w_k W_k >= 1/alpha``, which implies the Bonferroni
+split for a single metric and accumulates when several metrics point the same
+way. One tick can multiply the evidence by at most ``1 / q_t`` (all of the
+tick's events in the canary); this cap is what makes a single burst unable to
+decide, and it is also the price paid in speed (see benchmarks/README.md).
+
+``theta_t`` is a plug-in bet, predictable by construction: the Kelly fraction
+for one event against the alternative ``R1 = max(design x R0, R_hat)``
+(``R_hat`` = ratio estimated from past ticks), compounded over the tick's
+number of events (capped), i.e. ``1 - (1 - theta_1)^m``. Any other predictable
+rule would be just as valid; this one is close to growth-optimal when events
+are independent and bets small when a tick holds one or two events.
+
+"Pass" is the mirror test: ``g_t = 1 + phi_t ((1 - s_t)/(1 - q_t) - 1)``
+bets that the canary's share stays *below* ``q_t``; by the same argument
+``P(sup_t G_t >= 1/alpha) <= alpha`` when the canary is worse than
+tolerated. The judge reports "pass" only when every judged metric's ``G``
+has reached 1/alpha (a wrong "pass" needs one of the true-null metrics to
+cross, probability <= alpha). A canary with few events passes slowly:
+each tick can add at most a factor ``1 / (1 - q_t)``.
+
+Tolerances
+----------
+``error_rate_tolerance_pp`` (percentage points) is turned into a ratio with
+the pooled error rate so far: ``R0 = 1 + tolerance / pooled rate``.
+``latency_tolerance`` (relative) is turned into a ratio of exceedance rates
+with the pooled survival function, taken as a power law inside the bucket
+below ``b``: ``R0 = (1 + tolerance) ** slope``. Both are exact statements
+about R0 (validity above is in terms of R0); the translation from "x % slower"
+or "+y pp" to R0 is the approximation, and it only matters for canaries near
+the tolerance, not for healthy ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from analysis.engine import DEFAULT_LATENCY_BOUNDS, METRICS, BatchJudge, JudgeConfig
+from analysis.verdict import MetricVerdict, Outcome, Verdict
+from analysis.window import Window
+
+__all__ = ["SequentialJudge"]
+
+_LABELS = {"error-rate": "error rate", "latency": "latency", "latency-tail": "latency tail"}
+
+
+def _pct(v: float) -> str:
+    return f"{v:.3g} %"
+
+
+def _evid(v: float) -> str:
+    if v >= 1e6:
+        return f"{v:.2e}"
+    return f"{v:.3g}"
+
+
+class SequentialJudge:
+    """Anytime-valid comparison of canary against primary, fed one tick at a time.
+
+    Construct it with the histogram's bucket bounds and alpha (the false-rollback
+    budget for the whole rollout); every other knob of :class:`JudgeConfig` is a
+    keyword argument. Call :meth:`update` once per tick with both versions'
+    :class:`Window`; persist :meth:`state` and rebuild with :meth:`from_state`.
+    """
+
+    def __init__(
+        self,
+        latency_bounds: Sequence[float] = DEFAULT_LATENCY_BOUNDS,
+        alpha: float = 0.01,
+        *,
+        metrics: Sequence[str] = METRICS,
+        error_rate_tolerance_ratio: float = JudgeConfig.error_rate_tolerance_ratio,
+        error_rate_tolerance_pp: float = JudgeConfig.error_rate_tolerance_pp,
+        latency_tolerance: float = JudgeConfig.latency_tolerance,
+        latency_quantile: float = JudgeConfig.latency_quantile,
+        tail_quantile: float = JudgeConfig.tail_quantile,
+        weights: Sequence[float] = JudgeConfig.weights,
+        report_pass: bool = True,
+        config: JudgeConfig | None = None,
+    ) -> None:
+        if config is None:
+            config = JudgeConfig(
+                latency_bounds=tuple(float(b) for b in latency_bounds),
+                alpha=alpha,
+                metrics=tuple(metrics),
+                error_rate_tolerance_ratio=error_rate_tolerance_ratio,
+                error_rate_tolerance_pp=error_rate_tolerance_pp,
+                latency_tolerance=latency_tolerance,
+                latency_quantile=latency_quantile,
+                tail_quantile=tail_quantile,
+                weights=tuple(weights),
+                report_pass=report_pass,
+            )
+        self._batch = BatchJudge(1, config)
+
+    @property
+    def config(self) -> JudgeConfig:
+        """The judge's configuration."""
+        return self._batch.config
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], **options: Any) -> SequentialJudge:
+        """Rebuild a judge from :meth:`state`; pass the same options it was built with."""
+        judge = cls(**options)
+        judge._batch.load_state(state)
+        return judge
+
+    def state(self) -> dict[str, Any]:
+        """Everything the judge has learnt, small and JSON-serialisable (for ``.status``).
+
+        Its size does not grow with the number of ticks (about 1.5 KB with
+        three metrics and Istio's buckets).
+        """
+        return self._batch.state(0)
+
+    def update(self, canary: Window, primary: Window) -> Verdict:
+        """Add one tick of evidence and return the verdict so far."""
+        bounds = self.config.latency_bounds
+        ch = ph = None
+        if canary.latency is not None and primary.latency is not None:
+            ch = canary.histogram(bounds)[None, :]
+            ph = primary.histogram(bounds)[None, :]
+        self._batch.update(
+            np.array([_f(canary.requests)]),
+            np.array([_f(canary.errors)]),
+            ch,
+            np.array([_f(primary.requests)]),
+            np.array([_f(primary.errors)]),
+            ph,
+        )
+        return self.verdict()
+
+    def verdict(self) -> Verdict:
+        """The verdict for the evidence so far (no new tick)."""
+        b = self._batch
+        cfg = self.config
+        weights = cfg.metric_weights()
+        threshold = 1.0 / cfg.alpha
+        combined = _exp(float(b.combined_log_evidence()[0]))
+        ticks = int(b.ticks[0])
+        details = []
+        for k, name in enumerate(cfg.metrics):
+            details.append(self._metric_verdict(k, name, weights[k], threshold))
+        if b.failed[0]:
+            outcome: Outcome = "fail"
+            top = max(details, key=lambda m: m.evidence / m.threshold)
+            reason = top.reason
+            if top.outcome != "fail":
+                reason = (
+                    f"regression across metrics: combined evidence {_evid(combined)} >= {_evid(threshold)}"
+                    f" (1/alpha); strongest is {top.reason}"
+                )
+        elif cfg.report_pass and all(m.outcome == "pass" for m in details):
+            outcome = "pass"
+            weakest = min(m.pass_evidence for m in details)
+            names = ", ".join(_LABELS[m.name] for m in details)
+            reason = (
+                f"no regression beyond tolerance in {names} after {ticks} ticks"
+                f" (weakest evidence {_evid(weakest)} >= {_evid(threshold)})"
+            )
+        else:
+            outcome = "inconclusive"
+            top = max(details, key=lambda m: m.evidence / m.threshold)
+            reason = f"inconclusive after {ticks} ticks; {top.reason}"
+        return Verdict(outcome, reason, tuple(details), evidence=combined, threshold=threshold, ticks=ticks)
+
+    def _metric_verdict(self, k: int, name: str, weight: float, alpha_inv: float) -> MetricVerdict:
+        b = self._batch
+        cfg = self.config
+        ev = _exp(float(b.log_fail[0, k]))
+        pev = _exp(float(b.log_pass[0, k]))
+        thr = alpha_inv / weight
+        sxc, snc = float(b.sum_xc[0, k]), float(b.sum_nc[0, k])
+        sxp, snp = float(b.sum_xp[0, k]), float(b.sum_np[0, k])
+        cval = 100.0 * sxc / snc if snc > 0 else None
+        pval = 100.0 * sxp / snp if snp > 0 else None
+        effect = cval / pval if cval is not None and pval is not None and pval > 0 else None
+        bound = float(b.last_bound[0, k])
+        bound_ms = bound if math.isfinite(bound) else None
+        r0 = float(b.last_r0[0, k])
+        nticks = int(b.evidence_ticks[0, k])
+        label = _LABELS[name]
+        if name == "error-rate":
+            tol_text = f"x{1 + cfg.error_rate_tolerance_ratio:g}"
+            if cfg.error_rate_tolerance_pp:
+                tol_text += f" +{cfg.error_rate_tolerance_pp:g} pp"
+            what = (
+                f"canary {_pct(cval)} vs primary {_pct(pval)} errors" if cval is not None and pval is not None
+                else "no requests yet"
+            )
+        else:
+            tol_text = f"+{100 * cfg.latency_tolerance:g} % latency"
+            if bound_ms is not None and cval is not None and pval is not None:
+                what = f"{_pct(cval)} of canary vs {_pct(pval)} of primary requests slower than {bound_ms:g} ms"
+            else:
+                what = "no latency histogram yet"
+        ratio = f" ({effect:.3g}x)" if effect is not None else ""
+        if nticks == 0:
+            outcome: Outcome = "inconclusive"
+            reason = f"{label}: no evidence yet ({what})"
+        elif ev >= thr:
+            outcome = "fail"
+            reason = (
+                f"{label} regressed: {what}{ratio} over {nticks} ticks;"
+                f" evidence {_evid(ev)} >= {_evid(thr)} needed to roll back"
+            )
+        elif cfg.report_pass and pev >= alpha_inv:
+            outcome = "pass"
+            reason = f"{label} within tolerance ({tol_text}): {what}; evidence {_evid(pev)} >= {_evid(alpha_inv)}"
+        else:
+            outcome = "inconclusive"
+            reason = f"{label}: {what}{ratio}; evidence of regression {_evid(ev)} of {_evid(thr)} needed"
+        return MetricVerdict(
+            name=name,
+            outcome=outcome,
+            reason=reason,
+            evidence=ev,
+            threshold=thr,
+            pass_evidence=pev,
+            effect=effect,
+            canary_value=cval,
+            primary_value=pval,
+            tolerance=r0 if math.isfinite(r0) else None,
+            bound_ms=bound_ms,
+            ticks=nticks,
+        )
+
+
+def _exp(x: float) -> float:
+    """``exp`` that saturates instead of overflowing (e-values beyond 1e300 are all decisive)."""
+    return math.exp(min(x, 690.0))
+
+
+def _f(v: float | None) -> float:
+    if v is None:
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan

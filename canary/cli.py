@@ -1,0 +1,95 @@
+"""The ``canary`` command: run the controller, rehearse a rollout, generate CRDs, check manifests."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _controller(args: argparse.Namespace) -> int:
+    from canary.operator.handlers import ControllerSettings, run_controller
+    from canary.operator.reconcile import ReconcilerSettings
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = ControllerSettings(
+        kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
+        namespaces=tuple(args.namespace or ()),
+        tick=args.tick,
+        qps=args.qps,
+        burst=args.burst,
+        reconciler=ReconcilerSettings(
+            default_provider=args.provider,
+            prometheus_url=args.prometheus,
+            min_interval=args.min_interval,
+        ),
+    )
+    asyncio.run(run_controller(settings))
+    return 0
+
+
+def _crds(args: argparse.Namespace) -> int:
+    from canary.models.crdgen import write
+
+    for path in write(Path(args.out)):
+        print(path)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from canary.sandbox.demo import run_demo
+
+    return run_demo(mesh=args.mesh, scenario=args.scenario, as_json=args.json, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``canary`` command."""
+    parser = argparse.ArgumentParser(prog="canary", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ctl = sub.add_parser("controller", help="run the controller")
+    ctl.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
+    ctl.add_argument("--namespace", "-n", action="append", help="watch only this namespace (repeatable)")
+    ctl.add_argument("--prometheus", help="default Prometheus address, e.g. http://prometheus:9090")
+    ctl.add_argument("--provider", default="istio", help="default mesh provider when a Canary names none")
+    ctl.add_argument("--tick", type=float, default=5.0, help="seconds between two reconciles of a Canary")
+    ctl.add_argument(
+        "--min-interval", type=float, default=10.0, help="floor of analysis.interval in seconds (Flagger's is 10)"
+    )
+    ctl.add_argument("--qps", type=float, default=50.0, help="API requests per second budget")
+    ctl.add_argument("--burst", type=int, default=100, help="API request burst")
+    ctl.add_argument("--log-level", default="INFO")
+    ctl.set_defaults(func=_controller)
+
+    crds = sub.add_parser("crds", help="write the CRDs generated from the models")
+    crds.add_argument("--out", default="crds", help="output directory (default: crds)")
+    crds.set_defaults(func=_crds)
+
+    demo = sub.add_parser("demo", help="run a full rollout in the local testbed")
+    demo.add_argument("--mesh", choices=["istio", "linkerd"], default="istio")
+    demo.add_argument(
+        "--scenario",
+        choices=["healthy", "error-regression", "latency-regression", "never-ready"],
+        default="healthy",
+    )
+    demo.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.set_defaults(func=_demo)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``canary`` command."""
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Pure rollout logic: phases, transitions, weight steps and the decision.
+
+No I/O, no clock, no kopf, no Kubernetes client: callers pass ``now`` in.
+"""
+
+from canary.core.decide import (
+    Check,
+    Decision,
+    Desired,
+    Event,
+    JudgeSignal,
+    Plan,
+    Replicas,
+    State,
+    World,
+    decide,
+    desired,
+    needs_checks,
+)
+from canary.core.phases import TRANSITIONS, IllegalTransition, Phase, can_transition, check_transition
+from canary.core.routes import Routes
+from canary.core.steps import WeightPlan
+
+__all__ = [
+    "TRANSITIONS",
+    "Check",
+    "Decision",
+    "Desired",
+    "Event",
+    "IllegalTransition",
+    "JudgeSignal",
+    "Phase",
+    "Plan",
+    "Replicas",
+    "Routes",
+    "State",
+    "WeightPlan",
+    "World",
+    "can_transition",
+    "check_transition",
+    "decide",
+    "desired",
+    "needs_checks",
+]

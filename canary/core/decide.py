@@ -1,0 +1,371 @@
+"""The rollout decision as a pure function of what was persisted and what was observed.
+
+One reconcile tick of the controller is::
+
+    observe -> (run checks if :func:`needs_checks`) -> decide -> persist -> converge
+
+:func:`decide` maps (plan, persisted state, observed world, now) to the next
+state and the events that explain it. :func:`desired` maps a state to the
+world it wants (routes, canary replicas, which template the primary runs);
+the shell converges the cluster to it with idempotent writes after the state
+is persisted. Because the desired world is derived from the persisted state
+alone, a controller killed between any two writes converges to the same end
+when it restarts, and a weight only moves backwards on a rollback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from canary.core.phases import TERMINAL, Phase, check_transition
+from canary.core.routes import Routes
+from canary.core.steps import WeightPlan
+
+__all__ = [
+    "Check",
+    "Decision",
+    "Desired",
+    "Event",
+    "JudgeSignal",
+    "Plan",
+    "Replicas",
+    "State",
+    "World",
+    "decide",
+    "desired",
+    "needs_checks",
+]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the Canary's spec asks for, reduced to what the decision needs."""
+
+    interval: float  # seconds between analysis ticks
+    threshold: int  # failed checks before a rollback
+    weights: WeightPlan
+    iterations: int | None = None  # A/B testing and blue/green: count passing checks instead of stepping weights
+    progress_deadline: float = 600.0
+    skip_analysis: bool = False
+    suspend: bool = False
+    promote_on_pass: bool = False  # a judge "pass" may promote before the last weight step
+
+
+@dataclass(frozen=True)
+class State:
+    """The persisted part of a Canary's status that the decision reads and writes."""
+
+    phase: Phase = Phase.NEW
+    canary_weight: int = 0
+    failed_checks: int = 0
+    iterations: int = 0
+    last_applied_spec: str | None = None
+    last_promoted_spec: str | None = None
+    last_transition_time: datetime | None = None
+    # When the analysis of the current revision last ticked; None before it started.
+    last_analysis_time: datetime | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One metric check's result for this tick; ``reason`` carries the measured values."""
+
+    name: str
+    ok: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class JudgeSignal:
+    """The statistical judge's verdict for this tick, and whether it may decide."""
+
+    outcome: Literal["pass", "fail", "inconclusive"]
+    reason: str
+    decides: bool = True  # False in dryRun: report only
+
+
+@dataclass(frozen=True)
+class World:
+    """What the controller observed this tick.
+
+    ``target_hash`` is the hash of the target's pod template (None when the
+    target is missing); ``primary_hash`` the hash the primary was last
+    rendered from. ``checks`` is None when checks were not run this tick.
+    """
+
+    target_hash: str | None
+    primary_ready: bool
+    primary_hash: str | None
+    canary_ready: bool
+    checks: tuple[Check, ...] | None = None
+    judge: JudgeSignal | None = None
+    rollout_gate_open: bool = True
+    promotion_gate_open: bool = True
+    abort_requested: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event to record on the Canary after the state is persisted."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The next persisted state and the events that explain the move."""
+
+    state: State
+    events: tuple[Event, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything must be persisted."""
+        return bool(self.events)
+
+
+class Replicas(StrEnum):
+    """What the canary (the target Deployment) should be scaled to."""
+
+    KEEP = "keep"  # leave as the user set it (before initialization)
+    UP = "up"  # as many replicas as the primary
+    ZERO = "zero"
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The world a state wants; converged to with idempotent writes."""
+
+    ensure_primary: bool  # create the primary Deployment, Services and mesh objects if missing
+    routes: Routes | None
+    canary_replicas: Replicas
+    primary_from_target: bool  # render the primary from the target's current template
+
+
+_ALL_PRIMARY = Routes(primary=100, canary=0)
+
+
+def desired(state: State) -> Desired:
+    """The world implied by ``state`` (nothing else: that is what makes restarts safe)."""
+    phase = state.phase
+    if phase in (Phase.NEW, Phase.INITIALIZING):
+        return Desired(True, _ALL_PRIMARY, Replicas.KEEP, primary_from_target=True)
+    if phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION):
+        return Desired(True, Routes.canary_at(state.canary_weight), Replicas.UP, primary_from_target=False)
+    if phase == Phase.PROMOTING:
+        return Desired(True, Routes.canary_at(state.canary_weight), Replicas.UP, primary_from_target=True)
+    if phase == Phase.FINALISING:
+        return Desired(True, _ALL_PRIMARY, Replicas.UP, primary_from_target=True)
+    if phase in (Phase.TERMINATING, Phase.TERMINATED):
+        return Desired(False, None, Replicas.KEEP, primary_from_target=False)
+    # Initialized, Waiting, Succeeded, Failed: the primary serves everything.
+    return Desired(True, _ALL_PRIMARY, Replicas.ZERO, primary_from_target=False)
+
+
+def _elapsed(since: datetime | None, now: datetime) -> float:
+    return (now - since).total_seconds() if since is not None else 0.0
+
+
+def needs_checks(plan: Plan, state: State, world: World, now: datetime) -> bool:
+    """Whether this tick must run the metric checks (and feed the judge) before deciding."""
+    if plan.suspend or plan.skip_analysis or not world.canary_ready:
+        return False
+    if state.phase not in (Phase.PROGRESSING, Phase.WAITING_PROMOTION):
+        return False
+    if world.target_hash != state.last_applied_spec:
+        return False  # a new revision restarts the analysis instead
+    if state.last_analysis_time is None:
+        return False  # the first tick only starts the analysis: no traffic reached the canary yet
+    return _elapsed(state.last_analysis_time, now) >= plan.interval
+
+
+class _Builder:
+    """Accumulates one decision: phase moves are checked against the transition table."""
+
+    def __init__(self, state: State, now: datetime) -> None:
+        self.state = state
+        self.now = now
+        self.events: list[Event] = []
+
+    def move(self, phase: Phase, **fields: object) -> None:
+        check_transition(self.state.phase, phase)
+        if phase != self.state.phase:
+            fields.setdefault("last_transition_time", self.now)
+        self.state = replace(self.state, phase=phase, **fields)  # type: ignore[arg-type]
+
+    def update(self, **fields: object) -> None:
+        self.state = replace(self.state, **fields)  # type: ignore[arg-type]
+
+    def event(self, message: str, reason: str = "Synced", warning: bool = False) -> None:
+        self.events.append(Event("Warning" if warning else "Normal", reason, message))
+        self.state = replace(self.state, message=message)
+
+    def done(self) -> Decision:
+        return Decision(self.state, tuple(self.events))
+
+
+def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:
+    """The next state for one tick, with the events that explain it.
+
+    Raises ValueError when checks were due (see :func:`needs_checks`) but
+    ``world.checks`` is None: the shell must run them first.
+    """
+    b = _Builder(state, now)
+    if plan.suspend:
+        return b.done()
+    if world.target_hash is None:
+        if state.message != "target not found":
+            b.event("target not found", reason="TargetMissing", warning=True)
+        return b.done()
+
+    phase = state.phase
+    if phase == Phase.NEW:
+        b.move(Phase.INITIALIZING)
+        b.event("initialization started: creating the primary deployment", reason="Initializing")
+        return b.done()
+
+    if phase == Phase.INITIALIZING:
+        if world.primary_ready and world.primary_hash == world.target_hash:
+            b.move(
+                Phase.INITIALIZED,
+                canary_weight=0,
+                last_applied_spec=world.target_hash,
+                last_promoted_spec=world.target_hash,
+            )
+            b.event("initialization done: the primary serves all traffic", reason="Initialized")
+        elif _elapsed(state.last_transition_time, now) >= plan.progress_deadline:
+            b.move(Phase.FAILED)
+            b.event(
+                f"the primary deployment did not become ready within {plan.progress_deadline:g}s",
+                reason="ProgressDeadlineExceeded",
+                warning=True,
+            )
+        return b.done()
+
+    if phase in (Phase.TERMINATING, Phase.TERMINATED):
+        return b.done()
+
+    new_revision = world.target_hash != state.last_applied_spec
+    if new_revision:
+        _start_revision(b, plan, world, restart=phase not in TERMINAL)
+        return b.done()
+    if phase in TERMINAL:
+        return b.done()
+
+    if world.abort_requested and phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.WAITING):
+        _roll_back(b, "rollout aborted by request")
+        return b.done()
+
+    if phase == Phase.WAITING:
+        if world.rollout_gate_open:
+            b.move(Phase.PROGRESSING, last_analysis_time=None)
+            b.event("confirm-rollout gate opened: starting the analysis", reason="Progressing")
+        return b.done()
+
+    if phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION):
+        _progress(b, plan, world)
+    elif phase == Phase.PROMOTING:
+        if world.primary_ready and world.primary_hash == state.last_applied_spec:
+            b.move(Phase.FINALISING)
+            b.event("the primary runs the new revision: routing all traffic to the primary", reason="Finalising")
+        elif _elapsed(state.last_transition_time, now) >= plan.progress_deadline:
+            _roll_back(b, f"the promoted primary did not become ready within {plan.progress_deadline:g}s")
+    elif phase == Phase.FINALISING:
+        b.move(Phase.SUCCEEDED, canary_weight=0, last_promoted_spec=state.last_applied_spec)
+        b.event("promotion completed: the canary is scaled to zero", reason="Succeeded")
+    return b.done()
+
+
+def _start_revision(b: _Builder, plan: Plan, world: World, restart: bool) -> None:
+    fresh = {"canary_weight": 0, "failed_checks": 0, "iterations": 0, "last_analysis_time": None}
+    prefix = "revision changed during the rollout, restarting the analysis" if restart else "new revision detected"
+    if plan.skip_analysis:
+        b.move(Phase.PROMOTING, last_applied_spec=world.target_hash, **fresh)
+        b.event(f"{prefix}: skipAnalysis is set, promoting without analysis", reason="Promoting")
+    elif not world.rollout_gate_open:
+        b.move(Phase.WAITING, last_applied_spec=world.target_hash, **fresh)
+        b.event(f"{prefix}: waiting for the confirm-rollout gate", reason="Waiting")
+    else:
+        b.move(Phase.PROGRESSING, last_applied_spec=world.target_hash, **fresh)
+        b.event(f"{prefix}: scaling up the canary", reason="Progressing")
+
+
+def _roll_back(b: _Builder, why: str) -> None:
+    b.move(Phase.FAILED, canary_weight=0)
+    b.event(f"rolling back: {why}; all traffic on the primary, canary scaled to zero", reason="RolledBack", warning=True)
+
+
+def _progress(b: _Builder, plan: Plan, world: World) -> None:
+    state = b.state
+    # The deadline counts from the last sign of progress: the phase change or the last analysis tick.
+    marks = [t for t in (state.last_transition_time, state.last_analysis_time) if t is not None]
+    since = max(marks) if marks else b.now
+    if not world.canary_ready:
+        if _elapsed(since, b.now) >= plan.progress_deadline:
+            _roll_back(b, f"the canary did not become ready within progressDeadlineSeconds ({plan.progress_deadline:g}s)")
+        elif state.message != "waiting for the canary deployment to become ready":
+            b.event("waiting for the canary deployment to become ready", reason="Waiting")
+        return
+    if plan.skip_analysis:
+        b.move(Phase.PROMOTING)
+        b.event("skipAnalysis is set: promoting", reason="Promoting")
+        return
+    if state.last_analysis_time is None:
+        weight = 0 if plan.iterations else plan.weights.next_weight(0)
+        b.update(last_analysis_time=b.now, canary_weight=weight)
+        if plan.iterations:
+            b.event(f"starting the analysis: {plan.iterations} iterations", reason="Progressing")
+        else:
+            b.event(f"starting the analysis: canary weight {weight}", reason="Progressing")
+        return
+    if _elapsed(state.last_analysis_time, b.now) < plan.interval:
+        return
+    if world.checks is None:
+        raise ValueError("checks are due this tick but were not run")
+
+    b.update(last_analysis_time=b.now)
+    judge = world.judge
+    if judge is not None and judge.decides and judge.outcome == "fail":
+        _roll_back(b, f"the judge found a regression: {judge.reason}")
+        return
+    failed = [c for c in world.checks if not c.ok]
+    if failed:
+        count = state.failed_checks + 1
+        b.update(failed_checks=count)
+        reasons = "; ".join(c.reason for c in failed)
+        if count >= plan.threshold:
+            _roll_back(b, f"failed checks threshold reached {count}/{plan.threshold} ({reasons})")
+        else:
+            b.event(f"halting advancement, failed checks {count}/{plan.threshold}: {reasons}", reason="Halted", warning=True)
+        return
+
+    passed = "; ".join(c.reason for c in world.checks) or "no checks configured"
+    early = judge is not None and judge.decides and judge.outcome == "pass" and plan.promote_on_pass
+    if plan.iterations:
+        done = state.iterations + 1
+        b.update(iterations=done)
+        finished = done >= plan.iterations
+    else:
+        finished = plan.weights.is_last(state.canary_weight)
+    if finished or early:
+        why = f"the judge found no meaningful regression: {judge.reason}" if early and judge else "all checks passed"
+        if not world.promotion_gate_open:
+            if state.phase != Phase.WAITING_PROMOTION:
+                b.move(Phase.WAITING_PROMOTION)
+                b.event(f"{why}; waiting for the confirm-promotion gate", reason="WaitingPromotion")
+            return
+        b.move(Phase.PROMOTING)
+        b.event(f"{why} ({passed}): promoting the canary to the primary", reason="Promoting")
+        return
+    if plan.iterations:
+        b.event(f"iteration {state.iterations + 1}/{plan.iterations} passed: {passed}", reason="Progressing")
+        return
+    weight = plan.weights.next_weight(state.canary_weight)
+    b.update(canary_weight=weight)
+    b.event(f"advancing the canary weight to {weight} ({passed})", reason="Progressing")

@@ -1,0 +1,172 @@
+"""One analysis tick's measurements: the metric checks and the statistical judge.
+
+Reading a metric can fail (no data, Prometheus down, a broken template): that
+is data, recorded as an errored check with its reason, never an exception
+that skips the tick, and an errored check never passes.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from analysis import SequentialJudge, Window, judge_threshold
+from canary.core import Check, JudgeSignal
+from canary.kube.api import METRIC_TEMPLATES, SECRETS, KubeApi
+from canary.models import Canary, CanaryCheck, CanaryMetric, MetricTemplate
+from canary.providers.base import Measurement, ProviderError, measure
+from canary.providers.builtin import fetch_window, judge_queries, metrics_mesh
+from canary.providers.checks import MetricPlan, ProviderPool, plan_metric, template_key
+from canary.providers.prometheus import resolve_address
+
+__all__ = ["TickChecks", "run_checks"]
+
+log = logging.getLogger(__name__)
+
+_UNITS = {"request-success-rate": "%", "request-duration": "ms"}
+
+
+@dataclass
+class TickChecks:
+    """What one analysis tick measured: core checks, their status records, and the judge."""
+
+    checks: tuple[Check, ...]
+    records: list[CanaryCheck]
+    judge: JudgeSignal | None = None
+    judge_status: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+async def _secret_credentials(api: KubeApi, namespace: str, name: str) -> dict[str, str]:
+    secret = await api.get(SECRETS, namespace, name)
+    if secret is None:
+        raise ProviderError(f"secret {namespace}/{name} not found", temporary=True)
+    return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+
+async def _measure_metric(
+    canary: Canary,
+    metric: CanaryMetric,
+    api: KubeApi,
+    pool: ProviderPool,
+    default_mesh: str,
+    default_address: str | None,
+) -> Measurement:
+    try:
+        template = None
+        key = template_key(canary, metric)
+        if key is not None:
+            body = await api.get(METRIC_TEMPLATES, key[0], key[1])
+            template = MetricTemplate.model_validate(body) if body is not None else None
+        plan = plan_metric(canary, metric, template=template, mesh=default_mesh, default_address=default_address)
+        credentials = None
+        if plan.secret_name:
+            credentials = await _secret_credentials(api, plan.secret_namespace or canary.namespace, plan.secret_name)
+        provider = pool.get(plan, credentials)
+    except ProviderError as error:
+        return Measurement(name=metric.name, value=None, error=error)
+    except ValueError as error:  # an invalid MetricTemplate object
+        return Measurement(name=metric.name, value=None, error=ProviderError(str(error), temporary=False))
+    return await measure(provider, metric.name, plan.query)
+
+
+def _duration(seconds: float) -> str:
+    return f"{max(1, round(seconds))}s"
+
+
+def _judge_from_status(canary: Canary) -> SequentialJudge:
+    spec = canary.spec.analysis.judge
+    assert spec is not None
+    metrics = [
+        m
+        for m, on in (
+            ("error-rate", spec.errorRate.enabled),
+            ("latency", spec.latency.enabled),
+            ("latency-tail", spec.latency.enabled),
+        )
+        if on
+    ]
+    config: dict[str, Any] = {
+        "alpha": spec.alpha,
+        "metrics": metrics,
+        "error_rate_tolerance_pp": spec.errorRate.tolerance,
+        "latency_tolerance": spec.latency.tolerance / 100.0,
+        "tail_quantile": spec.latency.quantile,
+    }
+    if spec.latencyBuckets:
+        config["latency_bounds"] = spec.latencyBuckets
+    saved = canary.status.judge or {}
+    if saved.get("revision") == canary.status.lastAppliedSpec and saved.get("state"):
+        return SequentialJudge.from_state(saved["state"], **config)
+    return SequentialJudge(**config)
+
+
+async def _run_judge(
+    canary: Canary, pool: ProviderPool, default_mesh: str, default_address: str | None, interval: float
+) -> tuple[JudgeSignal | None, dict[str, Any] | None, CanaryCheck | None]:
+    spec = canary.spec.analysis.judge
+    if spec is None:
+        return None, None, None
+    mesh = metrics_mesh(canary.spec.provider, default_mesh)
+    canary_q, primary_q = judge_queries(mesh, canary.namespace, canary.spec.targetRef.name, _duration(interval))
+    judge = _judge_from_status(canary)
+    try:
+        address = resolve_address(metrics_server=canary.spec.metricsServer, default=default_address)
+        provider = pool.get(MetricPlan(name="judge", query="", provider_type="prometheus", address=address))
+        canary_w = await fetch_window(provider, canary_q)
+        primary_w = await fetch_window(provider, primary_q)
+    except ProviderError as error:
+        reason = f"judge: no evidence this tick: {error}"
+        record = CanaryCheck(name="judge", outcome="error", reason=reason)
+        return JudgeSignal("inconclusive", reason, decides=False), canary.status.judge, record
+    verdict = judge.update(canary=Window(*canary_w), primary=Window(*primary_w))
+    status = {"revision": canary.status.lastAppliedSpec, "state": judge.state(), "verdict": verdict.to_dict()}
+    outcome = verdict.outcome
+    record = CanaryCheck(
+        name="judge",
+        outcome=outcome,
+        reason=f"judge ({'dry run' if spec.dryRun else outcome}): {verdict.reason}",
+    )
+    return JudgeSignal(outcome, verdict.reason, decides=not spec.dryRun), status, record
+
+
+async def run_checks(
+    canary: Canary, api: KubeApi, pool: ProviderPool, default_mesh: str, default_address: str | None, interval: float
+) -> TickChecks:
+    """Measure every metric of the analysis and feed the judge, for one tick."""
+    checks: list[Check] = []
+    records: list[CanaryCheck] = []
+    for metric in canary.spec.analysis.metrics:
+        measurement = await _measure_metric(canary, metric, api, pool, default_mesh, default_address)
+        low, high = metric.bounds()
+        unit = _UNITS.get(metric.name, "")
+        value = measurement.value
+        if value is None:
+            reason = measurement.reason
+            checks.append(Check(metric.name, False, reason))
+            records.append(
+                CanaryCheck(name=metric.name, min=low, max=high, unit=unit or None, outcome="error", reason=reason)
+            )
+            continue
+        verdict = judge_threshold(metric.name, value, low, high, unit)
+        ok = verdict.outcome == "pass"
+        checks.append(Check(metric.name, ok, verdict.reason))
+        shown = value if math.isfinite(value) else None
+        records.append(
+            CanaryCheck(
+                name=metric.name,
+                value=shown,
+                min=low,
+                max=high,
+                unit=unit or None,
+                outcome="pass" if ok else "fail",
+                reason=verdict.reason,
+            )
+        )
+    signal, judge_status, judge_record = await _run_judge(canary, pool, default_mesh, default_address, interval)
+    if judge_record is not None:
+        records.append(judge_record)
+    return TickChecks(tuple(checks), records, signal, judge_status)

@@ -1,0 +1,129 @@
+"""kopf lives here and only here: one timer per Canary and a finalizer, both thin.
+
+Each Canary gets one reconcile entry point (a kopf timer every ``tick``
+seconds) that hands the raw body to :class:`~canary.operator.reconcile.Reconciler`.
+There are no per-phase handlers: the Canary's status is the only state, so a
+restarted controller simply resumes ticking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kopf
+
+from canary.kube.api import ApiError
+from canary.kube.client import ClusterApi, load_client_config
+from canary.models import API_GROUP, API_VERSION
+from canary.operator.reconcile import Reconciler, ReconcilerSettings
+
+__all__ = ["ControllerSettings", "build_registry", "run_controller"]
+
+log = logging.getLogger(__name__)
+
+FINALIZER = "canary.dev/finalizer"
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """How the controller runs: where the API and Prometheus are, how often it ticks, its API budget."""
+
+    kubeconfig: Path | None = None
+    namespaces: tuple[str, ...] = ()  # empty: every namespace
+    tick: float = 5.0  # seconds between two reconciles of one Canary
+    qps: float = 50.0
+    burst: int = 100
+    reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
+
+
+def _spread(uid: str, period: float) -> float:
+    """A stable offset within the period, so Canaries do not all tick at once after a restart."""
+    digest = int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16)
+    return (digest % 1000) / 1000.0 * period
+
+
+def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
+    """A kopf registry with the controller's handlers bound to ``settings``."""
+    registry = kopf.OperatorRegistry()
+    holder: dict[str, Any] = {}
+    controller = settings
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        settings.watching.connect_timeout = 10
+        settings.posting.level = logging.WARNING
+        settings.persistence.finalizer = FINALIZER
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=API_GROUP, key="last-handled-configuration"
+        )
+        api = ClusterApi(load_client_config(controller.kubeconfig), qps=controller.qps, burst=controller.burst)
+        holder["api"] = api
+        holder["reconciler"] = Reconciler(api, controller.reconciler)
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        config = load_client_config(controller.kubeconfig)
+        token = (config.api_key or {}).get("authorization") or (config.api_key or {}).get("BearerToken")
+        scheme = None
+        if token and token.startswith("Bearer "):
+            scheme, token = "Bearer", token[len("Bearer ") :]
+        return kopf.ConnectionInfo(
+            server=config.host,
+            ca_path=config.ssl_ca_cert,
+            insecure=not config.verify_ssl,
+            scheme=scheme,
+            token=token,
+            certificate_path=config.cert_file,
+            private_key_path=config.key_file,
+        )
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        api = holder.get("api")
+        if api is not None:
+            await asyncio.to_thread(api.close)
+
+    @kopf.timer(
+        API_GROUP,
+        API_VERSION,
+        "canaries",
+        interval=controller.tick,
+        initial_delay=lambda body, **_: _spread(str(body.get("metadata", {}).get("uid", "")), controller.tick),
+        registry=registry,
+    )
+    async def reconcile(body: kopf.Body, **_: Any) -> None:
+        try:
+            await holder["reconciler"].tick(dict(body))
+        except ApiError as error:
+            if error.temporary or error.status == 409:
+                raise kopf.TemporaryError(str(error), delay=controller.tick) from error
+            raise
+
+    @kopf.on.delete(API_GROUP, API_VERSION, "canaries", registry=registry)
+    async def finalize(body: kopf.Body, **_: Any) -> None:
+        try:
+            await holder["reconciler"].finalize(dict(body))
+        except ApiError as error:
+            raise kopf.TemporaryError(str(error), delay=controller.tick) from error
+
+    return registry
+
+
+async def run_controller(settings: ControllerSettings, stop_flag: asyncio.Event | None = None) -> None:
+    """Run the controller until ``stop_flag`` is set (or forever)."""
+    registry = build_registry(settings)
+    await kopf.operator(
+        registry=registry,
+        standalone=True,
+        namespaces=list(settings.namespaces),
+        clusterwide=not settings.namespaces,
+        stop_flag=stop_flag,
+    )

@@ -1,0 +1,340 @@
+"""The reconcile tick: observe -> (check) -> decide -> persist -> converge.
+
+This module holds the imperative shell around :mod:`canary.core`. It knows
+nothing of kopf: :mod:`canary.operator.handlers` calls :meth:`Reconciler.tick`
+from a timer with the Canary's raw body, and tests call it directly.
+
+Order matters for restarts. The decision is persisted first (the Canary's
+status is the only state), then the world is converged to what the persisted
+state implies. A controller killed between the two re-converges to the same
+world on its next tick, so weights never move backwards except on rollback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from canary.core import (
+    Decision,
+    Desired,
+    Phase,
+    Plan,
+    Replicas,
+    State,
+    WeightPlan,
+    World,
+    decide,
+    desired,
+    needs_checks,
+)
+from canary.kube.api import CANARIES, DEPLOYMENTS, ApiError, JsonDict, KubeApi
+from canary.kube.events import record_event
+from canary.kube.workloads import (
+    TEMPLATE_HASH_ANNOTATION,
+    deployment_ready,
+    render_primary,
+    scale,
+    template_hash,
+)
+from canary.models import Canary, describe, unsupported
+from canary.operator.checks import TickChecks, run_checks
+from canary.providers.checks import ProviderPool
+from canary.routers.base import Router, RoutingError
+from canary.routers.registry import router_for
+
+__all__ = ["Reconciler", "ReconcilerSettings", "owner_reference"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReconcilerSettings:
+    """The controller-wide settings the reconcile tick needs."""
+
+    default_provider: str = "istio"
+    prometheus_url: str | None = None
+    min_interval: float = 10.0  # Flagger's floor for analysis.interval; the testbed lowers it
+    metrics_timeout: float = 5.0
+
+
+def owner_reference(body: JsonDict) -> JsonDict:
+    """An ownerReference that makes the Canary the controller of an object."""
+    meta = body.get("metadata", {})
+    return {
+        "apiVersion": body.get("apiVersion", "canary.dev/v1beta1"),
+        "kind": "Canary",
+        "name": meta.get("name"),
+        "uid": meta.get("uid"),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _state_from(canary: Canary) -> State:
+    status = canary.status
+    return State(
+        phase=Phase(status.phase or ""),
+        canary_weight=status.canaryWeight,
+        failed_checks=status.failedChecks,
+        iterations=status.iterations,
+        last_applied_spec=status.lastAppliedSpec,
+        last_promoted_spec=status.lastPromotedSpec,
+        last_transition_time=status.lastTransitionTime,
+        last_analysis_time=status.lastAnalysisTime,
+        message=status.message or "",
+    )
+
+
+def _plan_from(canary: Canary, min_interval: float, gates: tuple[bool, bool] = (True, True)) -> Plan:
+    analysis = canary.spec.analysis
+    judge = analysis.judge
+    steps = canary.step_weights()
+    return Plan(
+        interval=canary.analysis_interval_seconds(floor=min_interval),
+        threshold=canary.threshold(),
+        weights=WeightPlan(tuple(steps)) if steps else WeightPlan((100,)),
+        iterations=canary.iterations() or None,
+        progress_deadline=float(canary.progress_deadline_seconds()),
+        skip_analysis=canary.skip_analysis(),
+        suspend=canary.spec.suspend,
+        promote_on_pass=bool(judge and judge.promoteOnPass and not judge.dryRun),
+    )
+
+
+_PROMOTED = {
+    Phase.INITIALIZED: ("True", "Initialized"),
+    Phase.SUCCEEDED: ("True", "Succeeded"),
+    Phase.FAILED: ("False", "Failed"),
+    Phase.WAITING: ("Unknown", "Waiting"),
+    Phase.WAITING_PROMOTION: ("Unknown", "WaitingPromotion"),
+    Phase.PROGRESSING: ("Unknown", "Progressing"),
+    Phase.PROMOTING: ("Unknown", "Progressing"),
+    Phase.FINALISING: ("Unknown", "Finalising"),
+    Phase.INITIALIZING: ("Unknown", "Initializing"),
+}
+
+
+def _condition(
+    conditions: list[JsonDict], type_: str, status: str, reason: str, message: str, now: datetime
+) -> list[JsonDict]:
+    """Set one condition, keeping lastTransitionTime when its status did not change."""
+    result = [dict(c) for c in conditions if c.get("type") != type_]
+    old = next((c for c in conditions if c.get("type") == type_), None)
+    changed = old is None or old.get("status") != status
+    result.append(
+        {
+            "type": type_,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastUpdateTime": _iso(now),
+            "lastTransitionTime": _iso(now) if changed else old.get("lastTransitionTime") if old else _iso(now),
+        }
+    )
+    return sorted(result, key=lambda c: str(c["type"]))
+
+
+class Reconciler:
+    """Runs one Canary's reconcile ticks against the injected API, routers and metric providers."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        settings: ReconcilerSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        router_factory: Callable[[str | None, KubeApi], Router] = router_for,
+    ) -> None:
+        self.api = api
+        self.settings = settings
+        self.clock = clock
+        self.router_factory = router_factory
+        self.pool = ProviderPool(timeout=settings.metrics_timeout)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _router(self, canary: Canary) -> Router:
+        return self.router_factory(canary.spec.provider or self.settings.default_provider, self.api)
+
+    async def _patch_status(self, body: JsonDict, status: JsonDict) -> None:
+        meta = body["metadata"]
+        await self.api.patch(CANARIES, meta.get("namespace"), meta["name"], {"status": status}, subresource="status")
+
+    async def _event(self, body: JsonDict, type_: str, reason: str, message: str) -> None:
+        try:
+            await record_event(self.api, body, type_, reason, message, self.clock())
+        except ApiError as error:  # a side channel: never stops the rollout
+            log.warning("could not record event on %s: %s", body["metadata"].get("name"), error)
+
+    async def _refuse(self, body: JsonDict, reason: str, lines: list[str]) -> None:
+        """Report an invalid or unsupported Canary once: a condition and a Warning Event."""
+        message = "; ".join(lines)
+        status = body.get("status") or {}
+        old = next((c for c in status.get("conditions") or [] if c.get("type") == "Valid"), None)
+        if old is not None and old.get("status") == "False" and old.get("message") == message:
+            return
+        now = self.clock()
+        conditions = _condition(status.get("conditions") or [], "Valid", "False", reason, message, now)
+        await self._patch_status(body, {"conditions": conditions, "message": message})
+        await self._event(body, "Warning", reason, message)
+
+    # ------------------------------------------------------------------ the tick
+
+    async def tick(self, body: JsonDict) -> Decision | None:
+        """One reconcile of one Canary; answers the decision (None when the spec is refused)."""
+        try:
+            canary = Canary.from_kube(body)
+        except ValidationError as error:
+            await self._refuse(body, "InvalidSpec", [f"invalid Canary: {line}" for line in describe(error)])
+            return None
+        problems = unsupported(canary)
+        refused = [p.message for p in problems if p.severity == "refuse"]
+        if refused:
+            await self._refuse(body, "Unsupported", refused)
+            return None
+        not_yet = [p.message for p in problems if p.severity != "refuse"]
+
+        namespace = canary.namespace
+        target = await self.api.get(DEPLOYMENTS, namespace, canary.spec.targetRef.name)
+        primary_name = canary.primary_name()
+        primary = await self.api.get(DEPLOYMENTS, namespace, primary_name)
+        plan = _plan_from(canary, self.settings.min_interval)
+        state = _state_from(canary)
+        world = World(
+            target_hash=template_hash(target) if target is not None else None,
+            primary_ready=deployment_ready(primary),
+            primary_hash=((primary or {}).get("metadata", {}).get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION),
+            canary_ready=deployment_ready(target),
+        )
+        now = self.clock()
+        measured: TickChecks | None = None
+        if needs_checks(plan, state, world, now):
+            measured = await run_checks(
+                canary, self.api, self.pool, self.settings.default_provider, self.settings.prometheus_url, plan.interval
+            )
+            world = World(**{**world.__dict__, "checks": measured.checks, "judge": measured.judge})
+        decision = decide(plan, state, world, now)
+        await self._persist(body, canary, decision, measured, not_yet, now)
+        for event in decision.events:
+            await self._event(body, event.type, event.reason, event.message)
+        if target is not None:
+            await self._converge(canary, body, desired(decision.state), target, primary)
+        return decision
+
+    async def _persist(
+        self,
+        body: JsonDict,
+        canary: Canary,
+        decision: Decision,
+        measured: TickChecks | None,
+        not_yet: list[str],
+        now: datetime,
+    ) -> None:
+        status_body: JsonDict = body.get("status") or {}
+        state = decision.state
+        patch: dict[str, Any] = {}
+        conditions: list[JsonDict] = list(status_body.get("conditions") or [])
+        promoted = _PROMOTED.get(state.phase)
+        if promoted is not None:
+            conditions = _condition(conditions, "Promoted", promoted[0], promoted[1], state.message, now)
+        conditions = _condition(conditions, "Valid", "True", "Valid", "the spec is valid", now)
+        if not_yet:
+            conditions = _condition(conditions, "Supported", "False", "NotSupportedYet", "; ".join(not_yet), now)
+        else:
+            conditions = _condition(
+                conditions, "Supported", "True", "Supported", "every field in use is supported", now
+            )
+        if decision.changed or measured is not None or conditions_differ(status_body.get("conditions"), conditions):
+            patch.update(
+                {
+                    "phase": state.phase.value,
+                    "canaryWeight": state.canary_weight,
+                    "failedChecks": state.failed_checks,
+                    "iterations": state.iterations,
+                    "lastAppliedSpec": state.last_applied_spec,
+                    "lastPromotedSpec": state.last_promoted_spec,
+                    "lastTransitionTime": _iso(state.last_transition_time),
+                    "lastAnalysisTime": _iso(state.last_analysis_time),
+                    "message": state.message,
+                    "observedGeneration": canary.metadata.generation,
+                    "conditions": conditions,
+                }
+            )
+        if measured is not None:
+            patch["checks"] = [c.model_dump(mode="json", exclude_none=True) for c in measured.records]
+            if measured.judge_status is not None:
+                patch["judge"] = measured.judge_status
+        if patch:
+            await self._patch_status(body, patch)
+
+    async def _converge(
+        self, canary: Canary, body: JsonDict, want: Desired, target: JsonDict, primary: JsonDict | None
+    ) -> None:
+        namespace = canary.namespace
+        if want.ensure_primary and primary is None:
+            rendered = render_primary(target, owner_reference(body))
+            rendered["metadata"]["name"] = canary.primary_name()
+            await self.api.create(DEPLOYMENTS, namespace, rendered)
+            return  # the primary must become ready before anything routes to it
+        if primary is None:
+            return
+        if want.primary_from_target:
+            current = (primary.get("metadata", {}).get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION)
+            if current != template_hash(target):
+                replicas = int(primary.get("spec", {}).get("replicas", 1) or 1)
+                rendered = render_primary(target, owner_reference(body), replicas=replicas)
+                patch = {
+                    "metadata": {"annotations": rendered["metadata"]["annotations"]},
+                    "spec": {"template": rendered["spec"]["template"]},
+                }
+                await self.api.patch(DEPLOYMENTS, namespace, canary.primary_name(), patch)
+        if want.routes is not None and deployment_ready(primary):
+            router = self._router(canary)
+            try:
+                await router.reconcile(canary)
+                if await router.get_routes(canary) != want.routes:
+                    await router.set_routes(canary, want.routes)
+            except RoutingError as error:
+                log.warning("routing %s/%s: %s", namespace, canary.name, error)
+                await self._event(body, "Warning", "RoutingFailed", error.message)
+        primary_replicas = int(primary.get("spec", {}).get("replicas", 1) or 1)
+        if want.canary_replicas == Replicas.UP:
+            await scale(self.api, namespace, canary.spec.targetRef.name, primary_replicas)
+        elif want.canary_replicas == Replicas.ZERO and deployment_ready(primary):
+            await scale(self.api, namespace, canary.spec.targetRef.name, 0)
+
+    async def finalize(self, body: JsonDict) -> None:
+        """On deletion: give back what the routers took over.
+
+        With ``revertOnDeletion`` (Flagger's meaning) the target is also scaled
+        back up first, so it serves again once the primary is garbage-collected.
+        """
+        try:
+            canary = Canary.from_kube(body)
+        except ValidationError:
+            return  # nothing was ever built for an invalid Canary
+        if any(p.severity == "refuse" for p in unsupported(canary)):
+            return
+        if canary.spec.revertOnDeletion:
+            primary = await self.api.get(DEPLOYMENTS, canary.namespace, canary.primary_name())
+            replicas = int((primary or {}).get("spec", {}).get("replicas", 1) or 1)
+            await scale(self.api, canary.namespace, canary.spec.targetRef.name, replicas)
+        await self._router(canary).finalize(canary)
+
+
+def conditions_differ(old: list[JsonDict] | None, new: list[JsonDict]) -> bool:
+    """Whether the conditions changed in anything but their update times."""
+
+    def strip(items: list[JsonDict] | None) -> list[tuple[Any, ...]]:
+        return sorted((c.get("type"), c.get("status"), c.get("reason"), c.get("message")) for c in items or [])
+
+    return strip(old) != strip(new)

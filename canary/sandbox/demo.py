@@ -1,0 +1,188 @@
+"""``canary demo``: a full rollout rehearsed in the local testbed, shown live.
+
+It starts the testbed (emulated API server, simulated kubelet and mesh, the
+real Prometheus when installed), the controller in its own process, creates a
+``podinfo`` Deployment and its Canary, waits for initialization, rolls out a
+new revision that behaves as the scenario says, and follows the rollout until
+it ends: phase, canary weight, each check's value against its threshold, the
+judge's verdict, and the events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from canary.kube.api import EVENTS, JsonDict
+from canary.sandbox.prom import prometheus_available
+from canary.sandbox.testbed import Testbed
+
+__all__ = ["SCENARIOS", "demo_canary", "run_demo"]
+
+APP = "podinfo"
+TERMINAL = {"Succeeded", "Failed"}
+
+# scenario -> (behaviour of the new revision, readiness of its pods)
+SCENARIOS: dict[str, tuple[str, str | None]] = {
+    "healthy": ("healthy", None),
+    "error-regression": ("errors", None),
+    "latency-regression": ("slow", None),
+    "never-ready": ("healthy", "never"),
+}
+
+
+def demo_canary(provider: str, name: str = APP, interval: str = "3s", deadline: int = 20) -> JsonDict:
+    """The demo's Canary: Flagger's podinfo example with short intervals and the judge in dry run."""
+    return {
+        "apiVersion": "canary.dev/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": name},
+        "spec": {
+            "provider": provider,
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "progressDeadlineSeconds": deadline,
+            "service": {"port": 9898, "targetPort": 9898},
+            "analysis": {
+                "interval": interval,
+                "threshold": 3,
+                "maxWeight": 50,
+                "stepWeight": 10,
+                "metrics": [
+                    {"name": "request-success-rate", "interval": "10s", "thresholdRange": {"min": 99}},
+                    {"name": "request-duration", "interval": "10s", "thresholdRange": {"max": 500}},
+                ],
+                "judge": {"alpha": 0.01, "dryRun": True},
+            },
+        },
+    }
+
+
+@dataclass
+class _Record:
+    weights: list[int] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    last_analysis: str | None = None
+
+
+def _view(canary: JsonDict, record: _Record, mesh: str, prometheus: bool, started: float) -> Group:
+    status = canary.get("status") or {}
+    head = Table.grid(padding=(0, 2))
+    head.add_row("mesh", mesh, "metrics", "real Prometheus" if prometheus else "simulator (no Prometheus installed)")
+    head.add_row(
+        "phase", str(status.get("phase", "")), "canary weight", f"{status.get('canaryWeight', 0)} %"
+    )
+    head.add_row("failed checks", str(status.get("failedChecks", 0)), "elapsed", f"{time.monotonic() - started:.0f} s")
+    checks = Table(title="checks at the last analysis tick", expand=True)
+    for column in ("check", "value", "threshold", "outcome", "reason"):
+        checks.add_column(column)
+    for check in status.get("checks") or []:
+        value = check.get("value")
+        bounds = []
+        if check.get("min") is not None:
+            bounds.append(f">= {check['min']:g}")
+        if check.get("max") is not None:
+            bounds.append(f"<= {check['max']:g}")
+        checks.add_row(
+            check.get("name", ""),
+            "" if value is None else f"{value:.4g} {check.get('unit') or ''}",
+            " ".join(bounds),
+            check.get("outcome", ""),
+            check.get("reason", ""),
+        )
+    events = "\n".join(record.events[-8:]) or "(none yet)"
+    return Group(Panel(head, title=f"canary demo: {APP}"), checks, Panel(events, title="events"))
+
+
+async def _demo(mesh: str, scenario: str, as_json: bool, seed: int) -> dict[str, Any]:
+    behaviour, ready = SCENARIOS[scenario]
+    console = Console(stderr=as_json)
+    use_prometheus = prometheus_available()
+    if not use_prometheus:
+        console.print(
+            "[yellow]Prometheus is not installed: the demo runs without metrics backend, "
+            "so every check reports no data (install Debian's `prometheus` package for the real thing).[/]"
+        )
+    started = time.monotonic()
+    async with Testbed(provider=mesh, namespace="demo", seed=seed, use_prometheus=use_prometheus) as bed:
+        assert bed.api is not None
+        await bed.add_app(APP, behaviour="healthy")
+        await bed.apply_canary(demo_canary(mesh))
+        bed.start_controller()
+        record = _Record()
+        seen_events: set[str] = set()
+
+        async def refresh() -> JsonDict:
+            canary = await bed.canary(APP)
+            assert bed.api is not None
+            for event in sorted(
+                await bed.api.list(EVENTS, bed.namespace), key=lambda e: str(e.get("lastTimestamp", ""))
+            ):
+                uid = event["metadata"]["name"]
+                if uid not in seen_events and event.get("involvedObject", {}).get("name") == APP:
+                    seen_events.add(uid)
+                    record.events.append(f"{event.get('type')}: {event.get('message')}")
+            status = canary.get("status") or {}
+            if status.get("lastAnalysisTime") != record.last_analysis and status.get("phase") in (
+                "Progressing", "WaitingPromotion", "Promoting",
+            ):  # fmt: skip
+                record.last_analysis = status.get("lastAnalysisTime")
+                record.weights.append((await bed.routes(APP)).canary)
+            return canary
+
+        with Live(console=console, refresh_per_second=4, transient=as_json) as live:
+            canary = await refresh()
+            while (canary.get("status") or {}).get("phase") != "Initialized":
+                if time.monotonic() - started > 60:
+                    raise TimeoutError("the canary did not initialize within 60 s")
+                await asyncio.sleep(0.5)
+                canary = await refresh()
+                live.update(_view(canary, record, mesh, use_prometheus, started))
+            initial = (canary.get("status") or {}).get("lastAppliedSpec")
+            await bed.new_revision(APP, image="podinfo:6.0.1", behaviour=behaviour, ready=ready)
+            while True:
+                await asyncio.sleep(0.5)
+                canary = await refresh()
+                live.update(_view(canary, record, mesh, use_prometheus, started))
+                status = canary.get("status") or {}
+                if status.get("lastAppliedSpec") != initial and status.get("phase") in TERMINAL:
+                    break
+                if time.monotonic() - started > 170:
+                    raise TimeoutError("the rollout did not end within 170 s")
+            await asyncio.sleep(1.0)
+            canary = await refresh()
+            final_routes = await bed.routes(APP)
+            live.update(_view(canary, record, mesh, use_prometheus, started))
+        status = canary.get("status") or {}
+        return {
+            "phase": status.get("phase"),
+            "weights": record.weights,
+            "finalRoutes": {"primary": final_routes.primary, "canary": final_routes.canary},
+            "failedChecks": status.get("failedChecks", 0),
+            "events": record.events,
+            "checks": status.get("checks", []),
+            "mesh": mesh,
+            "scenario": scenario,
+            "prometheus": use_prometheus,
+            "seconds": round(time.monotonic() - started, 1),
+        }
+
+
+def run_demo(mesh: str = "istio", scenario: str = "healthy", as_json: bool = False, seed: int = 1) -> int:
+    """Run the demo; with ``as_json`` the last line of stdout is a JSON summary. Exit code 0 when it ran."""
+    summary = asyncio.run(_demo(mesh, scenario, as_json, seed))
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        Console().print(
+            f"[bold]{scenario}[/] on {mesh}: ended [bold]{summary['phase']}[/] after {summary['seconds']} s; "
+            f"weights per analysis tick: {summary['weights']}"
+        )
+    return 0

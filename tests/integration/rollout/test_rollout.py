@@ -1,0 +1,183 @@
+"""The rollout loop end to end on the testbed, for both meshes.
+
+kopf + the emulated API server over HTTP + the real Prometheus scraping the
+simulated mesh + the controller in its own process. One testbed per mesh runs
+several Canaries at once, as a controller does in a cluster:
+
+- ``podinfo``: a healthy new revision, with the controller killed mid-rollout
+  and restarted: it must still walk every weight step and succeed;
+- ``backend``: a new revision failing 10 % of requests: rolled back, traffic
+  100 % on the primary within one interval of the decision;
+- four invalid Canaries: a status condition and an Event each, while the
+  valid ones keep being served;
+- then Prometheus is stopped during a further rollout of ``podinfo``: no
+  promotion while it is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from canary.kube.api import EVENTS, ApiError, JsonDict
+from canary.sandbox.demo import demo_canary
+from canary.sandbox.testbed import Testbed
+
+pytestmark = [pytest.mark.testbed]
+
+INTERVAL = 2.0  # analysis.interval of the test Canaries, seconds
+
+# Invalid Canaries: the CRD schema refuses what it can express at admission (HTTP 422
+# naming the field, as a real API server does); what only the models can see reaches the
+# controller, which must answer with a status condition and an Event and keep serving the rest.
+REFUSED_AT_ADMISSION: dict[str, tuple[str, object]] = {
+    "no-target": ("spec.targetRef", None),
+    "step-zero": ("spec.analysis.stepWeight", 0),
+    "max-150": ("spec.analysis.maxWeight", 150),
+}
+INVALID: dict[str, tuple[str, object]] = {
+    # name -> (JSON path to break, new value); the condition must name the field
+    "unknown-metric": ("spec.analysis.metrics", [{"name": "cpu-usage", "thresholdRange": {"max": 80}}]),
+    "max-below-step": ("spec.analysis.maxWeight", 5),
+    "steps-descending": ("spec.analysis.stepWeights", [50, 20]),
+}
+
+
+def _canary(provider: str, name: str) -> JsonDict:
+    manifest = demo_canary(provider, name=name, interval=f"{INTERVAL:g}s", deadline=30)
+    manifest["spec"]["analysis"]["threshold"] = 2
+    manifest["spec"]["analysis"]["judge"] = {"alpha": 0.01, "dryRun": True}
+    return manifest
+
+
+def _broken(provider: str, name: str, path: str, value: object) -> JsonDict:
+    manifest = _canary(provider, name)
+    node = manifest
+    *parents, leaf = path.split(".")
+    for key in parents:
+        node = node[key]
+    if value is None:
+        del node[leaf]
+    else:
+        node[leaf] = value
+    return manifest
+
+
+@pytest_asyncio.fixture(params=["istio", "linkerd"], scope="module", loop_scope="module")
+async def bed(request: pytest.FixtureRequest) -> AsyncIterator[Testbed]:
+    async with Testbed(provider=request.param, namespace="test", tick=0.5, min_interval=1.0, rps=40) as testbed:
+        yield testbed
+
+
+def _monotone_until_promotion(samples: list[int]) -> bool:
+    """Weights rise (or hold) until the last step, then drop to 0 once at promotion."""
+    if 0 in samples[1:]:
+        top = samples.index(max(samples))
+        rising, after = samples[: top + 1], samples[top + 1 :]
+        return rising == sorted(rising) and all(w in (max(samples), 0) for w in after) and after == sorted(after, reverse=True)
+    return samples == sorted(samples)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_rollouts_survive_a_controller_restart_and_bad_input(bed: Testbed) -> None:
+    assert bed.api is not None
+    await bed.add_app("podinfo")
+    await bed.add_app("backend")
+    for name in INVALID:
+        await bed.add_app(name)
+    await bed.apply_canary(_canary(bed.provider, "podinfo"))
+    await bed.apply_canary(_canary(bed.provider, "backend"))
+    for name, (path, value) in REFUSED_AT_ADMISSION.items():
+        with pytest.raises(ApiError) as refused:
+            await bed.apply_canary(_broken(bed.provider, name, path, value))
+        assert refused.value.status == 422
+        assert path.split(".")[-1] in refused.value.message, refused.value.message
+    for name, (path, value) in INVALID.items():
+        await bed.apply_canary(_broken(bed.provider, name, path, value))
+    bed.start_controller()
+
+    await bed.wait_phase("podinfo", {"Initialized"}, timeout=40)
+    await bed.wait_phase("backend", {"Initialized"}, timeout=40)
+    assert await bed.routes("podinfo") == await bed.routes("backend")
+    assert (await bed.routes("podinfo")).primary == 100
+
+    # Invalid Canaries: a Valid=False condition naming the field, and an Event; no crash.
+    events = await bed.api.list(EVENTS, bed.namespace)
+    for name, (path, _) in INVALID.items():
+        status = (await bed.canary(name)).get("status") or {}
+        valid = next(c for c in status.get("conditions", []) if c["type"] == "Valid")
+        assert valid["status"] == "False", name
+        assert path in valid["message"], valid
+        assert any(e["involvedObject"]["name"] == name and e["type"] == "Warning" for e in events), name
+
+    await bed.new_revision("podinfo", image="podinfo:6.0.1", behaviour="healthy")
+    await bed.new_revision("backend", image="backend:2.0.0", behaviour="errors")
+
+    # Kill the controller mid-rollout (SIGKILL, as a node failure would) and start a new one.
+    async def mid_rollout() -> bool:
+        return (await bed.routes("podinfo")).canary >= 20
+
+    await bed.wait_for("podinfo at 20 % or more", mid_rollout, timeout=60, poll=0.1)
+    bed.stop_process("controller", kill=True)
+    frozen = (await bed.canary("podinfo"))["status"]["canaryWeight"]
+    await asyncio.sleep(2 * INTERVAL)
+    assert (await bed.canary("podinfo"))["status"]["canaryWeight"] == frozen  # nobody moved it meanwhile
+    bed.start_controller()
+
+    failed = await bed.wait_phase("backend", {"Failed", "Succeeded"}, timeout=90)
+    decided_at = time.monotonic()
+    assert failed["status"]["phase"] == "Failed", failed["status"]
+    assert "request-success-rate" in failed["status"]["message"]
+
+    async def all_on_primary() -> bool:
+        return (await bed.routes("backend")).canary == 0
+
+    await bed.wait_for("backend traffic back on the primary", all_on_primary, timeout=INTERVAL + 1, poll=0.1)
+    assert time.monotonic() - decided_at <= INTERVAL + 1
+
+    done = await bed.wait_phase("podinfo", {"Succeeded", "Failed"}, timeout=120)
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    assert done["status"]["lastPromotedSpec"] == done["status"]["lastAppliedSpec"]
+    promoted = next(c for c in done["status"]["conditions"] if c["type"] == "Promoted")
+    assert (promoted["status"], promoted["reason"]) == ("True", "Succeeded")
+    assert (await bed.routes("podinfo")).primary == 100
+
+    samples = [s.canary for s in bed.weights if s.app == "podinfo"]
+    assert _monotone_until_promotion(samples), samples
+    assert {10, 20, 30, 40, 50} <= set(samples), f"every step must carry traffic: {sorted(set(samples))}"
+
+    # Each decision is an Event with its reason and the measured values.
+    messages = [e["message"] for e in await bed.api.list(EVENTS, bed.namespace) if e["involvedObject"]["name"] == "backend"]
+    assert any("request-success-rate" in m and "%" in m for m in messages), messages
+    # The primary now runs the promoted template.
+    primary = await bed.canary("podinfo")
+    assert primary["status"]["phase"] == "Succeeded"
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_no_promotion_while_prometheus_is_down(bed: Testbed) -> None:
+    assert bed.prometheus is not None
+    if not bed.controller_running():
+        bed.start_controller()
+    before = copy.deepcopy((await bed.canary("podinfo"))["status"])
+    await bed.new_revision("podinfo", image="podinfo:6.0.2", behaviour="healthy")
+
+    async def analysing() -> bool:
+        status = (await bed.canary("podinfo")).get("status") or {}
+        return status.get("lastAppliedSpec") != before["lastAppliedSpec"] and status.get("canaryWeight", 0) >= 10
+
+    await bed.wait_for("the new revision's analysis", analysing, timeout=40, poll=0.1)
+    await bed.prometheus.astop()
+    mark = len(bed.weights)
+    weight_when_down = (await bed.canary("podinfo"))["status"]["canaryWeight"]
+    status = (await bed.wait_phase("podinfo", {"Failed", "Succeeded"}, timeout=60))["status"]
+    assert status["phase"] == "Failed", status
+    assert status["lastPromotedSpec"] == before["lastPromotedSpec"]
+    weights_after = [s.canary for s in bed.weights[mark:] if s.app == "podinfo"]
+    assert max(weights_after) <= weight_when_down + 10  # at most the step already decided before it went down
+    assert any("unreachable" in (c.get("reason") or "") or "no data" in (c.get("reason") or "") for c in status.get("checks", []))

@@ -1,0 +1,265 @@
+"""The sequential judge: API contract, robustness to odd inputs, persistence, and seeded error rates."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from analysis import BatchJudge, JudgeConfig, SequentialJudge, Verdict, Window
+from analysis.engine import FAIL, PASS
+from analysis.simulate import Scenario, SimulatedTicks, TrafficCell, simulate
+
+BOUNDS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+LOW10 = TrafficCell("low10", 20.0, 0.10)
+MID10 = TrafficCell("mid10", 200.0, 0.10)
+
+
+def windows(sim: SimulatedTicks, run: int) -> Iterator[tuple[Window, Window]]:
+    """The ticks of one simulated rollout as the controller would pass them."""
+    keys = [*BOUNDS, math.inf]
+    for t in range(sim.canary_requests.shape[1]):
+        yield (
+            Window(float(sim.canary_requests[run, t]), float(sim.canary_errors[run, t]),
+                   dict(zip(keys, sim.canary_hist[run, t].tolist(), strict=True))),
+            Window(float(sim.primary_requests[run, t]), float(sim.primary_errors[run, t]),
+                   dict(zip(keys, sim.primary_hist[run, t].tolist(), strict=True))),
+        )
+
+
+def first_fail_ticks(sim: SimulatedTicks, config: JudgeConfig) -> np.ndarray:
+    """Tick of the first "fail" per run (0 if never), via the vectorised judge."""
+    runs, ticks = sim.canary_requests.shape
+    judge = BatchJudge(runs, config)
+    first = np.zeros(runs, dtype=int)
+    for t in range(ticks):
+        out = judge.update(sim.canary_requests[:, t], sim.canary_errors[:, t], sim.canary_hist[:, t],
+                           sim.primary_requests[:, t], sim.primary_errors[:, t], sim.primary_hist[:, t])
+        first = np.where((out == FAIL) & (first == 0), t + 1, first)
+    return first
+
+
+def hist(n: float, fractions: list[float]) -> dict[float, float]:
+    return {**{float(b): n * f for b, f in zip(BOUNDS, fractions, strict=True)}, math.inf: n}
+
+
+FAST = [0.0, 0.0, 0.05, 0.37, 0.82, 0.995, 1.0, 1.0, 1.0, 1.0, 1.0]
+
+
+# ------------------------------------------------------------------ contract
+
+
+def test_contract_outcome_reason_and_json() -> None:
+    judge = SequentialJudge(latency_bounds=BOUNDS, alpha=0.01)
+    verdict = judge.update(canary=Window(612.0, 1.0, hist(612.0, FAST)),
+                           primary=Window(11630.4, 9.2, hist(11630.4, FAST)))
+    assert isinstance(verdict, Verdict)
+    assert verdict.outcome in ("fail", "pass", "inconclusive")
+    assert verdict.reason
+    data = json.loads(json.dumps(verdict.to_dict(), allow_nan=False))
+    assert [m["name"] for m in data["metrics"]] == ["error-rate", "latency", "latency-tail"]
+    for m in data["metrics"]:
+        assert m["outcome"] in ("fail", "pass", "inconclusive")
+        assert m["threshold"] > 1.0 / 0.01 * 0.99  # each metric gets a share of alpha
+    assert data["threshold"] == pytest.approx(100.0)
+
+
+def test_clear_error_regression_fails_with_a_reason_naming_metric_and_evidence() -> None:
+    judge = SequentialJudge(latency_bounds=BOUNDS, alpha=0.01)
+    verdict = None
+    for _ in range(10):
+        verdict = judge.update(canary=Window(1200.0, 60.0, hist(1200.0, FAST)),
+                               primary=Window(10800.0, 11.0, hist(10800.0, FAST)))
+        if verdict.outcome == "fail":
+            break
+    assert verdict is not None and verdict.outcome == "fail"
+    assert "error rate regressed" in verdict.reason
+    assert "evidence" in verdict.reason
+    err = verdict.metrics[0]
+    assert err.outcome == "fail" and err.evidence >= err.threshold
+    assert err.effect is not None and err.effect > 30
+
+
+def test_latency_regression_names_the_bucket_bound() -> None:
+    slow = [0.0, 0.0, 0.01, 0.1, 0.45, 0.93, 1.0, 1.0, 1.0, 1.0, 1.0]
+    judge = SequentialJudge(latency_bounds=BOUNDS, alpha=0.01)
+    verdict = None
+    for _ in range(15):
+        verdict = judge.update(canary=Window(1200.0, 1.0, hist(1200.0, slow)),
+                               primary=Window(10800.0, 11.0, hist(10800.0, FAST)))
+    assert verdict is not None and verdict.outcome == "fail"
+    assert "latency" in verdict.reason and "ms" in verdict.reason
+
+
+def test_invalid_configuration_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        SequentialJudge(latency_bounds=BOUNDS, alpha=0.0)
+    with pytest.raises(ValueError):
+        SequentialJudge(latency_bounds=BOUNDS, metrics=("error-rate", "throughput"))
+    with pytest.raises(ValueError):
+        SequentialJudge(latency_bounds=[10, 5])
+
+
+# ---------------------------------------------------------------- odd input
+
+
+def test_empty_windows_are_no_evidence() -> None:
+    judge = SequentialJudge(latency_bounds=BOUNDS)
+    for _ in range(20):
+        verdict = judge.update(canary=Window(0.0, 0.0, None), primary=Window(0.0, 0.0, None))
+    assert verdict.outcome == "inconclusive"
+    assert verdict.evidence == pytest.approx(1.0)
+    assert all(m.ticks == 0 for m in verdict.metrics)
+    assert "no evidence yet" in verdict.reason
+
+
+def test_zero_errors_everywhere_never_fails_and_says_so() -> None:
+    judge = SequentialJudge(latency_bounds=BOUNDS, metrics=("error-rate",))
+    for _ in range(50):
+        verdict = judge.update(canary=Window(600.0, 0.0), primary=Window(6000.0, 0.0))
+    assert verdict.outcome == "inconclusive"
+    assert verdict.metrics[0].evidence == pytest.approx(1.0)
+    assert "no evidence yet" in verdict.metrics[0].reason
+
+
+def test_nan_and_none_counts_leave_the_evidence_untouched() -> None:
+    judge = SequentialJudge(latency_bounds=BOUNDS)
+    judge.update(canary=Window(600.0, 3.0, hist(600.0, FAST)), primary=Window(6000.0, 6.0, hist(6000.0, FAST)))
+    before = judge.state()
+    judge.update(canary=Window(math.nan, math.nan, None), primary=Window(6000.0, 6.0, hist(6000.0, FAST)))
+    judge.update(canary=Window(600.0, math.nan, {math.inf: math.nan}), primary=Window(math.nan, 6.0, None))
+    after = judge.state()
+    for key in ("logFail", "logPass"):
+        assert after[key] == before[key]
+    assert after["ticks"] == before["ticks"] + 2
+
+
+def test_non_integer_counts_are_judged_like_integer_ones() -> None:
+    rng = np.random.default_rng(7)
+    sim = simulate(LOW10, Scenario("errors 5 %", canary_error_rate=0.05), 1, 30, rng, BOUNDS)
+    judge = SequentialJudge(latency_bounds=BOUNDS)
+    outcomes = [judge.update(c, p).outcome for c, p in windows(sim, 0)]
+    assert not np.allclose(sim.canary_requests, np.round(sim.canary_requests))  # realistic noise: non-integers
+    assert outcomes[-1] == "fail"
+
+
+def test_a_single_burst_cannot_roll_back() -> None:
+    judge = SequentialJudge(latency_bounds=BOUNDS, metrics=("error-rate",), alpha=0.01)
+    for _ in range(5):
+        before = judge.update(canary=Window(600.0, 0.5), primary=Window(11400.0, 11.0))
+    verdict = judge.update(canary=Window(600.0, 80.0), primary=Window(11400.0, 11.0))  # one huge canary burst
+    assert verdict.outcome != "fail"
+    # one tick can multiply the evidence by at most 1 / (the canary's tolerated share of errors)
+    q = 1.15 * 600 / (1.15 * 600 + 11400)
+    assert verdict.metrics[0].evidence / before.metrics[0].evidence <= 1.0 / q
+
+
+def test_report_pass_false_never_passes_but_pass_is_reachable() -> None:
+    kwargs = {"latency_bounds": BOUNDS, "metrics": ("error-rate",), "error_rate_tolerance_ratio": 0.5}
+    allowed = SequentialJudge(**kwargs)  # type: ignore[arg-type]
+    silent = SequentialJudge(report_pass=False, **kwargs)  # type: ignore[arg-type]
+    seen_allowed, seen_silent = set(), set()
+    for _ in range(30):  # canary at half the traffic with a fifth of the primary's error rate
+        c, p = Window(5000.0, 1.0), Window(5000.0, 5.0)
+        seen_allowed.add(allowed.update(c, p).outcome)
+        seen_silent.add(silent.update(c, p).outcome)
+    assert "pass" in seen_allowed
+    assert seen_silent == {"inconclusive"}
+
+
+# --------------------------------------------------------------- persistence
+
+
+def test_state_round_trip_continues_exactly() -> None:
+    rng = np.random.default_rng(11)
+    sim = simulate(LOW10, Scenario("errors 1 %", canary_error_rate=0.01), 1, 30, rng, BOUNDS)
+    ticks = list(windows(sim, 0))
+    options = {"latency_bounds": BOUNDS, "alpha": 0.01}
+    original = SequentialJudge(**options)  # type: ignore[arg-type]
+    for c, p in ticks[:12]:
+        original.update(c, p)
+    saved = json.dumps(original.state(), allow_nan=False)
+    assert len(saved) < 4096
+    restored = SequentialJudge.from_state(json.loads(saved), **options)
+    for c, p in ticks[12:]:
+        a, b = original.update(c, p), restored.update(c, p)
+        assert a.to_dict() == b.to_dict()
+    assert restored.state() == original.state()
+
+
+def test_state_does_not_grow_with_the_number_of_ticks() -> None:
+    judge = SequentialJudge(latency_bounds=BOUNDS)
+    judge.update(Window(600.0, 1.0, hist(600.0, FAST)), Window(6000.0, 6.0, hist(6000.0, FAST)))
+    size_1 = len(json.dumps(judge.state()))
+    for _ in range(300):
+        judge.update(Window(600.0, 1.0, hist(600.0, FAST)), Window(6000.0, 6.0, hist(6000.0, FAST)))
+    assert len(json.dumps(judge.state())) < size_1 + 200  # only digits may change
+
+
+def test_state_from_another_configuration_is_rejected() -> None:
+    judge = SequentialJudge(latency_bounds=BOUNDS)
+    judge.update(Window(600.0, 1.0), Window(6000.0, 6.0))
+    with pytest.raises(ValueError):
+        SequentialJudge.from_state(judge.state(), latency_bounds=BOUNDS, metrics=("error-rate",))
+    with pytest.raises(ValueError):
+        SequentialJudge.from_state({"v": 99}, latency_bounds=BOUNDS)
+
+
+def test_sequential_and_batch_judges_agree() -> None:
+    rng = np.random.default_rng(5)
+    sim = simulate(LOW10, Scenario("latency x1.5", latency_factor=1.5), 3, 20, rng, BOUNDS)
+    config = JudgeConfig(latency_bounds=tuple(BOUNDS))
+    batch = BatchJudge(3, config)
+    for t in range(20):
+        batch.update(sim.canary_requests[:, t], sim.canary_errors[:, t], sim.canary_hist[:, t],
+                     sim.primary_requests[:, t], sim.primary_errors[:, t], sim.primary_hist[:, t])
+    for run in range(3):
+        single = SequentialJudge(config=config)
+        for c, p in windows(sim, run):
+            single.update(c, p)
+        assert single.state() == batch.state(run)
+
+
+# ------------------------------------------------------- seeded error rates
+
+
+@pytest.mark.parametrize("noise", ["clean", "realistic", "noisy"])
+def test_healthy_canaries_stay_under_the_false_rollback_budget(noise: str) -> None:
+    # alpha = 0.05 so that 600 runs can show a violation (expected <= 30 rollbacks)
+    rng = np.random.default_rng(2026)
+    sim = simulate(LOW10, Scenario(f"healthy {noise}", noise=noise), 600, 30, rng, BOUNDS)
+    first = first_fail_ticks(sim, JudgeConfig(latency_bounds=tuple(BOUNDS), alpha=0.05))
+    assert np.mean(first > 0) <= 0.05
+
+
+@pytest.mark.parametrize(
+    ("scenario", "cell", "within"),
+    [
+        (Scenario("errors 5 %", canary_error_rate=0.05), LOW10, 10),
+        (Scenario("errors 1 %", canary_error_rate=0.01), MID10, 10),
+        (Scenario("latency x1.5", latency_factor=1.5), MID10, 10),
+        (Scenario("tail", tail_fraction=0.02, tail_ms=500.0), MID10, 12),
+    ],
+)
+def test_seeded_regressions_are_caught(scenario: Scenario, cell: TrafficCell, within: int) -> None:
+    rng = np.random.default_rng(99)
+    sim = simulate(cell, scenario, 200, 30, rng, BOUNDS)
+    first = first_fail_ticks(sim, JudgeConfig(latency_bounds=tuple(BOUNDS), alpha=0.01))
+    assert np.mean((first > 0) & (first <= within)) >= 0.95
+
+
+def test_pass_is_never_reported_once_failed() -> None:
+    rng = np.random.default_rng(3)
+    sim = simulate(MID10, Scenario("errors 5 %", canary_error_rate=0.05), 50, 30, rng, BOUNDS)
+    judge = BatchJudge(50, JudgeConfig(latency_bounds=tuple(BOUNDS)))
+    failed = np.zeros(50, dtype=bool)
+    for t in range(30):
+        out = judge.update(sim.canary_requests[:, t], sim.canary_errors[:, t], sim.canary_hist[:, t],
+                           sim.primary_requests[:, t], sim.primary_errors[:, t], sim.primary_hist[:, t])
+        assert not np.any(failed & (out != FAIL))
+        assert not np.any(out[failed] == PASS)
+        failed |= out == FAIL
+    assert failed.all()

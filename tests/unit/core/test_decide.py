@@ -1,0 +1,211 @@
+"""The pure decision: a whole rollout walked tick by tick without a cluster."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from canary.core import (
+    Check,
+    JudgeSignal,
+    Phase,
+    Plan,
+    Replicas,
+    Routes,
+    State,
+    WeightPlan,
+    World,
+    decide,
+    desired,
+    needs_checks,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PLAN = Plan(interval=60, threshold=2, weights=WeightPlan.from_spec(20, 60, None), progress_deadline=600)
+OK = (Check("request-success-rate", True, "request-success-rate 99.9 % >= 99 %"),)
+BAD = (Check("request-success-rate", False, "request-success-rate 97.2 % < 99 %"),)
+
+
+def world(target: str = "v2", primary: str = "v1", canary_ready: bool = True, **kw: object) -> World:
+    return World(target_hash=target, primary_ready=True, primary_hash=primary, canary_ready=canary_ready, **kw)  # type: ignore[arg-type]
+
+
+class Walker:
+    """Feeds ticks one interval apart, running checks when the core asks for them."""
+
+    def __init__(self, plan: Plan = PLAN, state: State | None = None) -> None:
+        self.plan = plan
+        self.state = state or State(
+            phase=Phase.SUCCEEDED, last_applied_spec="v1", last_promoted_spec="v1", last_transition_time=T0
+        )
+        self.now = T0
+        self.events: list[str] = []
+        self.weights: list[int] = []
+
+    def tick(self, w: World, checks: tuple[Check, ...] = OK, judge: JudgeSignal | None = None) -> State:
+        self.now += timedelta(seconds=self.plan.interval)
+        if needs_checks(self.plan, self.state, w, self.now):
+            w = replace(w, checks=checks, judge=judge)
+        decision = decide(self.plan, self.state, w, self.now)
+        self.state = decision.state
+        self.events += [e.message for e in decision.events]
+        self.weights.append(self.state.canary_weight)
+        return self.state
+
+
+def test_initialization_creates_primary_then_initializes() -> None:
+    walker = Walker(state=State())
+    assert walker.tick(World("v1", False, None, False)).phase == Phase.INITIALIZING
+    assert desired(walker.state).ensure_primary
+    assert desired(walker.state).canary_replicas == Replicas.KEEP
+    assert walker.tick(World("v1", False, "v1", False)).phase == Phase.INITIALIZING
+    state = walker.tick(World("v1", True, "v1", False))
+    assert state.phase == Phase.INITIALIZED
+    assert state.last_applied_spec == state.last_promoted_spec == "v1"
+    assert desired(state).canary_replicas == Replicas.ZERO
+    assert desired(state).routes == Routes(100, 0)
+
+
+def test_healthy_rollout_walks_every_step_then_promotes() -> None:
+    walker = Walker()
+    phases = [walker.tick(world()).phase for _ in range(5)]
+    # new revision, start at 20, pass -> 40, pass -> 60, pass at the top -> promote
+    assert phases == [Phase.PROGRESSING] * 4 + [Phase.PROMOTING]
+    assert walker.weights == [0, 20, 40, 60, 60]
+    assert walker.tick(world(primary="v2")).phase == Phase.FINALISING
+    assert desired(walker.state).routes == Routes(100, 0)
+    final = walker.tick(world(primary="v2"))
+    assert final.phase == Phase.SUCCEEDED
+    assert final.last_promoted_spec == "v2"
+    assert desired(final).canary_replicas == Replicas.ZERO
+
+
+def test_promotion_waits_for_the_primary_to_run_the_new_revision() -> None:
+    walker = Walker()
+    for _ in range(6):
+        walker.tick(world())
+    assert walker.state.phase == Phase.PROMOTING
+    assert desired(walker.state).primary_from_target
+    assert walker.tick(world(primary="v1")).phase == Phase.PROMOTING
+
+
+def test_failed_checks_reach_the_threshold_and_roll_back() -> None:
+    walker = Walker()
+    walker.tick(world())  # new revision
+    walker.tick(world())  # analysis starts at the first step
+    assert walker.tick(world(), checks=BAD).phase == Phase.PROGRESSING
+    assert walker.state.failed_checks == 1
+    assert walker.state.canary_weight == 20  # a failed check halts advancement
+    state = walker.tick(world(), checks=BAD)
+    assert state.phase == Phase.FAILED
+    assert desired(state).routes == Routes(100, 0)
+    assert desired(state).canary_replicas == Replicas.ZERO
+    assert "request-success-rate 97.2 % < 99 %" in walker.events[-1]
+
+
+def test_a_failed_revision_stays_failed_until_a_new_one() -> None:
+    walker = Walker(state=State(phase=Phase.FAILED, last_applied_spec="v2", last_promoted_spec="v1"))
+    assert walker.tick(world()).phase == Phase.FAILED
+    assert walker.tick(world(target="v3")).phase == Phase.PROGRESSING
+
+
+def test_checks_are_not_run_before_the_interval_has_passed() -> None:
+    walker = Walker()
+    walker.tick(world())
+    walker.tick(world())
+    early = walker.now + timedelta(seconds=10)
+    assert not needs_checks(PLAN, walker.state, world(), early)
+    assert needs_checks(PLAN, walker.state, world(), walker.now + timedelta(seconds=60))
+    with pytest.raises(ValueError, match="not run"):
+        decide(PLAN, walker.state, world(), walker.now + timedelta(seconds=60))
+
+
+def test_revision_change_mid_rollout_restarts_the_analysis() -> None:
+    walker = Walker()
+    for _ in range(3):
+        walker.tick(world())
+    assert walker.state.canary_weight == 40
+    state = walker.tick(world(target="v3"))
+    assert state.phase == Phase.PROGRESSING
+    assert state.canary_weight == 0
+    assert state.last_applied_spec == "v3"
+    assert "restarting" in walker.events[-1]
+
+
+def test_canary_never_ready_fails_after_the_progress_deadline() -> None:
+    plan = replace(PLAN, progress_deadline=300)
+    walker = Walker(plan=plan)
+    phases = [walker.tick(world(canary_ready=False)).phase for _ in range(7)]
+    assert phases[:5] == [Phase.PROGRESSING] * 5
+    assert phases[-1] == Phase.FAILED
+    assert "progressDeadlineSeconds" in walker.events[-1]
+
+
+def test_skip_analysis_promotes_a_new_revision_directly() -> None:
+    walker = Walker(plan=replace(PLAN, skip_analysis=True))
+    assert walker.tick(world()).phase == Phase.PROMOTING
+
+
+def test_suspend_changes_nothing() -> None:
+    walker = Walker(plan=replace(PLAN, suspend=True))
+    before = walker.state
+    assert walker.tick(world()) == before
+    assert walker.events == []
+
+
+def test_iterations_count_passing_checks_at_weight_zero() -> None:
+    walker = Walker(plan=replace(PLAN, iterations=3))
+    phases = [walker.tick(world()).phase for _ in range(5)]
+    assert phases == [Phase.PROGRESSING] * 4 + [Phase.PROMOTING]
+    assert set(walker.weights) == {0}
+
+
+def test_judge_failure_rolls_back_at_once_and_pass_may_promote_early() -> None:
+    walker = Walker()
+    walker.tick(world())
+    walker.tick(world())
+    fail = JudgeSignal("fail", "error rate +0.9 pp")
+    assert walker.tick(world(), judge=fail).phase == Phase.FAILED
+    assert "error rate +0.9 pp" in walker.events[-1]
+
+    early = Walker(plan=replace(PLAN, promote_on_pass=True))
+    early.tick(world())
+    early.tick(world())
+    assert early.tick(world(), judge=JudgeSignal("pass", "no regression")).phase == Phase.PROMOTING
+
+
+def test_dry_run_judge_never_decides() -> None:
+    walker = Walker(plan=replace(PLAN, promote_on_pass=True))
+    walker.tick(world())
+    walker.tick(world())
+    state = walker.tick(world(), judge=JudgeSignal("fail", "regression", decides=False))
+    assert state.phase == Phase.PROGRESSING
+    assert state.canary_weight == 40
+
+
+def test_confirm_promotion_gate_holds_in_waiting_promotion_with_metrics_running() -> None:
+    walker = Walker()
+    for _ in range(4):
+        walker.tick(world())
+    state = walker.tick(world(promotion_gate_open=False))
+    assert state.phase == Phase.WAITING_PROMOTION
+    assert needs_checks(PLAN, state, world(), walker.now + timedelta(seconds=60))
+    assert walker.tick(world(promotion_gate_open=False), checks=BAD).failed_checks == 1
+    assert walker.tick(world()).phase == Phase.PROMOTING
+
+
+def test_weights_never_move_backwards_except_on_rollback() -> None:
+    walker = Walker()
+    script = [OK, OK, BAD, OK, OK, OK]
+    for checks in script:
+        walker.tick(world(), checks=checks)
+    assert walker.weights == sorted(walker.weights)
+
+
+def test_desired_world_follows_the_phase() -> None:
+    progressing = State(phase=Phase.PROGRESSING, canary_weight=40)
+    assert desired(progressing).routes == Routes(60, 40)
+    assert desired(progressing).canary_replicas == Replicas.UP
+    assert not desired(progressing).primary_from_target

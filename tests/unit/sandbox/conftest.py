@@ -1,0 +1,47 @@
+"""Fixtures for the sandbox API server tests: a live server on 127.0.0.1 and clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import kubernetes
+import pytest
+
+from canary.sandbox.apiserver import ApiServerThread, write_kubeconfig
+
+# The client's config helpers are untyped: hold them as Any.
+_new_client_from_config: Any = kubernetes.config.new_client_from_config
+REFERENCE_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference"
+
+
+def reference_crds() -> list[Path]:
+    """The third-party mesh CRD files shipped in the shared reference folder."""
+    return sorted((REFERENCE_DIR / "crds").glob("*.yaml"))
+
+
+@pytest.fixture
+def api() -> Iterator[ApiServerThread]:
+    """A fresh API server (namespaces ``default`` and ``test``) running in a background thread."""
+    with ApiServerThread(namespaces=["test"]) as server:
+        yield server
+
+
+@pytest.fixture
+def http(api: ApiServerThread) -> Iterator[httpx.Client]:
+    """A raw HTTP client for the API server."""
+    with httpx.Client(base_url=api.url, timeout=10.0) as client:
+        yield client
+
+
+@pytest.fixture
+def k8s(api: ApiServerThread, tmp_path: Path) -> Iterator[Any]:
+    """The official client, configured from a kubeconfig written by ``write_kubeconfig``."""
+    path = write_kubeconfig(api.url, tmp_path / "kubeconfig", namespace="test")
+    client = _new_client_from_config(config_file=str(path))
+    try:
+        yield client
+    finally:
+        client.close()
