@@ -146,6 +146,9 @@ class _Tick:
     bound: FloatArray = field(default_factory=lambda: np.zeros(0))
 
 
+_TICK_FIELDS = ("xc", "nc", "xp", "np_", "r0", "bound")
+
+
 class BatchJudge:
     """``n_runs`` independent sequential judges advanced together, tick by tick.
 
@@ -189,9 +192,20 @@ class BatchJudge:
         self._log_weights = np.log(np.asarray(self.config.metric_weights()))
         self._widths = self._tolerance_slopes()
         self._bounds = np.asarray(self.config.latency_bounds, dtype=np.float64)
-        self._error_designs = np.asarray(self.config.error_design_ratios, dtype=np.float64)
-        self._latency_designs = np.asarray(self.config.latency_design_ratios, dtype=np.float64)
+        self._designs = np.asarray(
+            [
+                self.config.error_design_ratios if m == "error-rate" else self.config.latency_design_ratios
+                for m in self.config.metrics
+            ],
+            dtype=np.float64,
+        )
         self._rows = np.arange(self.n_runs)
+        metrics = self.config.metrics
+        self._error_col = metrics.index("error-rate") if "error-rate" in metrics else -1
+        lat = [(i, 1.0 - (self.config.latency_quantile if m == "latency" else self.config.tail_quantile))
+               for i, m in enumerate(metrics) if m != "error-rate"]
+        self._latency_cols = np.asarray([i for i, _ in lat], dtype=np.intp)
+        self._latency_targets = np.asarray([t for _, t in lat], dtype=np.float64)
 
     # ------------------------------------------------------------------ public
 
@@ -242,24 +256,22 @@ class BatchJudge:
         self.pooled_errors += np.where(ok_totals, np.maximum(c_err, 0) + np.maximum(p_err, 0), 0.0)
         self.pooled_requests += np.where(ok_totals, np.maximum(c_req, 0) + np.maximum(p_req, 0), 0.0)
 
-        log_surv: FloatArray | None = None
-        for k, metric in enumerate(cfg.metrics):
-            if metric == "error-rate":
-                r0 = np.full(n, 1.0 + cfg.error_rate_tolerance_ratio)
-                if cfg.error_rate_tolerance_pp > 0.0:
-                    rate = _safe_div(self.pooled_errors, self.pooled_requests)
-                    r0 = r0 + _safe_div(np.full(n, cfg.error_rate_tolerance_pp / 100.0), rate, np.inf)
-                tick = _Tick(c_err, c_req, p_err, p_req, r0, np.full(n, np.nan))
-                design = self._error_designs
-            else:
-                if ch is None or ph is None:
-                    continue
-                q = cfg.latency_quantile if metric == "latency" else cfg.tail_quantile
-                if log_surv is None:
-                    log_surv = self._pooled_log_survival()
-                tick = self._latency_tick(ch, ph, hist_ok, log_surv, 1.0 - q)
-                design = self._latency_designs
-            self._share_step(k, tick, design)
+        k = len(cfg.metrics)
+        tick = _Tick(*(np.full((n, k), np.nan) for _ in _TICK_FIELDS))
+        if self._error_col >= 0:
+            r0 = np.full(n, 1.0 + cfg.error_rate_tolerance_ratio)
+            if cfg.error_rate_tolerance_pp > 0.0:
+                rate = _safe_div(self.pooled_errors, self.pooled_requests)
+                r0 = r0 + _safe_div(np.full(n, cfg.error_rate_tolerance_pp / 100.0), rate, np.inf)
+            col = self._error_col
+            tick.xc[:, col], tick.nc[:, col], tick.xp[:, col], tick.np_[:, col] = c_err, c_req, p_err, p_req
+            tick.r0[:, col] = r0
+        if self._latency_cols.size and ch is not None and ph is not None:
+            lat = self._latency_ticks(ch, ph, hist_ok, self._latency_targets)
+            cols = self._latency_cols
+            for name in _TICK_FIELDS:
+                getattr(tick, name)[:, cols] = getattr(lat, name)
+        self._share_step(tick)
 
         log_comb = _logsumexp(self.log_fail + self._log_weights, axis=1)
         newly = (~self.failed) & (log_comb >= self._log_threshold)
@@ -281,7 +293,7 @@ class BatchJudge:
         return _logsumexp(self.log_fail + self._log_weights, axis=1)
 
     def state(self, run: int = 0) -> dict[str, Any]:
-        """JSON-serialisable state of one run (lists of rounded floats)."""
+        """JSON-serialisable state of one run: numbers and lists of numbers (NaN as null, infinity as "inf")."""
 
         def row(a: FloatArray) -> list[float | str | None]:
             return [_r(v) for v in np.asarray(a[run]).tolist()]
@@ -349,39 +361,37 @@ class BatchJudge:
         lower = np.concatenate([[bounds[0] / 2.0], bounds[:-1]])
         return np.asarray(np.log(bounds / lower), dtype=np.float64)
 
-    def _pooled_log_survival(self) -> FloatArray:
-        """log of the pooled share of requests slower than each finite bound (-inf where none)."""
+    def _latency_ticks(self, ch: FloatArray, ph: FloatArray, ok: npt.NDArray[np.bool_], targets: FloatArray) -> _Tick:
+        """Exceedance counts at the bound nearest each target survival; arrays ``(n_runs, len(targets))``."""
         pooled = self.pooled_hist
         total = pooled[:, -1:]
         surv = (total - pooled[:, :-1]) / np.where(total > 0, total, 1.0)
-        return np.asarray(np.log(np.maximum(surv, 0.0)), dtype=np.float64)
-
-    def _latency_tick(
-        self, ch: FloatArray, ph: FloatArray, ok: npt.NDArray[np.bool_], log_surv: FloatArray, target: float
-    ) -> _Tick:
-        pooled = self.pooled_hist
-        total = pooled[:, -1:]
-        dist = np.where(np.isfinite(log_surv), np.abs(log_surv - math.log(target)), np.inf)
-        j = np.argmin(dist, axis=1)
-        rows = self._rows
-        usable = ok & np.isfinite(dist[rows, j])
-        xc = ch[rows, -1] - ch[rows, j]
-        nc = ch[rows, -1]
-        xp = ph[rows, -1] - ph[rows, j]
-        np_ = ph[rows, -1]
+        log_surv = np.log(np.maximum(surv, 0.0))
+        dist = np.abs(log_surv[:, None, :] - np.log(targets)[None, :, None])
+        dist = np.where(np.isfinite(dist), dist, np.inf)
+        j = np.argmin(dist, axis=2)
+        rows = self._rows[:, None]
+        usable = ok[:, None] & np.isfinite(np.take_along_axis(dist, j[..., None], axis=2)[..., 0])
+        nc = np.broadcast_to(ch[:, -1:], j.shape)
+        np_ = np.broadcast_to(ph[:, -1:], j.shape)
+        xc = nc - ch[rows, j]
+        xp = np_ - ph[rows, j]
         # tolerance: how much more of the pooled traffic would be slower than b if every
         # request were (1 + tol) times slower; the survival function is taken as a power
         # law between b's bucket bounds (log-survival linear in log-latency).
-        s_b = total[:, 0] - pooled[rows, j]
-        s_lo = np.where(j > 0, total[:, 0] - pooled[rows, np.maximum(j - 1, 0)], total[:, 0])
+        s_b = total - pooled[rows, j]
+        s_lo = np.where(j > 0, total - pooled[rows, np.maximum(j - 1, 0)], total)
         slope = np.log(s_lo / np.where(s_b > 0, s_b, np.nan)) / self._widths[j]
         r0 = np.exp(np.maximum(slope, 0.0) * math.log1p(self.config.latency_tolerance))
-        # one NaN in r0 disqualifies the run's tick in _share_step
+        # a NaN in r0 disqualifies the run's tick in _share_step
         r0 = np.where(usable, r0, np.nan)
         return _Tick(xc, nc, xp, np_, r0, np.where(usable, self._bounds[j], np.nan))
 
-    def _share_step(self, k: int, t: _Tick, design: FloatArray) -> None:
-        """Bet on the canary's share of this tick's events (see the module docstring of ``sequential``)."""
+    def _share_step(self, t: _Tick) -> None:
+        """Bet on the canary's share of this tick's events, all metrics at once (arrays ``(n_runs, n_metrics)``).
+
+        See the module docstring of :mod:`analysis.sequential` for why this is valid.
+        """
         cfg = self.config
         xc = np.maximum(t.xc, 0.0)
         xp = np.maximum(t.xp, 0.0)
@@ -393,36 +403,34 @@ class BatchJudge:
         share = np.where(valid, np.minimum(xc / np.where(valid, events, 1.0), 1.0), 0.0)
         q0 = r0 * nc / (r0 * nc + np_)
         # planning: the regression to size the bet for (predictable: past ticks only)
-        sxc, snc = self.sum_xc[:, k], self.sum_nc[:, k]
-        sxp, snp = self.sum_xp[:, k], self.sum_np[:, k]
-        expected = np.where(snp > 0, snc * sxp / np.where(snp > 0, snp, 1.0), 0.0)
-        ratio_hat = (sxc + 1.0) / (expected + 1.0)
-        r1 = np.maximum(r0[:, None] * design[None, :], ratio_hat[:, None])
-        q1 = r1 * nc[:, None] / (r1 * nc[:, None] + np_[:, None])
+        expected = np.where(self.sum_np > 0, self.sum_nc * self.sum_xp / np.where(self.sum_np > 0, self.sum_np, 1.0), 0.0)
+        ratio_hat = (self.sum_xc + 1.0) / (expected + 1.0)
+        r1 = np.maximum(r0[..., None] * self._designs, ratio_hat[..., None])
+        q1 = r1 * nc[..., None] / (r1 * nc[..., None] + np_[..., None])
         m = np.minimum(np.where(valid, events, 1.0), cfg.bet_cap_events)
-        theta1 = np.maximum((q1 - q0[:, None]) / (1.0 - q0[:, None]), 0.0)
-        theta = np.minimum(cfg.max_bet, 1.0 - (1.0 - theta1) ** m[:, None])
+        theta1 = np.maximum((q1 - q0[..., None]) / (1.0 - q0[..., None]), 0.0)
+        theta = np.minimum(cfg.max_bet, 1.0 - (1.0 - theta1) ** m[..., None])
         x = share / q0
-        fail_factor = 1.0 + theta * (x - 1.0)[:, None]
+        fail_factor = 1.0 + theta * (x - 1.0)[..., None]
         if self.hindsight:
-            fail_factor = np.broadcast_to(np.maximum(1.0, x)[:, None], theta.shape)
+            fail_factor = np.broadcast_to(np.maximum(1.0, x)[..., None], theta.shape)
         # pass: bet that the canary's share stays below the tolerated share q0
         ra = np.minimum(1.0, ratio_hat)
         qa = ra * nc / (ra * nc + np_)
         phi1 = np.maximum((q0 - qa) / q0, 0.0)
         phi = np.minimum(cfg.max_bet, 1.0 - (1.0 - phi1) ** m)
         pass_factor = 1.0 + phi * ((1.0 - share) / (1.0 - q0) - 1.0)
-        self.log_fail_strategies[:, k, :] += np.where(valid[:, None], np.log(fail_factor), 0.0)
-        self.log_pass[:, k] += np.where(valid, np.log(pass_factor), 0.0)
-        # bookkeeping (events-free ticks still count requests for the effect estimate)
+        self.log_fail_strategies += np.where(valid[..., None], np.log(fail_factor), 0.0)
+        self.log_pass += np.where(valid, np.log(pass_factor), 0.0)
+        # bookkeeping (ticks without events still count requests for the effect estimate)
         seen = np.isfinite(t.nc + t.np_ + t.xc + t.xp) & (t.nc >= 0) & (t.np_ >= 0)
-        self.sum_xc[:, k] += np.where(seen, np.maximum(t.xc, 0.0), 0.0)
-        self.sum_nc[:, k] += np.where(seen, np.maximum(t.nc, 0.0), 0.0)
-        self.sum_xp[:, k] += np.where(seen, np.maximum(t.xp, 0.0), 0.0)
-        self.sum_np[:, k] += np.where(seen, np.maximum(t.np_, 0.0), 0.0)
-        self.evidence_ticks[:, k] += valid
-        self.last_bound[:, k] = np.where(np.isfinite(t.bound), t.bound, self.last_bound[:, k])
-        self.last_r0[:, k] = np.where(valid, t.r0, self.last_r0[:, k])
+        self.sum_xc += np.where(seen, xc, 0.0)
+        self.sum_nc += np.where(seen, np.maximum(t.nc, 0.0), 0.0)
+        self.sum_xp += np.where(seen, xp, 0.0)
+        self.sum_np += np.where(seen, np.maximum(t.np_, 0.0), 0.0)
+        self.evidence_ticks += valid
+        self.last_bound = np.where(np.isfinite(t.bound), t.bound, self.last_bound)
+        self.last_r0 = np.where(valid, t.r0, self.last_r0)
 
 
 def _as_runs(x: FloatArray | float | Sequence[float], n: int) -> FloatArray:

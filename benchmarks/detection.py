@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args.seed, args.healthy_runs, args.regression_runs)
     seconds = time.perf_counter() - start
     update_us = measure_update_us()
-    command = "python benchmarks/detection.py"
+    command = ".venv/bin/python benchmarks/detection.py"
     extra = []
     if args.seed != 20261123:
         extra.append(f"--seed {args.seed}")

@@ -23,6 +23,7 @@ def _controller(args: argparse.Namespace) -> int:
         tick=args.tick,
         qps=args.qps,
         burst=args.burst,
+        metrics_port=args.metrics_port or None,
         reconciler=ReconcilerSettings(
             default_provider=args.provider,
             prometheus_url=args.prometheus,
@@ -44,7 +45,7 @@ def _crds(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from canary.sandbox.demo import run_demo
 
-    return run_demo(mesh=args.mesh, scenario=args.scenario, as_json=args.json, seed=args.seed)
+    return run_demo(mesh=args.mesh, scenario=args.scenario, as_json=args.json, seed=args.seed, metrics=args.metrics)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ctl.add_argument("--qps", type=float, default=50.0, help="API requests per second budget")
     ctl.add_argument("--burst", type=int, default=100, help="API request burst")
+    ctl.add_argument("--metrics-port", type=int, default=8080, help="port of /metrics and /healthz (0: off)")
     ctl.add_argument("--log-level", default="INFO")
     ctl.set_defaults(func=_controller)
 
@@ -79,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument(
+        "--metrics",
+        choices=["auto", "prometheus", "simulator"],
+        default="auto",
+        help="metrics backend: the real Prometheus, the simulator itself, or Prometheus when installed",
+    )
     demo.set_defaults(func=_demo)
 
     return parser

@@ -20,6 +20,7 @@ import kopf
 from canary.kube.api import ApiError
 from canary.kube.client import ClusterApi, load_client_config
 from canary.models import API_GROUP, API_VERSION
+from canary.operator.metrics import Recorder, serve_metrics
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
 
 __all__ = ["ControllerSettings", "build_registry", "run_controller"]
@@ -38,6 +39,7 @@ class ControllerSettings:
     tick: float = 5.0  # seconds between two reconciles of one Canary
     qps: float = 50.0
     burst: int = 100
+    metrics_port: int | None = 8080  # /metrics and /healthz; None: not served
     reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
 
 
@@ -66,7 +68,10 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
         )
         api = ClusterApi(load_client_config(controller.kubeconfig), qps=controller.qps, burst=controller.burst)
         holder["api"] = api
-        holder["reconciler"] = Reconciler(api, controller.reconciler)
+        recorder = Recorder()
+        holder["reconciler"] = Reconciler(api, controller.reconciler, recorder=recorder)
+        if controller.metrics_port is not None:
+            holder["metrics"] = await serve_metrics(recorder, controller.metrics_port, healthy=lambda: True)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -90,6 +95,9 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
         api = holder.get("api")
         if api is not None:
             await asyncio.to_thread(api.close)
+        runner = holder.get("metrics")
+        if runner is not None:
+            await runner.cleanup()
 
     @kopf.timer(
         API_GROUP,
@@ -111,6 +119,8 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
     async def finalize(body: kopf.Body, **_: Any) -> None:
         try:
             await holder["reconciler"].finalize(dict(body))
+            meta = body.get("metadata", {})
+            holder["reconciler"].recorder.forget(meta.get("name"), meta.get("namespace"))
         except ApiError as error:
             raise kopf.TemporaryError(str(error), delay=controller.tick) from error
 

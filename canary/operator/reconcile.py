@@ -13,6 +13,7 @@ world on its next tick, so weights never move backwards except on rollback.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ from canary.kube.workloads import (
 )
 from canary.models import Canary, describe, unsupported
 from canary.operator.checks import TickChecks, run_checks
+from canary.operator.metrics import Recorder
 from canary.providers.checks import ProviderPool
 from canary.routers.base import Router, RoutingError
 from canary.routers.registry import router_for
@@ -153,8 +155,10 @@ class Reconciler:
         settings: ReconcilerSettings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         router_factory: Callable[[str | None, KubeApi], Router] = router_for,
+        recorder: Recorder | None = None,
     ) -> None:
         self.api = api
+        self.recorder = recorder
         self.settings = settings
         self.clock = clock
         self.router_factory = router_factory
@@ -191,6 +195,7 @@ class Reconciler:
 
     async def tick(self, body: JsonDict) -> Decision | None:
         """One reconcile of one Canary; answers the decision (None when the spec is refused)."""
+        started = time.monotonic()
         try:
             canary = Canary.from_kube(body)
         except ValidationError as error:
@@ -228,6 +233,22 @@ class Reconciler:
             await self._event(body, event.type, event.reason, event.message)
         if target is not None:
             await self._converge(canary, body, desired(decision.state), target, primary)
+        if self.recorder is not None:
+            self.recorder.observe(
+                name=canary.name,
+                namespace=namespace,
+                target=canary.spec.targetRef.name,
+                primary=primary_name,
+                provider=canary.spec.provider or self.settings.default_provider,
+                strategy=canary.strategy(),
+                phase=decision.state.phase.value,
+                previous_phase=state.phase.value,
+                canary_weight=decision.state.canary_weight,
+                failed_checks=decision.state.failed_checks,
+                seconds=time.monotonic() - started,
+                checks=[c.model_dump(mode="json") for c in measured.records] if measured else (),
+                judge=measured.judge_status if measured else None,
+            )
         return decision
 
     async def _persist(

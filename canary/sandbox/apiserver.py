@@ -64,8 +64,15 @@ class ApiServerThread:
     :attr:`server.store <SandboxApiServer.store>` directly.
     """
 
-    def __init__(self, server: SandboxApiServer | None = None, *, namespaces: Iterable[str] = (),
-                 crds: Iterable[Path] = (), host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        server: SandboxApiServer | None = None,
+        *,
+        namespaces: Iterable[str] = (),
+        crds: Iterable[Path] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.server = server if server is not None else SandboxApiServer(namespaces=namespaces)
         if server is not None:
             for namespace in namespaces:
@@ -146,15 +153,17 @@ class ApiServerThread:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     async def __aenter__(self) -> Self:
         return await asyncio.to_thread(self.start)
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await asyncio.to_thread(self.stop)
 
 
@@ -166,8 +175,15 @@ class ApiServerProcess:
     the server's stderr (discarded if None).
     """
 
-    def __init__(self, *, namespaces: Iterable[str] = (), crds: Iterable[Path] = (), port: int = 0,
-                 log_path: Path | None = None, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        *,
+        namespaces: Iterable[str] = (),
+        crds: Iterable[Path] = (),
+        port: int = 0,
+        log_path: Path | None = None,
+        python: str = sys.executable,
+    ) -> None:
         self._args = [python, "-m", "canary.sandbox.apiserver", "--port", str(port)]
         for namespace in namespaces:
             self._args += ["--namespace", namespace]
@@ -230,15 +246,17 @@ class ApiServerProcess:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     async def __aenter__(self) -> Self:
         return await asyncio.to_thread(self.start)
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await asyncio.to_thread(self.stop)
 
 
@@ -249,8 +267,7 @@ def write_kubeconfig(url: str, path: Path, namespace: str = "default") -> Path:
         "kind": "Config",
         "clusters": [{"name": "sandbox", "cluster": {"server": url}}],
         "users": [{"name": "sandbox", "user": {}}],
-        "contexts": [{"name": "sandbox", "context": {"cluster": "sandbox", "user": "sandbox",
-                                                     "namespace": namespace}}],
+        "contexts": [{"name": "sandbox", "context": {"cluster": "sandbox", "user": "sandbox", "namespace": namespace}}],
         "current-context": "sandbox",
         "preferences": {},
     }
@@ -280,14 +297,22 @@ def load_crds(target: str | SandboxApiServer | ApiServerThread | ApiServerProces
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m canary.sandbox.apiserver",
-                                     description="Serve the sandbox Kubernetes API on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        prog="python -m canary.sandbox.apiserver", description="Serve the sandbox Kubernetes API on 127.0.0.1."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--namespace", action="extend", nargs="+", default=[],
-                        help="create these namespaces (repeatable)")
-    parser.add_argument("--crds", action="extend", nargs="+", default=[], type=Path,
-                        help="serve the CRDs in these YAML files (repeatable)")
+    parser.add_argument(
+        "--namespace", action="extend", nargs="+", default=[], help="create these namespaces (repeatable)"
+    )
+    parser.add_argument(
+        "--crds",
+        action="extend",
+        nargs="+",
+        default=[],
+        type=Path,
+        help="serve the CRDs in these YAML files (repeatable)",
+    )
     parser.add_argument("--kubeconfig", type=Path, help="also write a kubeconfig here")
     return parser.parse_args(argv)
 

@@ -32,6 +32,13 @@ import kmock
 import yaml
 from kmock._internal import apps  # the base class's request matching, reused for fault injection
 
+from canary.sandbox.apiserver_discovery import (
+    SERVER_VERSION,
+    api_group,
+    api_resources,
+    openapi_group_version,
+    openapi_index,
+)
 from canary.sandbox.apiserver_model import ApiError, FieldSelector, JsonDict, LabelSelector, ResourceType
 from canary.sandbox.apiserver_patch import (
     APPLY_PATCH,
@@ -50,12 +57,6 @@ __all__ = ["SandboxApiServer", "read_crd_files", "serve"]
 logger = logging.getLogger("canary.sandbox.apiserver")
 
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the big mesh CRDs 10x faster
-
-_SERVER_VERSION = {
-    "major": "1", "minor": "30", "gitVersion": "v1.30.0-canary-sandbox", "gitCommit": "0" * 40,
-    "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22",
-    "compiler": "gc", "platform": "linux/amd64",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,8 +90,21 @@ def _parse_path(path: str) -> _Route | None:
         namespace, rest = rest[1], rest[2:]
     if not rest:
         return _Route(group, version, watch=watch)
-    return _Route(group, version, rest[0], namespace, rest[1] if len(rest) > 1 else None,
-                  "/".join(rest[2:]) or None, watch)
+    return _Route(
+        group, version, rest[0], namespace, rest[1] if len(rest) > 1 else None, "/".join(rest[2:]) or None, watch
+    )
+
+
+def _action(method: str, watch: bool, named: bool) -> kmock.action | None:
+    """The kmock action of a resource request (what kmock's DSL filters on)."""
+    if method == "GET":
+        return kmock.action.WATCH if watch else kmock.action.FETCH if named else kmock.action.LIST
+    return {
+        "POST": kmock.action.CREATE,
+        "PUT": kmock.action.UPDATE,
+        "PATCH": kmock.action.UPDATE,
+        "DELETE": kmock.action.DELETE,
+    }.get(method)
 
 
 def _json(data: Any, status: int = 200) -> aiohttp.web.Response:
@@ -105,12 +119,18 @@ def _scale_view(obj: JsonDict) -> JsonDict:
     meta = obj["metadata"]
     match_labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     return {
-        "kind": "Scale", "apiVersion": "autoscaling/v1",
-        "metadata": {key: meta[key] for key in ("name", "namespace", "uid", "resourceVersion",
-                                                 "creationTimestamp") if key in meta},
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            key: meta[key]
+            for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if key in meta
+        },
         "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
-        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                   "selector": ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in sorted(match_labels.items())),
+        },
     }
 
 
@@ -125,19 +145,37 @@ class SandboxApiServer(kmock.KubernetesEmulator):
     bookmarks get one; ``history_size`` how many changes per resource a watch
     can resume from (older ``resourceVersion`` values get 410 Gone);
     ``validate_schemas`` whether custom resources are pruned, defaulted and
-    validated with their CRD's schema as a real cluster does. State lives in :attr:`store`; touch it only from the
-    event loop that serves the HTTP requests.
+    validated with their CRD's schema as a real cluster does. State lives in
+    :attr:`store`; touch it only from the event loop that serves the HTTP
+    requests (see ``ApiServerThread.call``); kmock's own ``objects`` view is
+    not used and stays empty.
+
+    Known simplifications: strategic merge patch knows the merge keys of the
+    common built-in lists by field name only (see ``MERGE_KEYS``); server-side apply is create-or-merge,
+    without field ownership; core ``v1`` and ``events.k8s.io/v1`` events are
+    stored separately; deletion propagation is always in the background;
+    built-in kinds get only a few defaults (Deployment replicas, Service
+    clusterIP) and no validation; Events never expire.
     """
 
-    def __init__(self, *, namespaces: Iterable[str] = (), crds: Iterable[JsonDict] = (),
-                 request_log_size: int = 1000, require_namespaces: bool = True,
-                 watch_timeout: float = 1800.0, bookmark_interval: float = 60.0,
-                 history_size: int = 20_000, validate_schemas: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        namespaces: Iterable[str] = (),
+        crds: Iterable[JsonDict] = (),
+        request_log_size: int = 1000,
+        require_namespaces: bool = True,
+        watch_timeout: float = 1800.0,
+        bookmark_interval: float = 60.0,
+        history_size: int = 20_000,
+        validate_schemas: bool = True,
+    ) -> None:
         super().__init__()
         # kmock keeps every request and scans that log on every request: keep only the latest ones.
         self._requests = collections.deque(maxlen=request_log_size)  # type: ignore[assignment]
-        self.store = ObjectStore(require_namespaces=require_namespaces, history_size=history_size,
-                                 validate_schemas=validate_schemas)
+        self.store = ObjectStore(
+            require_namespaces=require_namespaces, history_size=history_size, validate_schemas=validate_schemas
+        )
         self.watch_timeout = watch_timeout
         self.bookmark_interval = bookmark_interval
         self.address = "127.0.0.1:0"
@@ -194,20 +232,25 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         action = None
         if route is not None and route.plural is not None:
             watch = route.watch or params.get("watch") in ("true", "1")
-            action = (kmock.action.WATCH if raw.method == "GET" and watch else
-                      kmock.action.FETCH if raw.method == "GET" and route.name else
-                      kmock.action.LIST if raw.method == "GET" else
-                      kmock.action.CREATE if raw.method == "POST" else
-                      kmock.action.UPDATE if raw.method in ("PUT", "PATCH") else
-                      kmock.action.DELETE if raw.method == "DELETE" else None)
+            action = _action(raw.method, watch, route.name is not None)
         self._request_count += 1
         return kmock.Request(
-            id=self._request_count, raw_request=raw, method=raw.method, url=raw.url, params=params,
-            headers=dict(raw.headers), cookies=dict(raw.cookies), body=body, text=text, data=data,
+            id=self._request_count,
+            raw_request=raw,
+            method=raw.method,
+            url=raw.url,
+            params=params,
+            headers=dict(raw.headers),
+            cookies=dict(raw.cookies),
+            body=body,
+            text=text,
+            data=data,
             action=action,
             resource=kmock.resource(route.group, route.version, route.plural)
-            if route is not None and route.version is not None and route.plural is not None else None,
-            namespace=route.namespace if route else None, name=route.name if route else None,
+            if route is not None and route.version is not None and route.plural is not None
+            else None,
+            namespace=route.namespace if route else None,
+            name=route.name if route else None,
             subresource=route.subresource if route else None,
         )
 
@@ -229,9 +272,9 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         if method != "GET" and route.plural is None:
             raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
         if route.version is None:
-            return _json(self._api_group(route.group))
+            return _json(api_group(self.store, route.group))
         if route.plural is None:
-            return _json(self._api_resources(route.group, route.version))
+            return _json(api_resources(self.store, route.group, route.version))
         rt = self.store.resolve(route.group, route.version, route.plural)
         if route.namespace is not None and not rt.namespaced:
             raise ApiError.no_resource()
@@ -259,10 +302,20 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         if method == "POST" and name is None:
             return _json(self.store.create(rt, route.namespace, request.data, dry_run=dry_run), 201)
         if method == "DELETE" and name is None:
-            items = self.store.delete_collection(rt, route.namespace, LabelSelector.parse(params.get("labelSelector")),
-                                                 FieldSelector.parse(params.get("fieldSelector")))
-            return _json({"kind": rt.list_kind, "apiVersion": rt.api_version,
-                          "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": items})
+            items = self.store.delete_collection(
+                rt,
+                route.namespace,
+                LabelSelector.parse(params.get("labelSelector")),
+                FieldSelector.parse(params.get("fieldSelector")),
+            )
+            return _json(
+                {
+                    "kind": rt.list_kind,
+                    "apiVersion": rt.api_version,
+                    "metadata": {"resourceVersion": str(self.store.resource_version)},
+                    "items": items,
+                }
+            )
         if name is None:
             raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
         if method == "DELETE":
@@ -273,22 +326,28 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         if sub == "scale" and method in ("PUT", "PATCH"):
             return _json(self._write_scale(request, rt, route.namespace, name, dry_run))
         if method == "PUT":
-            return _json(self.store.replace(rt, route.namespace, name, request.data, subresource=sub,
-                                            dry_run=dry_run))
+            return _json(self.store.replace(rt, route.namespace, name, request.data, subresource=sub, dry_run=dry_run))
         if method == "PATCH":
             content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
             if content_type == APPLY_PATCH:
                 return self._apply(request, rt, route.namespace, name, sub, dry_run)
             if content_type not in PATCH_TYPES or (rt.custom and content_type == STRATEGIC_MERGE_PATCH):
-                raise ApiError(415, "UnsupportedMediaType",
-                               f"the body of the request was in an unknown format - accepted media types "
-                               f"include: {', '.join(PATCH_TYPES)}")
-            return _json(self.store.patch(rt, route.namespace, name, content_type, request.data, subresource=sub,
-                                          dry_run=dry_run))
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types "
+                    f"include: {', '.join(PATCH_TYPES)}",
+                )
+            return _json(
+                self.store.patch(
+                    rt, route.namespace, name, content_type, request.data, subresource=sub, dry_run=dry_run
+                )
+            )
         raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
 
-    def _apply(self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str,
-               sub: str | None, dry_run: bool) -> aiohttp.web.StreamResponse:
+    def _apply(
+        self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str, sub: str | None, dry_run: bool
+    ) -> aiohttp.web.StreamResponse:
         """Server-side apply, approximated: create if missing, else merge the applied fields in.
 
         There is no field ownership: fields dropped from the applied config
@@ -307,8 +366,9 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         patch = {key: value for key, value in body.items() if key not in ("apiVersion", "kind")}
         return _json(self.store.patch(rt, namespace, name, MERGE_PATCH, patch, subresource=sub, dry_run=dry_run))
 
-    def _write_scale(self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str,
-                     dry_run: bool) -> JsonDict:
+    def _write_scale(
+        self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str, dry_run: bool
+    ) -> JsonDict:
         current = _scale_view(self.store.get(rt, namespace, name))
         if request.method == kmock.method.PUT:
             wanted = request.data if isinstance(request.data, dict) else {}
@@ -335,17 +395,27 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         if path in ("/healthz", "/livez", "/readyz"):
             return aiohttp.web.Response(text="ok")
         if path == "/version":
-            return _json(_SERVER_VERSION)
+            return _json(SERVER_VERSION)
         if path == "/api":
-            return _json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-                {"clientCIDR": "0.0.0.0/0", "serverAddress": self.address}]})
+            return _json(
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.address}],
+                }
+            )
         if path == "/apis":
-            return _json({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                self._api_group(group) for group in self.store.preferred_versions() if group]})
+            return _json(
+                {
+                    "kind": "APIGroupList",
+                    "apiVersion": "v1",
+                    "groups": [api_group(self.store, group) for group in self.store.preferred_versions() if group],
+                }
+            )
         if path == "/openapi/v3":
-            return _json(self._openapi_index())
+            return _json(openapi_index(self.store))
         if path.startswith("/openapi/v3/"):
-            return _json(self._openapi_group_version(path.removeprefix("/openapi/v3/")))
+            return _json(openapi_group_version(self.store, path.removeprefix("/openapi/v3/")))
         if path == "/":
             paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]
             for group, versions in self.store.preferred_versions().items():
@@ -353,62 +423,6 @@ class SandboxApiServer(kmock.KubernetesEmulator):
                     paths += [f"/apis/{group}"] + [f"/apis/{group}/{version}" for version in versions]
             return _json({"paths": sorted(paths)})
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
-
-    # --- discovery -------------------------------------------------------------------------------
-
-    def _api_group(self, group: str) -> JsonDict:
-        versions = self.store.preferred_versions().get(group)
-        if not group or not versions:
-            raise ApiError.no_resource()
-        entries = [{"groupVersion": f"{group}/{version}", "version": version} for version in versions]
-        return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries,
-                "preferredVersion": entries[0]}
-
-    def _api_resources(self, group: str, version: str) -> JsonDict:
-        types = [rt for rt in self.store.types() if rt.group == group and rt.version == version]
-        if not types:
-            raise ApiError.no_resource()
-        types.sort(key=lambda rt: rt.plural)
-        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": types[0].api_version,
-                "resources": [entry for rt in types for entry in rt.discovery()]}
-
-    def _openapi_index(self) -> JsonDict:
-        paths: JsonDict = {}
-        for group, versions in self.store.preferred_versions().items():
-            for version in versions:
-                key = f"apis/{group}/{version}" if group else f"api/{version}"
-                paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={len(self.store.types())}"}
-        return {"paths": paths}
-
-    def _openapi_group_version(self, key: str) -> JsonDict:
-        """A schema-less OpenAPI v3 document: enough for kubectl to see server-side field validation.
-
-        The sandbox does not validate objects against schemas; kubectl's
-        ``fieldValidation=Strict`` is accepted and ignored.
-        """
-        parts = key.split("/")
-        group, version = ("", parts[1]) if parts[0] == "api" and len(parts) == 2 else (
-            (parts[1], parts[2]) if parts[0] == "apis" and len(parts) == 3 else ("", ""))
-        types = [rt for rt in self.store.types() if (rt.group, rt.version) == (group, version)]
-        if not types:
-            raise ApiError.no_resource()
-        params = [{"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-                  for name in ("dryRun", "fieldManager", "fieldValidation")]
-        paths: JsonDict = {}
-        for rt in types:
-            gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
-            base = (f"/apis/{rt.group}/{rt.version}" if rt.group else f"/api/{rt.version}") + (
-                "/namespaces/{namespace}" if rt.namespaced else "")
-
-            def operation(action: str, gvk: JsonDict = gvk) -> JsonDict:
-                return {"parameters": params, "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk}
-
-            paths[f"{base}/{rt.plural}"] = {"get": operation("list"), "post": operation("post")}
-            paths[f"{base}/{rt.plural}/{{name}}"] = {
-                "get": operation("get"), "put": operation("put"), "patch": operation("patch"),
-                "delete": operation("delete")}
-        return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": _SERVER_VERSION["gitVersion"]},
-                "paths": paths, "components": {"schemas": {}}}
 
     # --- list & watch ----------------------------------------------------------------------------
 
@@ -424,19 +438,22 @@ class SandboxApiServer(kmock.KubernetesEmulator):
                 start_key = (str(start[0]), str(start[1]))
             except (ValueError, TypeError, IndexError):
                 raise ApiError(410, "Expired", "the provided continue parameter is invalid") from None
-            items = [obj for obj in items
-                     if (obj["metadata"].get("namespace", ""), obj["metadata"]["name"]) > start_key]
+            items = [
+                obj for obj in items if (obj["metadata"].get("namespace", ""), obj["metadata"]["name"]) > start_key
+            ]
         limit = int(params.get("limit") or 0)
         if 0 < limit < len(items):
             last = items[limit - 1]["metadata"]
             meta["continue"] = base64.urlsafe_b64encode(
-                json.dumps([last.get("namespace", ""), last["name"]]).encode()).decode()
+                json.dumps([last.get("namespace", ""), last["name"]]).encode()
+            ).decode()
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
         return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": items}
 
-    async def _watch_response(self, request: kmock.Request, rt: ResourceType, namespace: str | None,
-                           name: str | None) -> aiohttp.web.StreamResponse:
+    async def _watch_response(
+        self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str | None
+    ) -> aiohttp.web.StreamResponse:
         params = request.params
         labels = LabelSelector.parse(params.get("labelSelector"))
         fields = FieldSelector.parse(params.get("fieldSelector"))
@@ -456,9 +473,12 @@ class SandboxApiServer(kmock.KubernetesEmulator):
             if obj is None:
                 return False
             meta = obj["metadata"]
-            return ((namespace is None or meta.get("namespace") == namespace)
-                    and (name is None or meta["name"] == name)
-                    and labels.matches(obj) and fields.matches(obj))
+            return (
+                (namespace is None or meta.get("namespace") == namespace)
+                and (name is None or meta["name"] == name)
+                and labels.matches(obj)
+                and fields.matches(obj)
+            )
 
         raw = request._raw_request
         assert raw is not None  # every request here comes from the HTTP server
@@ -499,13 +519,19 @@ class SandboxApiServer(kmock.KubernetesEmulator):
             self.store.unwatch(watcher)
         return response
 
-    async def _write_event(self, response: aiohttp.web.StreamResponse, rt: ResourceType, event: WatchEvent,
-                           matches: Callable[[JsonDict | None], bool], table: str | bool) -> None:
+    async def _write_event(
+        self,
+        response: aiohttp.web.StreamResponse,
+        rt: ResourceType,
+        event: WatchEvent,
+        matches: Callable[[JsonDict | None], bool],
+        table: str | bool,
+    ) -> None:
         """Write one event as this watch sees it (``table``: the includeObject of a Table watch, or False)."""
         new_ok = matches(event.new)
         if event.type == "MODIFIED":
             old_ok = matches(event.old)
-            kind = ("MODIFIED" if old_ok and new_ok else "ADDED" if new_ok else "DELETED" if old_ok else None)
+            kind = "MODIFIED" if old_ok and new_ok else "ADDED" if new_ok else "DELETED" if old_ok else None
         else:
             kind = event.type if new_ok else None
         if kind is not None:
@@ -515,13 +541,15 @@ class SandboxApiServer(kmock.KubernetesEmulator):
             line = json.dumps({"type": kind, "object": obj})
             await response.write(line.encode() + b"\n")
 
-    async def _write_bookmark(self, response: aiohttp.web.StreamResponse, rt: ResourceType, *,
-                              initial_end: bool = False) -> None:
+    async def _write_bookmark(
+        self, response: aiohttp.web.StreamResponse, rt: ResourceType, *, initial_end: bool = False
+    ) -> None:
         meta: JsonDict = {"resourceVersion": str(self.store.resource_version)}
         if initial_end:
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        line = json.dumps({"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version,
-                                                          "metadata": meta}})
+        line = json.dumps(
+            {"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}}
+        )
         await response.write(line.encode() + b"\n")
 
 

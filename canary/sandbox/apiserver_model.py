@@ -29,7 +29,6 @@ __all__ = [
 JsonDict = dict[str, Any]
 
 
-
 class ApiError(Exception):
     """A failed API call, rendered to the client as a Kubernetes ``Status`` object."""
 
@@ -69,17 +68,18 @@ class ApiError(Exception):
     def conflict(cls, rt: ResourceType, name: str, why: str | None = None) -> ApiError:
         """409 for a stale ``metadata.resourceVersion`` (optimistic concurrency)."""
         why = why or "the object has been modified; please apply your changes to the latest version and try again"
-        return cls(409, "Conflict", f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}',
-                   rt.details(name))
+        return cls(
+            409, "Conflict", f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}', rt.details(name)
+        )
 
     @classmethod
-    def invalid(cls, rt: ResourceType, name: str, why: str,
-                causes: list[tuple[str, str]] | None = None) -> ApiError:
+    def invalid(cls, rt: ResourceType, name: str, why: str, causes: list[tuple[str, str]] | None = None) -> ApiError:
         """422 for an object or patch the server refuses; ``causes`` are (field, message) pairs."""
         details: JsonDict = {"name": name, "group": rt.group, "kind": rt.kind}
         if causes:
-            details["causes"] = [{"reason": "FieldValueInvalid", "message": message, "field": field}
-                                 for field, message in causes]
+            details["causes"] = [
+                {"reason": "FieldValueInvalid", "message": message, "field": field} for field, message in causes
+            ]
         return cls(422, "Invalid", f'{rt.kind}.{rt.group or "core"} "{name}" is invalid: {why}', details)
 
     @classmethod
@@ -142,34 +142,46 @@ class ResourceType:
     def discovery(self) -> list[JsonDict]:
         """The APIResourceList entries of this resource and its subresources."""
         verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-        entries: list[JsonDict] = [{
-            "name": self.plural,
-            "singularName": self.singular or self.kind.lower(),
-            "namespaced": self.namespaced,
-            "kind": self.kind,
-            "verbs": verbs,
-            **({"shortNames": list(self.short_names)} if self.short_names else {}),
-            **({"categories": list(self.categories)} if self.categories else {}),
-        }]
-        for sub in sorted(self.subresources):
-            entries.append({
-                "name": f"{self.plural}/{sub}",
-                "singularName": "",
+        entries: list[JsonDict] = [
+            {
+                "name": self.plural,
+                "singularName": self.singular or self.kind.lower(),
                 "namespaced": self.namespaced,
-                "kind": "Scale" if sub == "scale" else self.kind,
-                **({"group": "autoscaling", "version": "v1"} if sub == "scale" else {}),
-                "verbs": ["get", "patch", "update"],
-            })
+                "kind": self.kind,
+                "verbs": verbs,
+                **({"shortNames": list(self.short_names)} if self.short_names else {}),
+                **({"categories": list(self.categories)} if self.categories else {}),
+            }
+        ]
+        for sub in sorted(self.subresources):
+            entries.append(
+                {
+                    "name": f"{self.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": self.namespaced,
+                    "kind": "Scale" if sub == "scale" else self.kind,
+                    **({"group": "autoscaling", "version": "v1"} if sub == "scale" else {}),
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
         return entries
 
 
-def _core(plural: str, kind: str, namespaced: bool = True, short: tuple[str, ...] = (),
-          subs: Iterable[str] = ()) -> ResourceType:
+def _core(
+    plural: str, kind: str, namespaced: bool = True, short: tuple[str, ...] = (), subs: Iterable[str] = ()
+) -> ResourceType:
     return ResourceType("", "v1", plural, kind, namespaced, kind.lower(), short, (), frozenset(subs))
 
 
-def _grp(group: str, version: str, plural: str, kind: str, namespaced: bool = True,
-         short: tuple[str, ...] = (), subs: Iterable[str] = ()) -> ResourceType:
+def _grp(
+    group: str,
+    version: str,
+    plural: str,
+    kind: str,
+    namespaced: bool = True,
+    short: tuple[str, ...] = (),
+    subs: Iterable[str] = (),
+) -> ResourceType:
     return ResourceType(group, version, plural, kind, namespaced, kind.lower(), short, (), frozenset(subs))
 
 
@@ -187,14 +199,20 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     _grp("apps", "v1", "replicasets", "ReplicaSet", short=("rs",), subs=("status", "scale")),
     _grp("apps", "v1", "statefulsets", "StatefulSet", short=("sts",), subs=("status", "scale")),
     _grp("apps", "v1", "daemonsets", "DaemonSet", short=("ds",), subs=("status",)),
-    _grp("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", short=("hpa",),
-         subs=("status",)),
+    _grp("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", short=("hpa",), subs=("status",)),
     _grp("events.k8s.io", "v1", "events", "Event", short=("ev",)),
     _grp("coordination.k8s.io", "v1", "leases", "Lease"),
     _grp("networking.k8s.io", "v1", "ingresses", "Ingress", short=("ing",), subs=("status",)),
     _grp("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=("pdb",), subs=("status",)),
-    _grp("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
-         namespaced=False, short=("crd", "crds"), subs=("status",)),
+    _grp(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        short=("crd", "crds"),
+        subs=("status",),
+    ),
 )
 
 _VERSION_RE = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
@@ -229,22 +247,26 @@ def resource_types_from_crd(crd: Mapping[str, Any]) -> list[ResourceType]:
         if not version.get("served", True):
             continue
         subresources = version.get("subresources") or spec.get("subresources") or {}
-        result.append(ResourceType(
-            group=group,
-            version=version["name"],
-            plural=plural,
-            kind=kind,
-            namespaced=namespaced,
-            singular=names.get("singular") or kind.lower(),
-            short_names=tuple(names.get("shortNames") or ()),
-            categories=tuple(names.get("categories") or ()),
-            subresources=frozenset(sub for sub in ("status", "scale") if sub in subresources),
-            custom=True,
-            printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
-            list_kind_name=names.get("listKind") or "",
-            schema=((version.get("schema") or {}).get("openAPIV3Schema")
-                    or ((spec.get("validation") or {}).get("openAPIV3Schema"))),
-        ))
+        result.append(
+            ResourceType(
+                group=group,
+                version=version["name"],
+                plural=plural,
+                kind=kind,
+                namespaced=namespaced,
+                singular=names.get("singular") or kind.lower(),
+                short_names=tuple(names.get("shortNames") or ()),
+                categories=tuple(names.get("categories") or ()),
+                subresources=frozenset(sub for sub in ("status", "scale") if sub in subresources),
+                custom=True,
+                printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
+                list_kind_name=names.get("listKind") or "",
+                schema=(
+                    (version.get("schema") or {}).get("openAPIV3Schema")
+                    or ((spec.get("validation") or {}).get("openAPIV3Schema"))
+                ),
+            )
+        )
     return result
 
 

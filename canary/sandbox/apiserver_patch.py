@@ -13,6 +13,8 @@ from canary.sandbox.apiserver_model import JsonDict
 __all__ = [
     "APPLY_PATCH",
     "JSON_PATCH",
+    "MERGED_PRIMITIVE_LISTS",
+    "MERGE_KEYS",
     "MERGE_PATCH",
     "PATCH_TYPES",
     "STRATEGIC_MERGE_PATCH",
@@ -20,6 +22,7 @@ __all__ = [
     "apply_json_patch",
     "apply_merge_patch",
     "apply_patch",
+    "apply_strategic_merge_patch",
 ]
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -156,19 +159,97 @@ def apply_json_patch(target: Any, operations: Any) -> Any:
     return doc
 
 
-def apply_patch(target: JsonDict, content_type: str, patch: Any) -> JsonDict:
-    """Apply a patch of one of :data:`PATCH_TYPES` and return the patched copy.
+# Patch merge keys of the built-in kinds' lists, by field name (the API's `patchMergeKey` tags).
+# "ports" merges by containerPort in pods and by port in services: whichever the items carry.
+MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "imagePullSecrets": "name",
+    "hostAliases": "ip",
+    "conditions": "type",
+    "ownerReferences": "uid",
+    "readinessGates": "conditionType",
+    "topologySpreadConstraints": "topologyKey",
+    "ports": "containerPort|port",
+}
+MERGED_PRIMITIVE_LISTS = frozenset({"finalizers"})  # lists of strings merged as sets
 
-    Strategic merge patch is applied as a JSON merge patch: lists are replaced
-    as a whole rather than merged by their patch-merge keys (e.g. containers by
-    ``name``). This is enough for the controller, which patches whole lists.
+
+def _merge_key(field: str, items: list[Any]) -> str | None:
+    key = MERGE_KEYS.get(field)
+    if key is None:
+        return None
+    for candidate in key.split("|"):
+        if any(isinstance(item, dict) and candidate in item for item in items):
+            return candidate
+    return key.split("|")[-1]
+
+
+def _strategic_list(field: str, target: Any, patch: list[Any]) -> list[Any]:
+    current = list(target) if isinstance(target, list) else []
+    if field in MERGED_PRIMITIVE_LISTS and all(not isinstance(item, dict) for item in patch):
+        return current + [item for item in patch if item not in current]
+    key = _merge_key(field, current + patch)
+    if key is None or not all(isinstance(item, dict) for item in patch):
+        return copy.deepcopy(patch)
+    for item in patch:
+        position = next(
+            (i for i, old in enumerate(current) if isinstance(old, dict) and old.get(key) == item.get(key)), None
+        )
+        if item.get("$patch") == "delete":
+            if position is not None:
+                del current[position]
+        elif position is None:
+            current.append(apply_strategic_merge_patch({}, item))
+        else:
+            current[position] = apply_strategic_merge_patch(current[position], item)
+    return current
+
+
+def apply_strategic_merge_patch(target: Any, patch: Any) -> Any:
+    """Apply a Kubernetes strategic merge patch; neither argument is modified.
+
+    Lists named in :data:`MERGE_KEYS` merge item by item on their key
+    (``$patch: delete`` removes an item), ``finalizers`` merge as a set, other
+    lists are replaced; ``$patch: replace`` replaces a map, ``$patch: delete``
+    removes it, and ``$deleteFromPrimitiveList/<field>`` removes strings. The
+    ordering directives (``$setElementOrder/...``, ``$retainKeys``) are ignored.
     """
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if patch.get("$patch") == "replace":
+        return {key: copy.deepcopy(value) for key, value in patch.items() if key != "$patch"}
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if key.startswith("$setElementOrder/") or key in ("$retainKeys", "$patch"):
+            continue
+        if key.startswith("$deleteFromPrimitiveList/"):
+            field = key.split("/", 1)[1]
+            if isinstance(result.get(field), list):
+                result[field] = [item for item in result[field] if item not in value]
+        elif value is None or (isinstance(value, dict) and value.get("$patch") == "delete"):
+            result.pop(key, None)
+        elif isinstance(value, list):
+            result[key] = _strategic_list(key, result.get(key), value)
+        else:
+            result[key] = apply_strategic_merge_patch(result.get(key), value)
+    return result
+
+
+def apply_patch(target: JsonDict, content_type: str, patch: Any) -> JsonDict:
+    """Apply a patch of one of :data:`PATCH_TYPES` and return the patched copy."""
     if content_type == JSON_PATCH:
         result = apply_json_patch(target, patch)
     elif content_type in (MERGE_PATCH, STRATEGIC_MERGE_PATCH):
         if not isinstance(patch, dict):
             raise PatchError("a merge patch must be a JSON object")
-        result = apply_merge_patch(target, patch)
+        merge = apply_merge_patch if content_type == MERGE_PATCH else apply_strategic_merge_patch
+        result = merge(target, patch)
     else:
         raise ValueError(content_type)
     if not isinstance(result, dict):

@@ -71,8 +71,14 @@ def _to_json_schema(schema: Any) -> Any:
         return schema
     result: dict[str, Any] = {}
     for key, value in schema.items():
-        if key.startswith("x-kubernetes-") or key in ("nullable", "format", "default", "example",
-                                                      "externalDocs", "description"):
+        if key.startswith("x-kubernetes-") or key in (
+            "nullable",
+            "format",
+            "default",
+            "example",
+            "externalDocs",
+            "description",
+        ):
             continue
         if key in ("properties", "patternProperties"):
             result[key] = {name: _to_json_schema(sub) for name, sub in value.items()}
@@ -96,8 +102,7 @@ def validate(obj: Mapping[str, Any], schema: Mapping[str, Any] | None) -> None:
         return
     body = {key: value for key, value in obj.items() if key not in _ROOT_KEYS}
     root = dict(_to_json_schema(schema))
-    root["properties"] = {key: value for key, value in (root.get("properties") or {}).items()
-                          if key not in _ROOT_KEYS}
+    root["properties"] = {key: value for key, value in (root.get("properties") or {}).items() if key not in _ROOT_KEYS}
     if "required" in root:
         root["required"] = [key for key in root["required"] if key not in _ROOT_KEYS]
         if not root["required"]:

@@ -88,8 +88,14 @@ class ObjectStore:
     cluster does (see :mod:`canary.sandbox.apiserver_schema`).
     """
 
-    def __init__(self, *, history_size: int = 20_000, require_namespaces: bool = True,
-                 validate_schemas: bool = True, clock: Callable[[], str] = _now) -> None:
+    def __init__(
+        self,
+        *,
+        history_size: int = 20_000,
+        require_namespaces: bool = True,
+        validate_schemas: bool = True,
+        clock: Callable[[], str] = _now,
+    ) -> None:
         self.require_namespaces = require_namespaces
         self.validate_schemas = validate_schemas
         self._clock = clock
@@ -160,11 +166,11 @@ class ObjectStore:
             if namespace is None or not rt.namespaced or ns == namespace:
                 yield self._relabel(rt, obj)
 
-    def list_objects(self, rt: ResourceType, namespace: str | None, labels: LabelSelector,
-             fields: FieldSelector) -> tuple[list[JsonDict], int]:
+    def list_objects(
+        self, rt: ResourceType, namespace: str | None, labels: LabelSelector, fields: FieldSelector
+    ) -> tuple[list[JsonDict], int]:
         """Matching objects sorted by namespace and name, and the list's resourceVersion."""
-        items = [obj for obj in self.iter_objects(rt, namespace)
-                 if labels.matches(obj) and fields.matches(obj)]
+        items = [obj for obj in self.iter_objects(rt, namespace) if labels.matches(obj) and fields.matches(obj)]
         items.sort(key=lambda obj: (obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))
         return items, self._rv
 
@@ -180,8 +186,10 @@ class ObjectStore:
         """
         gr = rt.group_resource
         if since is None:
-            initial = [WatchEvent("ADDED", int(obj["metadata"]["resourceVersion"]), None, obj)
-                       for obj in self._objects[gr].values()]
+            initial = [
+                WatchEvent("ADDED", int(obj["metadata"]["resourceVersion"]), None, obj)
+                for obj in self._objects[gr].values()
+            ]
             initial.sort(key=lambda event: event.rv)
         else:
             if since < self._floor[gr]:
@@ -289,11 +297,15 @@ class ObjectStore:
             return
         ns = self._objects[_NAMESPACES].get(("", namespace))
         if ns is None:
-            raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found',
-                           {"name": namespace, "kind": "namespaces"})
+            raise ApiError(
+                404, "NotFound", f'namespaces "{namespace}" not found', {"name": namespace, "kind": "namespaces"}
+            )
         if ns["metadata"].get("deletionTimestamp"):
-            raise ApiError(403, "Forbidden", f'unable to create new content in namespace {namespace} '
-                                             f'because it is being terminated')
+            raise ApiError(
+                403,
+                "Forbidden",
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+            )
 
     def _default(self, rt: ResourceType, obj: JsonDict) -> None:
         """Server-side defaults a real API server would fill in."""
@@ -323,10 +335,18 @@ class ObjectStore:
                 "acceptedNames": names,
                 "storedVersions": [v["name"] for v in obj["spec"].get("versions") or [] if v.get("storage")],
                 "conditions": [
-                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-                     "lastTransitionTime": self._clock()},
-                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                     "lastTransitionTime": self._clock()},
+                    {
+                        "type": "NamesAccepted",
+                        "status": "True",
+                        "reason": "NoConflicts",
+                        "lastTransitionTime": self._clock(),
+                    },
+                    {
+                        "type": "Established",
+                        "status": "True",
+                        "reason": "InitialNamesAccepted",
+                        "lastTransitionTime": self._clock(),
+                    },
                 ],
             }
 
@@ -350,7 +370,8 @@ class ObjectStore:
         if obj.get("kind", rt.kind) != rt.kind or obj.get("apiVersion", rt.api_version) != rt.api_version:
             raise ApiError.bad_request(
                 f"the API version in the data ({obj.get('apiVersion')}) does not match the expected API "
-                f"version ({rt.api_version}) or kind ({rt.kind})")
+                f"version ({rt.api_version}) or kind ({rt.kind})"
+            )
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
         name = meta.get("name")
@@ -361,8 +382,9 @@ class ObjectStore:
         if rt.namespaced:
             body_ns = meta.get("namespace")
             if namespace and body_ns and body_ns != namespace:
-                raise ApiError.bad_request("the namespace of the provided object does not match the "
-                                           "namespace sent on the request")
+                raise ApiError.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             namespace = namespace or body_ns or "default"
             meta["namespace"] = namespace
             self._check_namespace(rt, namespace)
@@ -384,8 +406,9 @@ class ObjectStore:
             return obj
         return self._relabel(rt, self._commit(rt, "ADDED", None, obj))
 
-    def _finish_write(self, rt: ResourceType, old: JsonDict, new: JsonDict, *, subresource: str | None,
-                      dry_run: bool) -> JsonDict:
+    def _finish_write(
+        self, rt: ResourceType, old: JsonDict, new: JsonDict, *, subresource: str | None, dry_run: bool
+    ) -> JsonDict:
         """Keep immutable fields, honour the status subresource, bump generation, commit if changed."""
         name = old["metadata"]["name"]
         if not isinstance(new.get("metadata"), dict):
@@ -405,12 +428,21 @@ class ObjectStore:
         if requested_rv and requested_rv != old_meta["resourceVersion"]:
             raise ApiError.conflict(rt, name)
         if meta.get("name", name) != name:
-            raise ApiError.bad_request(f"the name of the object ({meta.get('name')}) does not match the name "
-                                       f"on the URL ({name})")
+            raise ApiError.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+            )
         if rt.namespaced and meta.get("namespace", old_meta["namespace"]) != old_meta["namespace"]:
             raise ApiError.bad_request("the namespace of the object does not match the namespace on the URL")
-        for field in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
-                      "deletionGracePeriodSeconds", "generation", "resourceVersion"):
+        for field in (
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "resourceVersion",
+        ):
             if field in old_meta:
                 meta[field] = old_meta[field]
             else:
@@ -419,8 +451,11 @@ class ObjectStore:
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
             if added:
-                raise ApiError.invalid(rt, name, "metadata.finalizers: Forbidden: no new finalizers can be "
-                                                 "added if the object is being deleted")
+                raise ApiError.invalid(
+                    rt,
+                    name,
+                    "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted",
+                )
         if not meta.get("finalizers"):
             meta.pop("finalizers", None)
         new = self._conform(rt, new)
@@ -439,20 +474,37 @@ class ObjectStore:
             return self._relabel(rt, self._commit(rt, "DELETED", new, copy.deepcopy(new)))
         return self._relabel(rt, self._commit(rt, "MODIFIED", old, new))
 
-    def replace(self, rt: ResourceType, namespace: str | None, name: str, body: Any, *,
-                subresource: str | None = None, dry_run: bool = False) -> JsonDict:
+    def replace(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> JsonDict:
         """Replace an object (PUT), with optimistic concurrency on metadata.resourceVersion."""
         if not isinstance(body, dict):
             raise ApiError.bad_request("the request body must be a JSON object")
         self.get(rt, namespace, name)
         if rt.custom and not (body.get("metadata") or {}).get("resourceVersion"):
-            raise ApiError.invalid(rt, name, "metadata.resourceVersion: Invalid value: 0x0: must be specified "
-                                             "for an update")
-        return self._finish_write(rt, self._raw(rt, namespace, name), body, subresource=subresource,
-                                  dry_run=dry_run)
+            raise ApiError.invalid(
+                rt, name, "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+            )
+        return self._finish_write(rt, self._raw(rt, namespace, name), body, subresource=subresource, dry_run=dry_run)
 
-    def patch(self, rt: ResourceType, namespace: str | None, name: str, content_type: str, patch: Any, *,
-              subresource: str | None = None, dry_run: bool = False) -> JsonDict:
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        content_type: str,
+        patch: Any,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> JsonDict:
         """Patch an object (merge, strategic-merge or JSON patch); 422 if the patch does not apply."""
         self.get(rt, namespace, name)
         old = self._raw(rt, namespace, name)
@@ -469,8 +521,7 @@ class ObjectStore:
         meta = old["metadata"]
         if meta.get("deletionTimestamp"):
             return old
-        if meta.get("finalizers") or (rt.group_resource == _NAMESPACES
-                                      and self._ns_counts[meta["name"]] > 0):
+        if meta.get("finalizers") or (rt.group_resource == _NAMESPACES and self._ns_counts[meta["name"]] > 0):
             new = copy.deepcopy(old)
             new["metadata"]["deletionTimestamp"] = self._clock()
             new["metadata"]["deletionGracePeriodSeconds"] = 0
@@ -495,22 +546,30 @@ class ObjectStore:
             seen.setdefault(rt.group_resource, rt)
         return list(seen.values())
 
-    def delete(self, rt: ResourceType, namespace: str | None, name: str, options: Any = None, *,
-               dry_run: bool = False) -> JsonDict:
+    def delete(
+        self, rt: ResourceType, namespace: str | None, name: str, options: Any = None, *, dry_run: bool = False
+    ) -> JsonDict:
         """Delete an object; with finalizers, only mark it (deletionTimestamp) until they are removed."""
         self.get(rt, namespace, name)
         old = self._raw(rt, namespace, name)
         preconditions = (options or {}).get("preconditions") or {} if isinstance(options, dict) else {}
         if preconditions.get("uid") and preconditions["uid"] != old["metadata"]["uid"]:
-            raise ApiError.conflict(rt, name, f"Precondition failed: UID in precondition: "
-                                              f"{preconditions['uid']}, UID in object meta: {old['metadata']['uid']}")
-        if preconditions.get("resourceVersion") and \
-                preconditions["resourceVersion"] != old["metadata"]["resourceVersion"]:
+            raise ApiError.conflict(
+                rt,
+                name,
+                f"Precondition failed: UID in precondition: "
+                f"{preconditions['uid']}, UID in object meta: {old['metadata']['uid']}",
+            )
+        if (
+            preconditions.get("resourceVersion")
+            and preconditions["resourceVersion"] != old["metadata"]["resourceVersion"]
+        ):
             raise ApiError.conflict(rt, name)
         if dry_run:
             return self._relabel(rt, old)
         orphan = isinstance(options, dict) and (
-            options.get("propagationPolicy") == "Orphan" or options.get("orphanDependents") is True)
+            options.get("propagationPolicy") == "Orphan" or options.get("orphanDependents") is True
+        )
         if orphan:
             self._release_dependents(old["metadata"]["uid"])
         return self._relabel(rt, self._delete(rt, old))
@@ -526,8 +585,9 @@ class ObjectStore:
                         del new["metadata"]["ownerReferences"]
                     self._commit(rt, "MODIFIED", obj, new)
 
-    def delete_collection(self, rt: ResourceType, namespace: str | None, labels: LabelSelector,
-                          fields: FieldSelector) -> list[JsonDict]:
+    def delete_collection(
+        self, rt: ResourceType, namespace: str | None, labels: LabelSelector, fields: FieldSelector
+    ) -> list[JsonDict]:
         """Delete every matching object (DELETE on a list URL); returns their last states."""
         items, _ = self.list_objects(rt, namespace, labels, fields)
         return [self.delete(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"]) for obj in items]

@@ -39,8 +39,7 @@ def jsonpath(obj: Any, path: str) -> Any:
         elif index is not None:
             current = current[int(index)] if isinstance(current, list) and int(index) < len(current) else None
         elif isinstance(current, list):
-            current = next((item for item in current
-                            if str(jsonpath(item, "." + filter_key)) == filter_value), None)
+            current = next((item for item in current if str(jsonpath(item, "." + filter_key)) == filter_value), None)
         else:
             current = None
         position = match.end()
@@ -71,9 +70,11 @@ def _columns(rt: ResourceType) -> list[JsonDict]:
     if rt.printer_columns:
         return [dict(column) for column in rt.printer_columns]
     if rt.group_resource == ("apps", "deployments"):
-        return [{"name": "Ready", "type": "string", "jsonPath": ""},
-                {"name": "Up-to-date", "type": "integer", "jsonPath": ".status.updatedReplicas"},
-                {"name": "Available", "type": "integer", "jsonPath": ".status.availableReplicas"}]
+        return [
+            {"name": "Ready", "type": "string", "jsonPath": ""},
+            {"name": "Up-to-date", "type": "integer", "jsonPath": ".status.updatedReplicas"},
+            {"name": "Available", "type": "integer", "jsonPath": ".status.availableReplicas"},
+        ]
     return []
 
 
@@ -88,15 +89,23 @@ def _cell(obj: JsonDict, column: JsonDict) -> Any:
     return value if value is not None else "<none>" if column.get("type") == "string" else None
 
 
-def render_table(rt: ResourceType, objects: list[JsonDict], resource_version: str,
-                 include_object: str = "Metadata") -> JsonDict:
+def render_table(
+    rt: ResourceType, objects: list[JsonDict], resource_version: str, include_object: str = "Metadata"
+) -> JsonDict:
     """The Table for these objects, with a PartialObjectMetadata (or the full object) per row."""
     extra = _columns(rt)
     has_age = any(column.get("jsonPath") == ".metadata.creationTimestamp" for column in extra)
     definitions = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
-    definitions += [{"name": column["name"], "type": column.get("type", "string"), "format": column.get("format", ""),
-                     "description": column.get("description", ""), "priority": column.get("priority", 0)}
-                    for column in extra]
+    definitions += [
+        {
+            "name": column["name"],
+            "type": column.get("type", "string"),
+            "format": column.get("format", ""),
+            "description": column.get("description", ""),
+            "priority": column.get("priority", 0),
+        }
+        for column in extra
+    ]
     if not has_age:
         definitions.append({"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0})
     rows = []
@@ -104,8 +113,18 @@ def render_table(rt: ResourceType, objects: list[JsonDict], resource_version: st
         cells = [obj["metadata"]["name"], *(_cell(obj, column) for column in extra)]
         if not has_age:
             cells.append(human_age(obj["metadata"].get("creationTimestamp")))
-        row_object = obj if include_object == "Object" else None if include_object == "None" else {
-            "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+        row_object = (
+            obj
+            if include_object == "Object"
+            else None
+            if include_object == "None"
+            else {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+        )
         rows.append({"cells": cells, "object": row_object})
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version},
-            "columnDefinitions": definitions, "rows": rows}
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": resource_version},
+        "columnDefinitions": definitions,
+        "rows": rows,
+    }

@@ -22,6 +22,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from canary.kube.api import EVENTS, JsonDict
+from canary.providers.registry import register_provider
+from canary.sandbox.mesh import SimulatorProvider
 from canary.sandbox.prom import prometheus_available
 from canary.sandbox.testbed import Testbed
 
@@ -76,9 +78,7 @@ def _view(canary: JsonDict, record: _Record, mesh: str, prometheus: bool, starte
     status = canary.get("status") or {}
     head = Table.grid(padding=(0, 2))
     head.add_row("mesh", mesh, "metrics", "real Prometheus" if prometheus else "simulator (no Prometheus installed)")
-    head.add_row(
-        "phase", str(status.get("phase", "")), "canary weight", f"{status.get('canaryWeight', 0)} %"
-    )
+    head.add_row("phase", str(status.get("phase", "")), "canary weight", f"{status.get('canaryWeight', 0)} %")
     head.add_row("failed checks", str(status.get("failedChecks", 0)), "elapsed", f"{time.monotonic() - started:.0f} s")
     checks = Table(title="checks at the last analysis tick", expand=True)
     for column in ("check", "value", "threshold", "outcome", "reason"):
@@ -101,21 +101,27 @@ def _view(canary: JsonDict, record: _Record, mesh: str, prometheus: bool, starte
     return Group(Panel(head, title=f"canary demo: {APP}"), checks, Panel(events, title="events"))
 
 
-async def _demo(mesh: str, scenario: str, as_json: bool, seed: int) -> dict[str, Any]:
+async def _demo(mesh: str, scenario: str, as_json: bool, seed: int, metrics: str) -> dict[str, Any]:
     behaviour, ready = SCENARIOS[scenario]
     console = Console(stderr=as_json)
-    use_prometheus = prometheus_available()
+    use_prometheus = metrics == "prometheus" or (metrics == "auto" and prometheus_available())
     if not use_prometheus:
         console.print(
-            "[yellow]Prometheus is not installed: the demo runs without metrics backend, "
-            "so every check reports no data (install Debian's `prometheus` package for the real thing).[/]"
+            "[yellow]Running WITHOUT Prometheus: the mesh simulator answers the metric queries itself "
+            "(install Debian's `prometheus` package to run against the real server).[/]"
         )
     started = time.monotonic()
     async with Testbed(provider=mesh, namespace="demo", seed=seed, use_prometheus=use_prometheus) as bed:
         assert bed.api is not None
         await bed.add_app(APP, behaviour="healthy")
         await bed.apply_canary(demo_canary(mesh))
-        bed.start_controller()
+        if use_prometheus:
+            bed.start_controller()
+        else:
+            simulator = bed.simulator
+            assert simulator is not None
+            register_provider("prometheus", lambda address, **_: SimulatorProvider(simulator))
+            bed.start_controller(in_process=True)
         record = _Record()
         seen_events: set[str] = set()
 
@@ -175,9 +181,15 @@ async def _demo(mesh: str, scenario: str, as_json: bool, seed: int) -> dict[str,
         }
 
 
-def run_demo(mesh: str = "istio", scenario: str = "healthy", as_json: bool = False, seed: int = 1) -> int:
-    """Run the demo; with ``as_json`` the last line of stdout is a JSON summary. Exit code 0 when it ran."""
-    summary = asyncio.run(_demo(mesh, scenario, as_json, seed))
+def run_demo(
+    mesh: str = "istio", scenario: str = "healthy", as_json: bool = False, seed: int = 1, metrics: str = "auto"
+) -> int:
+    """Run the demo; with ``as_json`` the last line of stdout is a JSON summary. Exit code 0 when it ran.
+
+    ``metrics``: ``prometheus`` (the real server; it must be installed), ``simulator``
+    (the simulator answers the queries), or ``auto`` (Prometheus when installed).
+    """
+    summary = asyncio.run(_demo(mesh, scenario, as_json, seed, metrics))
     if as_json:
         print(json.dumps(summary))
     else:

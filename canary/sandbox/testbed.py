@@ -38,6 +38,8 @@ from canary.kube.api import CANARIES, DEPLOYMENTS, NAMESPACES, ApiError, JsonDic
 from canary.kube.client import ClusterApi, load_client_config
 from canary.models import Canary, primary_workload_name
 from canary.models.crdgen import generate as generate_crds
+from canary.operator.handlers import ControllerSettings, run_controller
+from canary.operator.reconcile import ReconcilerSettings
 from canary.providers.builtin import metrics_mesh
 from canary.routers.base import RoutingError
 from canary.routers.registry import router_for
@@ -84,6 +86,7 @@ class Testbed:
     rps: float = 40.0
     use_prometheus: bool = True
     kubelet_delay: float = 1.0
+    metrics_port: int = field(default_factory=free_port)
     workdir: Path | None = None
     controller_log: Path | None = None
     weights: list[WeightSample] = field(default_factory=list)
@@ -106,9 +109,16 @@ class Testbed:
         await self.close()
 
     @property
+    def controller_target(self) -> str:
+        """Where the controller serves /metrics (a Prometheus scrape target)."""
+        return f"127.0.0.1:{self.metrics_port}"
+
+    @property
     def prometheus_url(self) -> str | None:
         """Where the real Prometheus listens, if it runs."""
         return self.prometheus.url if self.prometheus is not None else None
+
+    _stop_controller: asyncio.Event | None = None
 
     def _spawn(self, name: str, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
         handle = log_path.open("ab")
@@ -152,11 +162,14 @@ class Testbed:
                     "the Prometheus server is not installed: `make test` installs Debian's `prometheus` package "
                     "(or run `apt-get install prometheus`)"
                 )
-            self.prometheus = PrometheusServer(targets=[self.simulator.target])
+            self.prometheus = PrometheusServer(targets=[self.simulator.target, self.controller_target])
             await self.prometheus.astart()
 
     async def close(self) -> None:
         """Stop everything this testbed started, in reverse order."""
+        if self._stop_controller is not None:
+            self._stop_controller.set()
+            await asyncio.sleep(0)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -188,9 +201,29 @@ class Testbed:
 
     # ------------------------------------------------------------------ the controller
 
-    def start_controller(self) -> None:
-        """Start ``canary controller`` against this testbed, in its own process."""
+    def start_controller(self, in_process: bool = False) -> None:
+        """Start the controller against this testbed: ``canary controller`` in its own process.
+
+        ``in_process`` runs it as a task of this event loop instead: the demo does
+        that without Prometheus, so the controller can use the simulator as its
+        metric provider.
+        """
         assert self.kubeconfig is not None and self.workdir is not None
+        if in_process:
+            settings = ControllerSettings(
+                kubeconfig=self.kubeconfig,
+                namespaces=(self.namespace,),
+                tick=self.tick,
+                metrics_port=self.metrics_port,
+                reconciler=ReconcilerSettings(
+                    default_provider=self.provider,
+                    prometheus_url=self.prometheus_url or "http://simulator.invalid",
+                    min_interval=self.min_interval,
+                ),
+            )
+            self._stop_controller = asyncio.Event()
+            self._tasks.append(asyncio.create_task(run_controller(settings, self._stop_controller), name="controller"))
+            return
         args = [
             "-m", "canary", "controller",
             "--kubeconfig", str(self.kubeconfig),
@@ -198,6 +231,7 @@ class Testbed:
             "--provider", self.provider,
             "--tick", str(self.tick),
             "--min-interval", str(self.min_interval),
+            "--metrics-port", str(self.metrics_port),
         ]  # fmt: skip
         if self.prometheus_url:
             args += ["--prometheus", self.prometheus_url]
@@ -222,7 +256,9 @@ class Testbed:
 
     # ------------------------------------------------------------------ objects
 
-    async def add_app(self, name: str, behaviour: str = "healthy", replicas: int = 2, image: str = "podinfo:6.0.0") -> JsonDict:
+    async def add_app(
+        self, name: str, behaviour: str = "healthy", replicas: int = 2, image: str = "podinfo:6.0.0"
+    ) -> JsonDict:
         """Create a Deployment ``name`` and simulate its traffic; answers the Deployment."""
         assert self.api is not None and self.simulator is not None
         deployment = {
@@ -327,4 +363,3 @@ class Testbed:
                         if behaviour is not None and app.behaviour(version) != behaviour:  # type: ignore[arg-type]
                             app.set_behaviour(version, behaviour)  # type: ignore[arg-type]
             await asyncio.sleep(0.5)
-

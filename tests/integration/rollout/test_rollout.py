@@ -79,7 +79,11 @@ def _monotone_until_promotion(samples: list[int]) -> bool:
     if 0 in samples[1:]:
         top = samples.index(max(samples))
         rising, after = samples[: top + 1], samples[top + 1 :]
-        return rising == sorted(rising) and all(w in (max(samples), 0) for w in after) and after == sorted(after, reverse=True)
+        return (
+            rising == sorted(rising)
+            and all(w in (max(samples), 0) for w in after)
+            and after == sorted(after, reverse=True)
+        )
     return samples == sorted(samples)
 
 
@@ -152,7 +156,9 @@ async def test_rollouts_survive_a_controller_restart_and_bad_input(bed: Testbed)
     assert {10, 20, 30, 40, 50} <= set(samples), f"every step must carry traffic: {sorted(set(samples))}"
 
     # Each decision is an Event with its reason and the measured values.
-    messages = [e["message"] for e in await bed.api.list(EVENTS, bed.namespace) if e["involvedObject"]["name"] == "backend"]
+    messages = [
+        e["message"] for e in await bed.api.list(EVENTS, bed.namespace) if e["involvedObject"]["name"] == "backend"
+    ]
     assert any("request-success-rate" in m and "%" in m for m in messages), messages
     # The primary now runs the promoted template.
     primary = await bed.canary("podinfo")
@@ -180,4 +186,7 @@ async def test_no_promotion_while_prometheus_is_down(bed: Testbed) -> None:
     assert status["lastPromotedSpec"] == before["lastPromotedSpec"]
     weights_after = [s.canary for s in bed.weights[mark:] if s.app == "podinfo"]
     assert max(weights_after) <= weight_when_down + 10  # at most the step already decided before it went down
-    assert any("unreachable" in (c.get("reason") or "") or "no data" in (c.get("reason") or "") for c in status.get("checks", []))
+    assert any(
+        "unreachable" in (c.get("reason") or "") or "no data" in (c.get("reason") or "")
+        for c in status.get("checks", [])
+    )

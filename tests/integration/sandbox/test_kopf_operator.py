@@ -21,11 +21,15 @@ WIDGET_CRD = {
         "group": "sandbox.test",
         "scope": "Namespaced",
         "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wg"]},
-        "versions": [{
-            "name": "v1", "served": True, "storage": True,
-            "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-            "subresources": {"status": {}},
-        }],
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                "subresources": {"status": {}},
+            }
+        ],
     },
 }
 WIDGETS = "/apis/sandbox.test/v1/namespaces/ops/widgets"
@@ -78,32 +82,62 @@ async def test_kopf_operator_handles_create_timer_finalizer_and_delete(tmp_path:
         settings.watching.client_timeout = 15
         stop = asyncio.Event()
         ready = asyncio.Event()
-        operator = asyncio.create_task(kopf.operator(
-            registry=registry, settings=settings, standalone=True, namespaces=["ops"],
-            stop_flag=stop, ready_flag=ready))
+        operator = asyncio.create_task(
+            kopf.operator(
+                registry=registry,
+                settings=settings,
+                standalone=True,
+                namespaces=["ops"],
+                stop_flag=stop,
+                ready_flag=ready,
+            )
+        )
         try:
             await asyncio.wait_for(ready.wait(), timeout=20)
             async with httpx.AsyncClient(base_url=api.url, timeout=10) as client:
-                response = await client.post(WIDGETS, json={
-                    "apiVersion": "sandbox.test/v1", "kind": "Widget",
-                    "metadata": {"name": "w1"}, "spec": {"size": 3}})
+                response = await client.post(
+                    WIDGETS,
+                    json={
+                        "apiVersion": "sandbox.test/v1",
+                        "kind": "Widget",
+                        "metadata": {"name": "w1"},
+                        "spec": {"size": 3},
+                    },
+                )
                 assert response.status_code == 201
 
-                body = await wait_for(client, f"{WIDGETS}/w1", lambda r: r.status_code == 200 and (
-                    r.json().get("status", {}).get("phase") == "Ready"
-                    and r.json().get("status", {}).get("ticks", 0) >= 2) and r.json(),
-                    "the create handler and two timer ticks")
+                body = await wait_for(
+                    client,
+                    f"{WIDGETS}/w1",
+                    lambda r: (
+                        r.status_code == 200
+                        and (
+                            r.json().get("status", {}).get("phase") == "Ready"
+                            and r.json().get("status", {}).get("ticks", 0) >= 2
+                        )
+                        and r.json()
+                    ),
+                    "the create handler and two timer ticks",
+                )
                 assert calls["create"] == [{"size": 3}]
                 assert body["metadata"].get("finalizers"), "kopf added its finalizer"
 
-                events = await wait_for(client, "/api/v1/namespaces/ops/events", lambda r: [
-                    e for e in r.json()["items"] if e["involvedObject"]["name"] == "w1"], "kopf's events")
+                events = await wait_for(
+                    client,
+                    "/api/v1/namespaces/ops/events",
+                    lambda r: [e for e in r.json()["items"] if e["involvedObject"]["name"] == "w1"],
+                    "kopf's events",
+                )
                 assert [(e["reason"], e["message"]) for e in events] == [("Built", "widget built")]
 
                 response = await client.delete(f"{WIDGETS}/w1")
                 assert response.status_code == 200
-                await wait_for(client, f"{WIDGETS}/w1", lambda r: r.status_code == 404,
-                               "deletion after kopf released the finalizer")
+                await wait_for(
+                    client,
+                    f"{WIDGETS}/w1",
+                    lambda r: r.status_code == 404,
+                    "deletion after kopf released the finalizer",
+                )
                 assert calls["delete"] == ["w1"]
         finally:
             stop.set()

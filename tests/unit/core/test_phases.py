@@ -49,11 +49,7 @@ def test_every_allowed_edge_is_allowed(source: Phase, target: Phase) -> None:
 
 @pytest.mark.parametrize(
     ("source", "target"),
-    [
-        (s, t)
-        for s, t in itertools.product(Phase, Phase)
-        if s != t and (s, t) not in EXPECTED_EDGES
-    ],
+    [(s, t) for s, t in itertools.product(Phase, Phase) if s != t and (s, t) not in EXPECTED_EDGES],
 )
 def test_every_other_edge_is_refused(source: Phase, target: Phase) -> None:
     assert not can_transition(source, target)
@@ -72,6 +68,15 @@ def test_staying_in_a_phase_is_always_allowed() -> None:
 
 def test_phase_values_are_flaggers_names() -> None:
     assert [p.value for p in Phase if p is not Phase.NEW] == [
-        "Initializing", "Initialized", "Waiting", "Progressing", "WaitingPromotion",
-        "Promoting", "Finalising", "Succeeded", "Failed", "Terminating", "Terminated",
+        "Initializing",
+        "Initialized",
+        "Waiting",
+        "Progressing",
+        "WaitingPromotion",
+        "Promoting",
+        "Finalising",
+        "Succeeded",
+        "Failed",
+        "Terminating",
+        "Terminated",
     ]

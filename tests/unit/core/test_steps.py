@@ -39,7 +39,9 @@ def test_next_weight_from_an_off_step_weight_goes_to_the_next_step() -> None:
     assert WeightPlan.from_spec(20, 60, None).next_weight(25) == 40
 
 
-@pytest.mark.parametrize(("step", "top", "weights"), [(0, 50, None), (10, 150, None), (None, None, [10, 5]), (None, None, [10, 120])])
+@pytest.mark.parametrize(
+    ("step", "top", "weights"), [(0, 50, None), (10, 150, None), (None, None, [10, 5]), (None, None, [10, 120])]
+)
 def test_invalid_plans_are_refused(step: int | None, top: int | None, weights: list[int] | None) -> None:
     with pytest.raises(ValueError, match=r"within 1\.\.100"):
         WeightPlan.from_spec(step, top, weights)

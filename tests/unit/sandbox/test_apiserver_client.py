@@ -20,7 +20,9 @@ from tests.unit.sandbox.conftest import reference_crds
 
 Watch: Any = watch.Watch  # untyped in the client
 CANARY = {
-    "apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"name": "podinfo"},
+    "apiVersion": "flagger.app/v1beta1",
+    "kind": "Canary",
+    "metadata": {"name": "podinfo"},
     "spec": {
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
         "service": {"port": 9898},
@@ -37,8 +39,10 @@ def deployment(name: str, replicas: int = 1, labels: dict[str, str] | None = Non
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}},
-                         "spec": {"containers": [{"name": "app", "image": "nginx:1"}]}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1"}]},
+            },
         },
     }
 
@@ -123,8 +127,7 @@ def test_a_patch_that_changes_nothing_keeps_the_resource_version(apps: Any) -> N
     assert same.metadata.resource_version == created.metadata.resource_version
 
 
-def test_replace_with_current_resource_version_succeeds_and_stale_one_is_409(
-        apps: Any) -> None:
+def test_replace_with_current_resource_version_succeeds_and_stale_one_is_409(apps: Any) -> None:
     created = apps.create_namespaced_deployment("test", deployment("web"))
     body = created.to_dict()
     fresh = apps.api_client.sanitize_for_serialization(created)
@@ -142,11 +145,9 @@ def test_replace_with_current_resource_version_succeeds_and_stale_one_is_409(
     assert body["metadata"]["name"] == "web"
 
 
-def test_status_subresource_writes_only_status_and_main_writes_ignore_it(
-        apps: Any) -> None:
+def test_status_subresource_writes_only_status_and_main_writes_ignore_it(apps: Any) -> None:
     apps.create_namespaced_deployment("test", deployment("web"))
-    apps.patch_namespaced_deployment_status(
-        "web", "test", {"spec": {"replicas": 9}, "status": {"readyReplicas": 1}})
+    apps.patch_namespaced_deployment_status("web", "test", {"spec": {"replicas": 9}, "status": {"readyReplicas": 1}})
     after_status = apps.read_namespaced_deployment("web", "test")
     assert after_status.spec.replicas == 1
     assert after_status.status.ready_replicas == 1
@@ -159,16 +160,24 @@ def test_status_subresource_writes_only_status_and_main_writes_ignore_it(
 def test_json_patch_with_failed_test_op_is_422_and_changes_nothing(apps: Any) -> None:
     created = apps.create_namespaced_deployment("test", deployment("web"))
     rv = created.metadata.resource_version
-    ok = apps.patch_namespaced_deployment("web", "test", [
-        {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
-        {"op": "add", "path": "/metadata/finalizers", "value": ["canary.dev/finalizer"]},
-    ])
+    ok = apps.patch_namespaced_deployment(
+        "web",
+        "test",
+        [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+            {"op": "add", "path": "/metadata/finalizers", "value": ["canary.dev/finalizer"]},
+        ],
+    )
     assert ok.metadata.finalizers == ["canary.dev/finalizer"]
     with pytest.raises(ApiException) as info:
-        apps.patch_namespaced_deployment("web", "test", [
-            {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
-            {"op": "remove", "path": "/metadata/finalizers"},
-        ])
+        apps.patch_namespaced_deployment(
+            "web",
+            "test",
+            [
+                {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+                {"op": "remove", "path": "/metadata/finalizers"},
+            ],
+        )
     assert info.value.status == 422
     assert status_of(info.value)["reason"] == "Invalid"
     assert apps.read_namespaced_deployment("web", "test").metadata.finalizers == ["canary.dev/finalizer"]
@@ -241,14 +250,19 @@ def test_watch_without_resource_version_starts_with_current_objects(apps: Any) -
     assert [(e["type"], e["object"].metadata.name) for e in events] == [("ADDED", "a"), ("ADDED", "b")]
 
 
-def test_watch_from_a_list_resource_version_loses_no_event_and_replays_none(
-        apps: Any) -> None:
+def test_watch_from_a_list_resource_version_loses_no_event_and_replays_none(apps: Any) -> None:
     apps.create_namespaced_deployment("test", deployment("old"))
     listed = apps.list_namespaced_deployment("test")
     apps.create_namespaced_deployment("test", deployment("new"))  # between the list and the watch
     apps.patch_namespaced_deployment("old", "test", {"spec": {"replicas": 2}})
-    events = list(Watch().stream(apps.list_namespaced_deployment, "test",
-                                       resource_version=listed.metadata.resource_version, timeout_seconds=1))
+    events = list(
+        Watch().stream(
+            apps.list_namespaced_deployment,
+            "test",
+            resource_version=listed.metadata.resource_version,
+            timeout_seconds=1,
+        )
+    )
     assert [(e["type"], e["object"].metadata.name) for e in events] == [("ADDED", "new"), ("MODIFIED", "old")]
 
 
@@ -256,8 +270,9 @@ def test_watch_delivers_live_changes_in_order(apps: Any) -> None:
     listed = apps.list_namespaced_deployment("test")
     apps.create_namespaced_deployment("test", deployment("web"))
     seen = []
-    for event in Watch().stream(apps.list_namespaced_deployment, "test",
-                                      resource_version=listed.metadata.resource_version, timeout_seconds=2):
+    for event in Watch().stream(
+        apps.list_namespaced_deployment, "test", resource_version=listed.metadata.resource_version, timeout_seconds=10
+    ):
         seen.append((event["type"], event["object"].spec.replicas))
         if event["type"] == "ADDED":  # change it while the stream is open
             apps.patch_namespaced_deployment("web", "test", {"spec": {"replicas": 3}})
@@ -273,48 +288,66 @@ def test_watch_with_selector_reports_objects_leaving_it_as_deleted(apps: Any) ->
     apps.create_namespaced_deployment("test", deployment("a", labels={"tier": "web"}))
     apps.create_namespaced_deployment("test", deployment("b", labels={"tier": "db"}))
     apps.patch_namespaced_deployment("a", "test", {"metadata": {"labels": {"tier": "db"}}})
-    events = list(Watch().stream(apps.list_namespaced_deployment, "test", label_selector="tier=web",
-                                       resource_version=listed.metadata.resource_version, timeout_seconds=1))
+    events = list(
+        Watch().stream(
+            apps.list_namespaced_deployment,
+            "test",
+            label_selector="tier=web",
+            resource_version=listed.metadata.resource_version,
+            timeout_seconds=1,
+        )
+    )
     assert [(e["type"], e["object"].metadata.name) for e in events] == [("ADDED", "a"), ("DELETED", "a")]
 
 
-def test_custom_resources_of_posted_crds_are_served_in_every_version(
-        api: ApiServerThread, custom: Any) -> None:
+def test_custom_resources_of_posted_crds_are_served_in_every_version(api: ApiServerThread, custom: Any) -> None:
     load_crds(api, reference_crds())
-    vs = {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
-          "metadata": {"name": "podinfo"}, "spec": {"hosts": ["podinfo"], "http": []}}
-    created = custom.create_namespaced_custom_object("networking.istio.io", "v1beta1", "test",
-                                                     "virtualservices", vs)
+    vs = {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": {"name": "podinfo"},
+        "spec": {"hosts": ["podinfo"], "http": []},
+    }
+    created = custom.create_namespaced_custom_object("networking.istio.io", "v1beta1", "test", "virtualservices", vs)
     assert created["metadata"]["uid"] and created["metadata"]["namespace"] == "test"
     as_v1 = custom.get_namespaced_custom_object("networking.istio.io", "v1", "test", "virtualservices", "podinfo")
     assert as_v1["apiVersion"] == "networking.istio.io/v1"
     assert as_v1["spec"] == vs["spec"]
-    split = {"apiVersion": "split.smi-spec.io/v1alpha2", "kind": "TrafficSplit", "metadata": {"name": "podinfo"},
-             "spec": {"service": "podinfo", "backends": [{"service": "podinfo-primary", "weight": 100}]}}
+    split = {
+        "apiVersion": "split.smi-spec.io/v1alpha2",
+        "kind": "TrafficSplit",
+        "metadata": {"name": "podinfo"},
+        "spec": {"service": "podinfo", "backends": [{"service": "podinfo-primary", "weight": 100}]},
+    }
     custom.create_namespaced_custom_object("split.smi-spec.io", "v1alpha2", "test", "trafficsplits", split)
     listed = custom.list_namespaced_custom_object("split.smi-spec.io", "v1alpha2", "test", "trafficsplits")
     assert listed["kind"] == "TrafficSplitList"
     assert [item["metadata"]["name"] for item in listed["items"]] == ["podinfo"]
 
 
-def test_custom_resource_status_subresource(api: ApiServerThread,
-                                            custom: Any) -> None:
+def test_custom_resource_status_subresource(api: ApiServerThread, custom: Any) -> None:
     load_crds(api, reference_crds())
     canary = {**CANARY, "status": {"phase": "Progressing"}}
     created = custom.create_namespaced_custom_object("flagger.app", "v1beta1", "test", "canaries", canary)
     assert "status" not in created  # dropped on create, as the status subresource requires
-    custom.patch_namespaced_custom_object_status("flagger.app", "v1beta1", "test", "canaries", "podinfo",
-                                                 {"status": {"phase": "Progressing"}})
-    custom.patch_namespaced_custom_object("flagger.app", "v1beta1", "test", "canaries", "podinfo",
-                                          {"spec": {"skipAnalysis": True}, "status": {"phase": "Failed"}})
+    custom.patch_namespaced_custom_object_status(
+        "flagger.app", "v1beta1", "test", "canaries", "podinfo", {"status": {"phase": "Progressing"}}
+    )
+    custom.patch_namespaced_custom_object(
+        "flagger.app",
+        "v1beta1",
+        "test",
+        "canaries",
+        "podinfo",
+        {"spec": {"skipAnalysis": True}, "status": {"phase": "Failed"}},
+    )
     current = custom.get_namespaced_custom_object("flagger.app", "v1beta1", "test", "canaries", "podinfo")
     assert current["status"] == {"phase": "Progressing"}
     assert current["spec"]["skipAnalysis"] is True
     assert current["metadata"]["generation"] == 2
 
 
-def test_replacing_a_custom_resource_requires_a_resource_version(
-        api: ApiServerThread, custom: Any) -> None:
+def test_replacing_a_custom_resource_requires_a_resource_version(api: ApiServerThread, custom: Any) -> None:
     load_crds(api, reference_crds())
     canary = CANARY
     custom.create_namespaced_custom_object("flagger.app", "v1beta1", "test", "canaries", canary)
@@ -334,21 +367,37 @@ def test_deleting_a_crd_stops_serving_its_resource(api: ApiServerThread, http: h
 def test_events_of_both_apis_can_be_created_and_listed(k8s: Any) -> None:
     core: Any = kubernetes.client.CoreV1Api(k8s)
     events: Any = kubernetes.client.EventsV1Api(k8s)
-    core.create_namespaced_event("test", {
-        "metadata": {"generateName": "web-"}, "reason": "Synced", "message": "ok", "type": "Normal",
-        "involvedObject": {"kind": "Deployment", "name": "web", "namespace": "test"}})
-    events.create_namespaced_event("test", {
-        "metadata": {"name": "web.1"}, "reason": "Synced", "note": "ok", "type": "Normal", "action": "Sync",
-        "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "canary",
-        "reportingInstance": "canary-0", "regarding": {"kind": "Deployment", "name": "web"}})
+    core.create_namespaced_event(
+        "test",
+        {
+            "metadata": {"generateName": "web-"},
+            "reason": "Synced",
+            "message": "ok",
+            "type": "Normal",
+            "involvedObject": {"kind": "Deployment", "name": "web", "namespace": "test"},
+        },
+    )
+    events.create_namespaced_event(
+        "test",
+        {
+            "metadata": {"name": "web.1"},
+            "reason": "Synced",
+            "note": "ok",
+            "type": "Normal",
+            "action": "Sync",
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "canary",
+            "reportingInstance": "canary-0",
+            "regarding": {"kind": "Deployment", "name": "web"},
+        },
+    )
     core_events = core.list_namespaced_event("test", field_selector="involvedObject.name=web").items
     assert [e.reason for e in core_events] == ["Synced"]
     assert core_events[0].metadata.name.startswith("web-")
     assert [e.note for e in events.list_namespaced_event("test").items] == ["ok"]
 
 
-def test_deleting_a_namespace_deletes_its_objects(apps: Any,
-                                                  core: Any) -> None:
+def test_deleting_a_namespace_deletes_its_objects(apps: Any, core: Any) -> None:
     core.create_namespace({"metadata": {"name": "tmp"}})
     apps.create_namespaced_deployment("tmp", deployment("web"))
     core.delete_namespace("tmp")
@@ -356,8 +405,7 @@ def test_deleting_a_namespace_deletes_its_objects(apps: Any,
     assert "tmp" not in {ns.metadata.name for ns in core.list_namespace().items}
 
 
-def test_dependents_are_garbage_collected_with_their_owner(apps: Any,
-                                                           core: Any) -> None:
+def test_dependents_are_garbage_collected_with_their_owner(apps: Any, core: Any) -> None:
     owner = apps.create_namespaced_deployment("test", deployment("web"))
     ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": owner.metadata.uid}
     core.create_namespaced_config_map("test", {"metadata": {"name": "owned", "ownerReferences": [ref]}})

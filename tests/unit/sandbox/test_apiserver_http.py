@@ -92,27 +92,55 @@ def test_merge_patch_removes_keys_set_to_null(http: httpx.Client) -> None:
 def test_merge_patch_with_a_stale_resource_version_is_409(http: httpx.Client) -> None:
     created = http.post(CONFIGMAPS, json=configmap("a")).json()
     http.patch(f"{CONFIGMAPS}/a", json={"data": {"x": "1"}}, headers=MERGE)
-    stale = http.patch(f"{CONFIGMAPS}/a", headers=MERGE, json={
-        "metadata": {"resourceVersion": created["metadata"]["resourceVersion"]}, "data": {"x": "2"}})
+    stale = http.patch(
+        f"{CONFIGMAPS}/a",
+        headers=MERGE,
+        json={"metadata": {"resourceVersion": created["metadata"]["resourceVersion"]}, "data": {"x": "2"}},
+    )
     assert stale.status_code == 409 and stale.json()["reason"] == "Conflict"
 
 
-def test_strategic_merge_patch_replaces_lists_like_a_merge_patch(http: httpx.Client) -> None:
-    http.post(DEPLOYMENTS, json={"metadata": {"name": "web"}, "spec": {"template": {"spec": {
-        "containers": [{"name": "app", "image": "a:1"}, {"name": "sidecar", "image": "s:1"}]}}}})
-    patched = http.patch(f"{DEPLOYMENTS}/web", headers={"Content-Type": "application/strategic-merge-patch+json"},
-                         json={"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "a:2"}]}}}})
+def test_strategic_merge_patch_merges_containers_by_name(http: httpx.Client) -> None:
+    containers = [
+        {"name": "app", "image": "a:1", "ports": [{"containerPort": 80}]},
+        {"name": "sidecar", "image": "s:1"},
+    ]
+    http.post(
+        DEPLOYMENTS, json={"metadata": {"name": "web"}, "spec": {"template": {"spec": {"containers": containers}}}}
+    )
+    patched = http.patch(
+        f"{DEPLOYMENTS}/web",
+        headers={"Content-Type": "application/strategic-merge-patch+json"},
+        json={"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "a:2"}]}}}},
+    )
     assert patched.status_code == 200
-    assert patched.json()["spec"]["template"]["spec"]["containers"] == [{"name": "app", "image": "a:2"}]
+    assert patched.json()["spec"]["template"]["spec"]["containers"] == [
+        {"name": "app", "image": "a:2", "ports": [{"containerPort": 80}]},
+        {"name": "sidecar", "image": "s:1"},
+    ]
+
+
+def test_strategic_merge_patch_is_refused_for_custom_resources(api: ApiServerThread, http: httpx.Client) -> None:
+    load_crds(api, [REFERENCE_DIR / "crds" / "smi-trafficsplits.yaml"])
+    splits = "/apis/split.smi-spec.io/v1alpha2/namespaces/test/trafficsplits"
+    http.post(splits, json={"metadata": {"name": "s"}, "spec": {"service": "s", "backends": []}})
+    refused = http.patch(
+        f"{splits}/s", headers={"Content-Type": "application/strategic-merge-patch+json"}, json={"spec": {}}
+    )
+    assert refused.status_code == 415
 
 
 def test_json_patch_on_status_subresource_changes_only_status(http: httpx.Client) -> None:
     created = http.post(DEPLOYMENTS, json={"metadata": {"name": "web"}, "spec": {"replicas": 1}}).json()
-    response = http.patch(f"{DEPLOYMENTS}/web/status", headers=JSON_PATCH, json=[
-        {"op": "test", "path": "/metadata/resourceVersion", "value": created["metadata"]["resourceVersion"]},
-        {"op": "add", "path": "/status", "value": {"readyReplicas": 1}},
-        {"op": "replace", "path": "/spec/replicas", "value": 5},
-    ])
+    response = http.patch(
+        f"{DEPLOYMENTS}/web/status",
+        headers=JSON_PATCH,
+        json=[
+            {"op": "test", "path": "/metadata/resourceVersion", "value": created["metadata"]["resourceVersion"]},
+            {"op": "add", "path": "/status", "value": {"readyReplicas": 1}},
+            {"op": "replace", "path": "/spec/replicas", "value": 5},
+        ],
+    )
     assert response.status_code == 200
     current = http.get(f"{DEPLOYMENTS}/web").json()
     assert current["status"] == {"readyReplicas": 1}
@@ -129,8 +157,9 @@ def test_generate_name_and_dry_run(http: httpx.Client) -> None:
 
 
 def test_watch_ends_after_timeout_seconds(http: httpx.Client) -> None:
-    assert watch_lines(http, CONFIGMAPS, resourceVersion=http.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]
-                       ) == []
+    assert (
+        watch_lines(http, CONFIGMAPS, resourceVersion=http.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]) == []
+    )
 
 
 def test_watch_with_resource_version_zero_sends_current_state(http: httpx.Client) -> None:
@@ -141,8 +170,9 @@ def test_watch_with_resource_version_zero_sends_current_state(http: httpx.Client
 
 def test_watch_with_initial_events_ends_them_with_a_bookmark(http: httpx.Client) -> None:
     http.post(CONFIGMAPS, json=configmap("a"))
-    events = watch_lines(http, CONFIGMAPS, sendInitialEvents="true", allowWatchBookmarks="true",
-                         resourceVersionMatch="NotOlderThan")
+    events = watch_lines(
+        http, CONFIGMAPS, sendInitialEvents="true", allowWatchBookmarks="true", resourceVersionMatch="NotOlderThan"
+    )
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
@@ -154,13 +184,16 @@ def test_watch_field_selector_on_name_follows_one_object(http: httpx.Client) -> 
     http.delete(f"{CONFIGMAPS}/a")
     events = watch_lines(http, CONFIGMAPS, resourceVersion=rv, fieldSelector="metadata.name=a")
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "a"), ("DELETED", "a")]
-    assert int(events[1]["object"]["metadata"]["resourceVersion"]) > int(events[0]["object"]["metadata"][
-        "resourceVersion"])
+    assert int(events[1]["object"]["metadata"]["resourceVersion"]) > int(
+        events[0]["object"]["metadata"]["resourceVersion"]
+    )
 
 
 def test_watch_from_a_compacted_resource_version_gets_410_gone() -> None:
-    with ApiServerThread(SandboxApiServer(namespaces=["test"], history_size=2)) as api, \
-            httpx.Client(base_url=api.url, timeout=10) as http:
+    with (
+        ApiServerThread(SandboxApiServer(namespaces=["test"], history_size=2)) as api,
+        httpx.Client(base_url=api.url, timeout=10) as http,
+    ):
         first = http.post(CONFIGMAPS, json=configmap("a")).json()["metadata"]["resourceVersion"]
         for name in ("b", "c", "d"):
             http.post(CONFIGMAPS, json=configmap(name))
@@ -176,8 +209,10 @@ def test_kmock_reactions_still_inject_faults(api: ApiServerThread, http: httpx.C
 
 
 def test_request_log_is_bounded() -> None:
-    with ApiServerThread(SandboxApiServer(request_log_size=5)) as api, \
-            httpx.Client(base_url=api.url, timeout=10) as http:
+    with (
+        ApiServerThread(SandboxApiServer(request_log_size=5)) as api,
+        httpx.Client(base_url=api.url, timeout=10) as http,
+    ):
         for _ in range(20):
             http.get("/api/v1/namespaces")
         logged = api.call(lambda server: list(server))
@@ -190,8 +225,12 @@ def test_cli_process_serves_namespaces_and_crds_until_stopped(tmp_path: Path) ->
     with ApiServerProcess(namespaces=["demo"], crds=crds, log_path=tmp_path / "api.log") as api:
         with httpx.Client(base_url=api.url, timeout=10) as http:
             assert http.get("/api/v1/namespaces/demo").json()["status"]["phase"] == "Active"
-            split = {"apiVersion": "split.smi-spec.io/v1alpha2", "kind": "TrafficSplit",
-                     "metadata": {"name": "s"}, "spec": {"service": "s", "backends": []}}
+            split = {
+                "apiVersion": "split.smi-spec.io/v1alpha2",
+                "kind": "TrafficSplit",
+                "metadata": {"name": "s"},
+                "spec": {"service": "s", "backends": []},
+            }
             url = "/apis/split.smi-spec.io/v1alpha2/namespaces/demo/trafficsplits"
             assert http.post(url, json=split).status_code == 201
         with httpx.Client(base_url=api.url, timeout=10) as other:  # the state outlives one client
@@ -206,8 +245,9 @@ def test_server_side_apply_creates_then_merges(http: httpx.Client) -> None:
     body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: '1'\n"
     created = http.patch(f"{CONFIGMAPS}/cfg", params={"fieldManager": "me"}, content=body, headers=apply)
     assert created.status_code == 201
-    updated = http.patch(f"{CONFIGMAPS}/cfg", params={"fieldManager": "me"}, headers=apply,
-                         content=body.replace("a: '1'", "b: '2'"))
+    updated = http.patch(
+        f"{CONFIGMAPS}/cfg", params={"fieldManager": "me"}, headers=apply, content=body.replace("a: '1'", "b: '2'")
+    )
     assert updated.status_code == 200
     assert updated.json()["data"] == {"a": "1", "b": "2"}
 
@@ -219,7 +259,10 @@ def test_openapi_v3_index_points_at_every_group_version(api: ApiServerThread, ht
     document = http.get(index["apis/split.smi-spec.io/v1alpha2"]["serverRelativeURL"]).json()
     patch = document["paths"]["/apis/split.smi-spec.io/v1alpha2/namespaces/{namespace}/trafficsplits/{name}"]["patch"]
     assert patch["x-kubernetes-group-version-kind"] == {
-        "group": "split.smi-spec.io", "version": "v1alpha2", "kind": "TrafficSplit"}
+        "group": "split.smi-spec.io",
+        "version": "v1alpha2",
+        "kind": "TrafficSplit",
+    }
     assert "fieldValidation" in [param["name"] for param in patch["parameters"]]
 
 
@@ -238,25 +281,47 @@ def test_a_closed_watch_connection_releases_its_watcher(api: ApiServerThread) ->
 
 
 def test_stopping_the_server_ends_open_watches(api: ApiServerThread) -> None:
-    with httpx.Client(base_url=api.url, timeout=10) as client, \
-            client.stream("GET", CONFIGMAPS, params={"watch": "true"}) as response:
+    with (
+        httpx.Client(base_url=api.url, timeout=10) as client,
+        client.stream("GET", CONFIGMAPS, params={"watch": "true"}) as response,
+    ):
         api.stop()
         assert list(response.iter_lines()) == []
 
 
 GADGET_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
     "metadata": {"name": "gadgets.sandbox.test"},
     "spec": {
-        "group": "sandbox.test", "scope": "Namespaced",
+        "group": "sandbox.test",
+        "scope": "Namespaced",
         "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-        "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
-                      "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                          "spec": {"type": "object", "required": ["size"], "properties": {
-                              "size": {"type": "integer", "minimum": 1},
-                              "mode": {"type": "string", "enum": ["fast", "slow"], "default": "slow"},
-                              "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}},
-                          "status": {"type": "object", "properties": {"phase": {"type": "string"}}}}}}}],
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "required": ["size"],
+                                "properties": {
+                                    "size": {"type": "integer", "minimum": 1},
+                                    "mode": {"type": "string", "enum": ["fast", "slow"], "default": "slow"},
+                                    "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                                },
+                            },
+                            "status": {"type": "object", "properties": {"phase": {"type": "string"}}},
+                        },
+                    }
+                },
+            }
+        ],
     },
 }
 GADGETS = "/apis/sandbox.test/v1/namespaces/test/gadgets"
@@ -264,9 +329,16 @@ GADGETS = "/apis/sandbox.test/v1/namespaces/test/gadgets"
 
 def test_custom_resources_are_pruned_defaulted_and_validated_by_their_schema(http: httpx.Client) -> None:
     assert http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=GADGET_CRD).status_code == 201
-    created = http.post(GADGETS, json={"apiVersion": "sandbox.test/v1", "kind": "Gadget", "metadata": {"name": "g"},
-                                       "spec": {"size": 2, "unknown": 1, "extra": {"free": {"form": True}}},
-                                       "junk": "x"})
+    created = http.post(
+        GADGETS,
+        json={
+            "apiVersion": "sandbox.test/v1",
+            "kind": "Gadget",
+            "metadata": {"name": "g"},
+            "spec": {"size": 2, "unknown": 1, "extra": {"free": {"form": True}}},
+            "junk": "x",
+        },
+    )
     assert created.status_code == 201
     assert created.json()["spec"] == {"size": 2, "mode": "slow", "extra": {"free": {"form": True}}}
     assert "junk" not in created.json()
@@ -275,8 +347,9 @@ def test_custom_resources_are_pruned_defaulted_and_validated_by_their_schema(htt
     invalid = http.patch(f"{GADGETS}/g", headers=MERGE, json={"spec": {"size": 0, "mode": "warp"}})
     assert invalid.status_code == 422
     assert "spec.mode" in invalid.json()["message"] and "spec.size" in invalid.json()["message"]
-    missing = http.post(GADGETS, json={"apiVersion": "sandbox.test/v1", "kind": "Gadget",
-                                       "metadata": {"name": "h"}, "spec": {}})
+    missing = http.post(
+        GADGETS, json={"apiVersion": "sandbox.test/v1", "kind": "Gadget", "metadata": {"name": "h"}, "spec": {}}
+    )
     assert missing.status_code == 422
 
 
@@ -284,10 +357,13 @@ def test_kubectl_style_table_output_uses_printer_columns(http: httpx.Client) -> 
     crd = json.loads(json.dumps(GADGET_CRD))
     crd["spec"]["versions"][0]["additionalPrinterColumns"] = [
         {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
-        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"}]
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+    ]
     http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
-    http.post(GADGETS, json={"apiVersion": "sandbox.test/v1", "kind": "Gadget", "metadata": {"name": "g"},
-                             "spec": {"size": 3}})
+    http.post(
+        GADGETS,
+        json={"apiVersion": "sandbox.test/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"size": 3}},
+    )
     accept = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
     table = http.get(GADGETS, headers=accept).json()
     assert table["kind"] == "Table"
@@ -296,3 +372,15 @@ def test_kubectl_style_table_output_uses_printer_columns(http: httpx.Client) -> 
     assert table["rows"][0]["object"]["metadata"]["name"] == "g"
     deployments = http.get(DEPLOYMENTS, headers=accept).json()
     assert [c["name"] for c in deployments["columnDefinitions"]] == ["Name", "Ready", "Up-to-date", "Available", "Age"]
+
+
+def test_idle_watches_that_allow_bookmarks_get_them() -> None:
+    server = SandboxApiServer(namespaces=["test"], bookmark_interval=0.2)
+    load_crds(server, [REFERENCE_DIR / "crds" / "smi-trafficsplits.yaml"])  # filled before serving
+    with ApiServerThread(server) as api, httpx.Client(base_url=api.url, timeout=10) as http:
+        splits = "/apis/split.smi-spec.io/v1alpha2/namespaces/test/trafficsplits"
+        rv = http.get(splits).json()["metadata"]["resourceVersion"]
+        events = watch_lines(http, splits, resourceVersion=rv, allowWatchBookmarks="true")
+    assert events and {e["type"] for e in events} == {"BOOKMARK"}
+    assert events[0]["object"]["kind"] == "TrafficSplit"
+    assert int(events[0]["object"]["metadata"]["resourceVersion"]) >= int(rv)

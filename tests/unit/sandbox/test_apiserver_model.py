@@ -14,7 +14,12 @@ from canary.sandbox.apiserver_model import (
     resource_types_from_crd,
     sort_versions,
 )
-from canary.sandbox.apiserver_patch import PatchError, apply_json_patch, apply_merge_patch
+from canary.sandbox.apiserver_patch import (
+    PatchError,
+    apply_json_patch,
+    apply_merge_patch,
+    apply_strategic_merge_patch,
+)
 from canary.sandbox.apiserver_table import human_age, jsonpath
 
 
@@ -22,17 +27,20 @@ def labelled(**labels: str) -> dict[str, Any]:
     return {"metadata": {"name": "x", "namespace": "ns", "labels": labels}}
 
 
-@pytest.mark.parametrize(("selector", "labels", "expected"), [
-    ("app=web", {"app": "web"}, True),
-    ("app=web", {"app": "db"}, False),
-    ("app!=web", {}, True),
-    ("app in (web,db),tier", {"app": "db", "tier": "1"}, True),
-    ("app in (web,db),tier", {"app": "db"}, False),
-    ("app notin (web)", {"app": "db"}, True),
-    ("!app", {"app": "db"}, False),
-    ("replicas>2", {"replicas": "3"}, True),
-    ("", {"anything": "x"}, True),
-])
+@pytest.mark.parametrize(
+    ("selector", "labels", "expected"),
+    [
+        ("app=web", {"app": "web"}, True),
+        ("app=web", {"app": "db"}, False),
+        ("app!=web", {}, True),
+        ("app in (web,db),tier", {"app": "db", "tier": "1"}, True),
+        ("app in (web,db),tier", {"app": "db"}, False),
+        ("app notin (web)", {"app": "db"}, True),
+        ("!app", {"app": "db"}, False),
+        ("replicas>2", {"replicas": "3"}, True),
+        ("", {"anything": "x"}, True),
+    ],
+)
 def test_label_selector(selector: str, labels: dict[str, str], expected: bool) -> None:
     assert LabelSelector.parse(selector).matches(labelled(**labels)) is expected
 
@@ -59,26 +67,32 @@ def test_merge_patch_follows_rfc_7386() -> None:
 
 def test_json_patch_operations() -> None:
     doc = {"metadata": {"finalizers": ["a"]}, "spec": {"x": 1}}
-    patched = apply_json_patch(doc, [
-        {"op": "add", "path": "/metadata/finalizers/-", "value": "b"},
-        {"op": "copy", "from": "/spec/x", "path": "/spec/y"},
-        {"op": "move", "from": "/spec/x", "path": "/spec/z"},
-        {"op": "replace", "path": "/metadata/finalizers/0", "value": "c"},
-        {"op": "add", "path": "/metadata/labels", "value": {"a~b/c": "1"}},
-        {"op": "remove", "path": "/metadata/labels/a~0b~1c"},
-        {"op": "test", "path": "/spec/y", "value": 1},
-    ])
+    patched = apply_json_patch(
+        doc,
+        [
+            {"op": "add", "path": "/metadata/finalizers/-", "value": "b"},
+            {"op": "copy", "from": "/spec/x", "path": "/spec/y"},
+            {"op": "move", "from": "/spec/x", "path": "/spec/z"},
+            {"op": "replace", "path": "/metadata/finalizers/0", "value": "c"},
+            {"op": "add", "path": "/metadata/labels", "value": {"a~b/c": "1"}},
+            {"op": "remove", "path": "/metadata/labels/a~0b~1c"},
+            {"op": "test", "path": "/spec/y", "value": 1},
+        ],
+    )
     assert patched == {"metadata": {"finalizers": ["c", "b"], "labels": {}}, "spec": {"y": 1, "z": 1}}
     assert doc == {"metadata": {"finalizers": ["a"]}, "spec": {"x": 1}}
 
 
-@pytest.mark.parametrize("operation", [
-    {"op": "test", "path": "/spec/x", "value": 2},
-    {"op": "remove", "path": "/spec/missing"},
-    {"op": "replace", "path": "/nothing/here", "value": 1},
-    {"op": "add", "path": "/metadata/finalizers/5", "value": "x"},
-    {"op": "frobnicate", "path": "/spec"},
-])
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "test", "path": "/spec/x", "value": 2},
+        {"op": "remove", "path": "/spec/missing"},
+        {"op": "replace", "path": "/nothing/here", "value": 1},
+        {"op": "add", "path": "/metadata/finalizers/5", "value": "x"},
+        {"op": "frobnicate", "path": "/spec"},
+    ],
+)
 def test_json_patch_failures_raise(operation: dict[str, Any]) -> None:
     with pytest.raises(PatchError):
         apply_json_patch({"metadata": {"finalizers": []}, "spec": {"x": 1}}, [operation])
@@ -86,18 +100,29 @@ def test_json_patch_failures_raise(operation: dict[str, Any]) -> None:
 
 def test_versions_sort_by_kubernetes_priority() -> None:
     assert sort_versions(["v1alpha1", "v1beta2", "v1", "v2beta1", "v1beta1", "v2", "foo"]) == [
-        "v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "foo"]
+        "v2",
+        "v1",
+        "v2beta1",
+        "v1beta2",
+        "v1beta1",
+        "v1alpha1",
+        "foo",
+    ]
 
 
 def test_crd_serves_only_served_versions_with_their_subresources() -> None:
-    crd = {"spec": {
-        "group": "example.com", "scope": "Cluster",
-        "names": {"plural": "things", "kind": "Thing", "shortNames": ["th"]},
-        "versions": [
-            {"name": "v1", "served": True, "storage": True, "subresources": {"status": {}, "scale": {}}},
-            {"name": "v1beta1", "served": False, "storage": False},
-            {"name": "v1alpha1", "served": True, "storage": False},
-        ]}}
+    crd = {
+        "spec": {
+            "group": "example.com",
+            "scope": "Cluster",
+            "names": {"plural": "things", "kind": "Thing", "shortNames": ["th"]},
+            "versions": [
+                {"name": "v1", "served": True, "storage": True, "subresources": {"status": {}, "scale": {}}},
+                {"name": "v1beta1", "served": False, "storage": False},
+                {"name": "v1alpha1", "served": True, "storage": False},
+            ],
+        }
+    }
     types = {rt.version: rt for rt in resource_types_from_crd(crd)}
     assert set(types) == {"v1", "v1alpha1"}
     assert types["v1"].subresources == {"status", "scale"}
@@ -109,8 +134,12 @@ def test_crd_serves_only_served_versions_with_their_subresources() -> None:
 
 
 def test_jsonpath_subset_of_printer_columns() -> None:
-    obj = {"status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Done", "status": "False"}],
-                      "weights": [10, 90]}}
+    obj = {
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}, {"type": "Done", "status": "False"}],
+            "weights": [10, 90],
+        }
+    }
     assert jsonpath(obj, '.status.conditions[?(@.type=="Done")].status') == "False"
     assert jsonpath(obj, ".status.weights[1]") == 90
     assert jsonpath(obj, ".status.missing.deeper") is None
@@ -123,3 +152,41 @@ def test_human_age() -> None:
     assert human_age("2026-01-01T22:00:00Z", now) == "120m"
     assert human_age("2026-01-01T20:00:00Z", now) == "4h"
     assert human_age("2025-12-28T00:00:00Z", now) == "5d"
+
+
+def test_strategic_merge_patch_merges_keyed_lists_and_honours_directives() -> None:
+    target = {
+        "metadata": {"finalizers": ["a"], "labels": {"x": "1", "y": "2"}},
+        "spec": {
+            "containers": [
+                {"name": "app", "image": "a:1", "env": [{"name": "A", "value": "1"}]},
+                {"name": "old", "image": "o:1"},
+            ],
+            "args": ["--one"],
+        },
+    }
+    patch = {
+        "metadata": {"finalizers": ["b", "a"], "labels": {"$patch": "replace", "z": "3"}},
+        "spec": {
+            "$setElementOrder/containers": [{"name": "app"}],
+            "containers": [
+                {"name": "app", "env": [{"name": "B", "value": "2"}]},
+                {"name": "old", "$patch": "delete"},
+                {"name": "new", "image": "n:1"},
+            ],
+            "args": ["--two"],
+        },
+    }
+    assert apply_strategic_merge_patch(target, patch) == {
+        "metadata": {"finalizers": ["a", "b"], "labels": {"z": "3"}},
+        "spec": {
+            "containers": [
+                {"name": "app", "image": "a:1", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
+                {"name": "new", "image": "n:1"},
+            ],
+            "args": ["--two"],
+        },
+    }
+    removed = apply_strategic_merge_patch(target, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}})
+    assert removed["metadata"] == {"finalizers": [], "labels": {"x": "1", "y": "2"}}
+    assert apply_strategic_merge_patch(target, {"spec": None}) == {"metadata": target["metadata"]}

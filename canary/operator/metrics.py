@@ -1,0 +1,158 @@
+"""The controller's own metrics (``/metrics``) and health (``/healthz``) for Grafana and probes.
+
+Names follow Flagger's (``flagger_canary_*``) with our ``canary_`` prefix, so
+a dashboard built for Flagger ports by renaming, plus what Flagger lacks:
+the phase as a label, failed checks, and the judge's evidence per metric.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from canary.core import Phase
+
+__all__ = ["Recorder", "serve_metrics"]
+
+_PHASES = [p.value for p in Phase if p is not Phase.NEW]
+
+
+class Recorder:
+    """Updates the controller's metrics from each reconcile tick; one registry per controller."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        labels = ["name", "namespace"]
+        self.info = Gauge(
+            "canary_info", "Canaries known to the controller (1 each)", [*labels, "primary", "canary", "provider"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.status = Gauge(
+            "canary_status",
+            "1 for the Canary's current phase, 0 for the others",
+            [*labels, "phase"],
+            registry=self.registry,
+        )
+        self.weight = Gauge(
+            "canary_weight",
+            "Traffic weight per workload (primary and canary)",
+            ["workload", "namespace"],
+            registry=self.registry,
+        )
+        self.failed_checks = Gauge(
+            "canary_failed_checks", "Failed checks of the current analysis", labels, registry=self.registry
+        )
+        self.duration = Histogram(
+            "canary_duration_seconds", "Seconds one reconcile tick of a Canary took", labels,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=self.registry,
+        )  # fmt: skip
+        self.metric_value = Gauge(
+            "canary_metric_value",
+            "Last measured value of each metric check",
+            [*labels, "metric"],
+            registry=self.registry,
+        )
+        self.metric_bound = Gauge(
+            "canary_metric_threshold",
+            "Threshold of each metric check (bound=min|max)",
+            [*labels, "metric", "bound"],
+            registry=self.registry,
+        )
+        self.evidence = Gauge(
+            "canary_judge_evidence",
+            "The judge's evidence of a regression per metric (rollback at threshold)",
+            [*labels, "metric"],
+            registry=self.registry,
+        )
+        self.evidence_threshold = Gauge(
+            "canary_judge_threshold",
+            "Evidence at which the judge rolls back",
+            [*labels, "metric"],
+            registry=self.registry,
+        )
+        self.successes = Counter(
+            "canary_successes", "Promotions, by strategy", [*labels, "strategy"], registry=self.registry
+        )
+        self.failures = Counter(
+            "canary_failures", "Rollbacks, by strategy", [*labels, "strategy"], registry=self.registry
+        )
+        self.healthy_since = time.monotonic()
+        self.last_tick = 0.0
+
+    def observe(
+        self,
+        *,
+        name: str,
+        namespace: str,
+        target: str,
+        primary: str,
+        provider: str,
+        strategy: str,
+        phase: str,
+        previous_phase: str,
+        canary_weight: int,
+        failed_checks: int,
+        seconds: float,
+        checks: Iterable[dict[str, Any]] = (),
+        judge: dict[str, Any] | None = None,
+    ) -> None:
+        """Record one tick's outcome for one Canary."""
+        self.last_tick = time.monotonic()
+        self.info.labels(name, namespace, primary, target, provider).set(1)
+        for known in _PHASES:
+            self.status.labels(name, namespace, known).set(1 if known == phase else 0)
+        self.weight.labels(target, namespace).set(canary_weight)
+        self.weight.labels(primary, namespace).set(100 - canary_weight)
+        self.failed_checks.labels(name, namespace).set(failed_checks)
+        self.duration.labels(name, namespace).observe(seconds)
+        for check in checks:
+            metric = str(check.get("name"))
+            if check.get("value") is not None:
+                self.metric_value.labels(name, namespace, metric).set(float(check["value"]))
+            for bound in ("min", "max"):
+                if check.get(bound) is not None:
+                    self.metric_bound.labels(name, namespace, metric, bound).set(float(check[bound]))
+        for verdict in (judge or {}).get("verdict", {}).get("metrics", []) or []:
+            metric = str(verdict.get("name"))
+            if verdict.get("evidence") is not None:
+                self.evidence.labels(name, namespace, metric).set(float(verdict["evidence"]))
+            if verdict.get("threshold") is not None:
+                self.evidence_threshold.labels(name, namespace, metric).set(float(verdict["threshold"]))
+        if phase != previous_phase:
+            if phase == Phase.SUCCEEDED.value:
+                self.successes.labels(name, namespace, strategy).inc()
+            elif phase == Phase.FAILED.value and previous_phase != Phase.INITIALIZING.value:
+                self.failures.labels(name, namespace, strategy).inc()
+
+    def forget(self, name: str, namespace: str) -> None:
+        """Drop a deleted Canary's series (its phase gauge would otherwise linger)."""
+        for gauge in (self.status, self.failed_checks, self.metric_value, self.metric_bound, self.evidence, self.info):
+            for labels in list(gauge._metrics):  # prometheus_client keeps children by label tuple
+                if labels[:2] == (name, namespace):
+                    gauge.remove(*labels)
+
+
+async def serve_metrics(
+    recorder: Recorder, port: int, healthy: Callable[[], bool], host: str = "0.0.0.0"
+) -> web.AppRunner:
+    """Serve ``/metrics`` and ``/healthz`` on ``host:port``; answers the runner (``cleanup()`` stops it)."""
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(recorder.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        ok = healthy()
+        return web.Response(status=200 if ok else 503, text="ok\n" if ok else "not ready\n")
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

@@ -1,0 +1,245 @@
+"""The reconcile shell on the in-memory API with a recording router: what it writes, in what order."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from canary.core import Routes
+from canary.kube.api import CANARIES, DEPLOYMENTS, EVENTS, KubeApi
+from canary.kube.memory import MemoryApi
+from canary.models import Canary
+from canary.operator.reconcile import Reconciler, ReconcilerSettings
+
+NS = "test"
+
+
+class RecordingRouter:
+    """A Router that keeps the split in memory and records every call."""
+
+    def __init__(self) -> None:
+        self.routes = Routes(100, 0)
+        self.calls: list[str] = []
+        self.history: list[int] = []
+
+    async def reconcile(self, canary: Canary) -> None:
+        self.calls.append("reconcile")
+
+    async def set_routes(self, canary: Canary, routes: Routes) -> None:
+        self.calls.append(f"set {routes.canary}")
+        self.routes = routes
+        self.history.append(routes.canary)
+
+    async def get_routes(self, canary: Canary) -> Routes:
+        return self.routes
+
+    async def finalize(self, canary: Canary) -> None:
+        self.calls.append("finalize")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def deployment(name: str, image: str = "podinfo:1") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": NS, "generation": 1},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            },
+        },
+    }
+
+
+def canary_body(**analysis: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "canary.dev/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": "podinfo", "namespace": NS},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+            "service": {"port": 9898},
+            "analysis": {
+                "interval": "10s",
+                "threshold": 2,
+                "stepWeight": 25,
+                "maxWeight": 50,
+                "metrics": [],
+                **analysis,
+            },
+        },
+    }
+
+
+async def mark_ready(api: MemoryApi) -> None:
+    """Play the Deployment controller: every Deployment with replicas > 0 is rolled out."""
+    for dep in await api.list(DEPLOYMENTS, NS):
+        spec = dep["spec"]
+        replicas = spec.get("replicas", 1)
+        status = {
+            "observedGeneration": dep["metadata"].get("generation", 0),
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": replicas,
+        }
+        await api.patch(DEPLOYMENTS, NS, dep["metadata"]["name"], {"status": status}, subresource="status")
+
+
+class Harness:
+    def __init__(self, body: dict[str, Any] | None = None) -> None:
+        self.api = MemoryApi()
+        self.router = RecordingRouter()
+        self.clock = Clock()
+        self.body = body or canary_body()
+
+        def router_factory(provider: str | None, api: KubeApi) -> RecordingRouter:
+            return self.router
+
+        self.reconciler = Reconciler(
+            self.api,
+            ReconcilerSettings(min_interval=1.0),
+            clock=self.clock,
+            router_factory=router_factory,  # type: ignore[arg-type]
+        )
+
+    async def setup(self) -> None:
+        await self.api.create(DEPLOYMENTS, NS, deployment("podinfo"))
+        await self.api.create(CANARIES, NS, copy.deepcopy(self.body))
+
+    async def tick(self, seconds: float = 10) -> dict[str, Any]:
+        self.clock.now += timedelta(seconds=seconds)
+        await mark_ready(self.api)
+        body = await self.api.get(CANARIES, NS, "podinfo")
+        assert body is not None
+        await self.reconciler.tick(body)
+        after = await self.api.get(CANARIES, NS, "podinfo")
+        assert after is not None
+        return after.get("status") or {}
+
+    async def new_revision(self, image: str) -> None:
+        await self.api.patch(
+            DEPLOYMENTS, NS, "podinfo",
+            {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}},
+        )  # fmt: skip
+
+
+async def test_initialization_creates_the_primary_and_scales_the_target_down() -> None:
+    h = Harness()
+    await h.setup()
+    assert (await h.tick())["phase"] == "Initializing"
+    primary = await h.api.get(DEPLOYMENTS, NS, "podinfo-primary")
+    assert primary is not None
+    assert primary["spec"]["selector"]["matchLabels"] == {"app": "podinfo-primary"}
+    assert primary["spec"]["template"]["metadata"]["labels"]["app"] == "podinfo-primary"
+    assert primary["metadata"]["ownerReferences"][0]["kind"] == "Canary"
+    status = await h.tick()
+    assert status["phase"] == "Initialized"
+    promoted = next(c for c in status["conditions"] if c["type"] == "Promoted")
+    assert (promoted["status"], promoted["reason"]) == ("True", "Initialized")
+    target = await h.api.get(DEPLOYMENTS, NS, "podinfo")
+    assert target is not None and target["spec"]["replicas"] == 0
+    assert "reconcile" in h.router.calls
+
+
+async def test_a_full_rollout_promotes_the_new_template_into_the_primary() -> None:
+    h = Harness()
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    phases = []
+    for _ in range(10):
+        phases.append((await h.tick())["phase"])
+        if phases[-1] == "Succeeded":
+            break
+    assert phases[-1] == "Succeeded", phases
+    assert h.router.history == [25, 50, 0], h.router.history  # written only when it changes
+    primary = await h.api.get(DEPLOYMENTS, NS, "podinfo-primary")
+    assert primary is not None
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "podinfo:2"
+    assert primary["spec"]["template"]["metadata"]["labels"]["app"] == "podinfo-primary"
+    target = await h.api.get(DEPLOYMENTS, NS, "podinfo")
+    assert target is not None and target["spec"]["replicas"] == 0
+    reasons = [e["reason"] for e in await h.api.list(EVENTS, NS)]
+    assert {"Progressing", "Promoting", "Finalising", "Succeeded"} <= set(reasons)
+
+
+async def test_a_restart_between_persist_and_converge_resumes_without_moving_weights_back() -> None:
+    h = Harness()
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    await h.tick()  # Progressing at 0
+    await h.tick()  # analysis starts: 25
+    # A new controller (fresh Reconciler, same API state) continues from status alone.
+    fresh = Harness()
+    fresh.api, fresh.router, fresh.clock = h.api, h.router, h.clock
+    fresh.reconciler = Reconciler(
+        h.api,
+        ReconcilerSettings(min_interval=1.0),
+        clock=h.clock,
+        router_factory=lambda p, a: h.router,  # type: ignore[arg-type, return-value]
+    )
+    status = await fresh.tick()
+    assert status["canaryWeight"] == 50
+    assert h.router.history == sorted(h.router.history)
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"analysis": {"stepWeight": 0}}, "spec.analysis.stepWeight"),
+        ({"analysis": {"maxWeight": 150}}, "spec.analysis.maxWeight"),
+        ({"targetRef": None}, "spec.targetRef"),
+        ({"analysis": {"metrics": [{"name": "cpu-usage"}]}}, "spec.analysis.metrics"),
+    ],
+)
+async def test_an_invalid_canary_gets_a_condition_and_one_event_and_no_crash(patch: dict[str, Any], field: str) -> None:
+    body = canary_body()
+    for key, value in patch.items():
+        if value is None:
+            del body["spec"][key]
+        elif isinstance(value, dict):
+            body["spec"][key].update(value)
+    h = Harness(body)
+    await h.setup()
+    status = await h.tick()
+    valid = next(c for c in status["conditions"] if c["type"] == "Valid")
+    assert valid["status"] == "False"
+    assert field in valid["message"]
+    await h.tick()  # the same problem again: no second Event
+    events = [e for e in await h.api.list(EVENTS, NS) if e["type"] == "Warning"]
+    assert len(events) == 1
+    assert field in events[0]["message"]
+    assert await h.api.get(DEPLOYMENTS, NS, "podinfo-primary") is None
+
+
+async def test_an_unsupported_provider_is_refused_by_name() -> None:
+    body = canary_body()
+    body["spec"]["provider"] = "contour"
+    h = Harness(body)
+    await h.setup()
+    status = await h.tick()
+    valid = next(c for c in status["conditions"] if c["type"] == "Valid")
+    assert valid["status"] == "False" and "contour" in valid["message"]
+
+
+async def test_fields_not_built_yet_are_reported_not_ignored() -> None:
+    h = Harness(canary_body(sessionAffinity={"cookieName": "flagger-cookie"}))
+    await h.setup()
+    status = await h.tick()
+    supported = next(c for c in status["conditions"] if c["type"] == "Supported")
+    assert supported["status"] == "False"
+    assert "sessionAffinity" in supported["message"]
