@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "CS_GRID",
     "DEFAULT_LATENCY_BOUNDS",
     "FAIL",
     "INCONCLUSIVE",
@@ -44,6 +45,10 @@ DEFAULT_LATENCY_BOUNDS: Final = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 50
 METRICS: Final = ("error-rate", "latency", "latency-tail")
 
 _STATE_VERSION: Final = 1
+
+#: Ratios (canary rate / primary rate) at which the confidence sequence on the
+#: effect is evaluated: the reported bounds are the tightest grid points.
+CS_GRID: Final = (0.5, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,9 @@ class BatchJudge:
         self.n_strategies = len(self.config.error_design_ratios)
         self.log_fail_strategies = np.zeros((n, k, self.n_strategies))
         self.log_pass = np.zeros((n, k))
+        self._grid = np.asarray(CS_GRID, dtype=np.float64)
+        self.cs_above = np.zeros((n, k, len(CS_GRID)))  # evidence against "ratio <= g"
+        self.cs_below = np.zeros((n, k, len(CS_GRID)))  # evidence against "ratio >= g"
         self.sum_xc = np.zeros((n, k))
         self.sum_nc = np.zeros((n, k))
         self.sum_xp = np.zeros((n, k))
@@ -288,6 +296,25 @@ class BatchJudge:
         """Natural log of each metric's regression e-value, shape ``(n_runs, n_metrics)``."""
         return _logsumexp(self.log_fail_strategies, axis=2) - math.log(self.n_strategies)
 
+    def effect_bounds(self, run: int = 0) -> list[tuple[float | None, float | None]]:
+        """Per metric: (lower, upper) confidence-sequence bounds on canary rate / primary rate.
+
+        A bound is reported at a grid point only when every grid point beyond it
+        (below it for the lower bound, above it for the upper one) is rejected as
+        well, so a wrong lower bound needs the test at the first grid point at or
+        above the true ratio to reject: probability at most alpha, at every tick
+        simultaneously (per metric). None: not yet bounded.
+        """
+        out: list[tuple[float | None, float | None]] = []
+        for k in range(len(self.config.metrics)):
+            above = np.cumprod(self.cs_above[run, k] >= self._log_threshold)
+            below = np.cumprod((self.cs_below[run, k] >= self._log_threshold)[::-1])
+            n_lo, n_hi = int(above.sum()), int(below.sum())
+            lower = float(self._grid[n_lo - 1]) if n_lo else None
+            upper = float(self._grid[len(self._grid) - n_hi]) if n_hi else None
+            out.append((lower, upper))
+        return out
+
     def combined_log_evidence(self) -> FloatArray:
         """Natural log of the alpha-weighted average of the metrics' regression e-values."""
         return _logsumexp(self.log_fail + self._log_weights, axis=1)
@@ -306,6 +333,8 @@ class BatchJudge:
             "failTick": _r(float(self.fail_tick[run])),
             "logFail": [_r(v) for v in self.log_fail_strategies[run].ravel().tolist()],
             "logPass": row(self.log_pass),
+            "csAbove": [_r(v) for v in self.cs_above[run].ravel().tolist()],
+            "csBelow": [_r(v) for v in self.cs_below[run].ravel().tolist()],
             "sumCanaryEvents": row(self.sum_xc),
             "sumCanaryRequests": row(self.sum_nc),
             "sumPrimaryEvents": row(self.sum_xp),
@@ -339,6 +368,11 @@ class BatchJudge:
         put("logFail", flat, k * self.n_strategies)
         self.log_fail_strategies[run] = flat[run].reshape(k, self.n_strategies)
         put("logPass", self.log_pass, k)
+        g = len(CS_GRID)
+        for name, target in (("csAbove", self.cs_above), ("csBelow", self.cs_below)):
+            flat = np.zeros((self.n_runs, k * g))
+            put(name, flat, k * g)
+            target[run] = flat[run].reshape(k, g)
         put("sumCanaryEvents", self.sum_xc, k)
         put("sumCanaryRequests", self.sum_nc, k)
         put("sumPrimaryEvents", self.sum_xp, k)
@@ -422,6 +456,20 @@ class BatchJudge:
         pass_factor = 1.0 + phi * ((1.0 - share) / (1.0 - q0) - 1.0)
         self.log_fail_strategies += np.where(valid[..., None], np.log(fail_factor), 0.0)
         self.log_pass += np.where(valid, np.log(pass_factor), 0.0)
+        # confidence sequence on the ratio itself (no tolerance): the same two bets at each grid ratio
+        g = self._grid
+        qg = g * nc[..., None] / (g * nc[..., None] + np_[..., None])
+        r1 = np.maximum(2.0 * g, ratio_hat[..., None])
+        q1 = r1 * nc[..., None] / (r1 * nc[..., None] + np_[..., None])
+        mm = m[..., None]
+        th = np.minimum(cfg.max_bet, 1.0 - (1.0 - np.maximum((q1 - qg) / (1.0 - qg), 0.0)) ** mm)
+        above = 1.0 + th * (share[..., None] / qg - 1.0)
+        ra = np.minimum(ratio_hat[..., None], 0.5 * g)
+        qa = ra * nc[..., None] / (ra * nc[..., None] + np_[..., None])
+        ph = np.minimum(cfg.max_bet, 1.0 - (1.0 - np.maximum((qg - qa) / qg, 0.0)) ** mm)
+        below = 1.0 + ph * ((1.0 - share[..., None]) / (1.0 - qg) - 1.0)
+        self.cs_above += np.where(valid[..., None], np.log(above), 0.0)
+        self.cs_below += np.where(valid[..., None], np.log(below), 0.0)
         # bookkeeping (ticks without events still count requests for the effect estimate)
         seen = np.isfinite(t.nc + t.np_ + t.xc + t.xp) & (t.nc >= 0) & (t.np_ >= 0)
         self.sum_xc += np.where(seen, xc, 0.0)

@@ -90,6 +90,14 @@ has reached 1/alpha (a wrong "pass" needs one of the true-null metrics to
 cross, probability <= alpha). A canary with few events passes slowly:
 each tick can add at most a factor ``1 / (1 - q_t)``.
 
+Effect bounds
+-------------
+The same two bets, run without tolerance at fixed ratios ``g`` (0.5 ... 20),
+give a confidence sequence for ``R``: the lower bound is the largest ``g``
+such that "R <= g'" is rejected for every grid ``g' <= g`` (so it is wrong
+only if the test at the first grid point at or above the true ``R`` rejects,
+probability <= alpha), the upper bound likewise from above.
+
 Tolerances
 ----------
 Errors: ``R0 = 1 + error_rate_tolerance_ratio + error_rate_tolerance_pp /
@@ -215,9 +223,10 @@ class SequentialJudge:
         log_fail = b.log_fail[0].tolist()
         combined = _exp(_log_mean_exp(log_fail, weights))
         ticks = int(b.ticks[0])
+        bounds = b.effect_bounds(0)
         details = []
         for k, name in enumerate(cfg.metrics):
-            details.append(self._metric_verdict(k, name, weights[k], threshold, log_fail[k]))
+            details.append(self._metric_verdict(k, name, weights[k], threshold, log_fail[k], bounds[k]))
         if b.failed[0]:
             outcome: Outcome = "fail"
             top = max(details, key=lambda m: m.evidence / m.threshold)
@@ -241,7 +250,15 @@ class SequentialJudge:
             reason = f"inconclusive after {ticks} ticks; {top.reason}"
         return Verdict(outcome, reason, tuple(details), evidence=combined, threshold=threshold, ticks=ticks)
 
-    def _metric_verdict(self, k: int, name: str, weight: float, alpha_inv: float, log_fail: float) -> MetricVerdict:
+    def _metric_verdict(
+        self,
+        k: int,
+        name: str,
+        weight: float,
+        alpha_inv: float,
+        log_fail: float,
+        bounds: tuple[float | None, float | None],
+    ) -> MetricVerdict:
         b = self._batch
         cfg = self.config
         ev = _exp(log_fail)
@@ -271,7 +288,16 @@ class SequentialJudge:
                 what = f"{_pct(cval)} of canary vs {_pct(pval)} of primary requests slower than {bound_ms:g} ms"
             else:
                 what = "no latency histogram yet"
-        ratio = f" ({effect:.3g}x)" if effect is not None else ""
+        lower, upper = bounds
+        conf = f"{100 * (1 - cfg.alpha):g} % confidence"
+        ratio = f" ({effect:.3g}x" if effect is not None else ""
+        if ratio and lower is not None and upper is not None:
+            ratio += f"; {lower:g}x to {upper:g}x with {conf}"
+        elif ratio and lower is not None:
+            ratio += f", at least {lower:g}x with {conf}"
+        elif ratio and upper is not None:
+            ratio += f", at most {upper:g}x with {conf}"
+        ratio += ")" if ratio else ""
         if nticks == 0:
             outcome: Outcome = "inconclusive"
             reason = f"{label}: no evidence yet ({what})"
@@ -299,6 +325,8 @@ class SequentialJudge:
             primary_value=pval,
             tolerance=r0 if math.isfinite(r0) else None,
             bound_ms=bound_ms,
+            lower=lower,
+            upper=upper,
             ticks=nticks,
         )
 

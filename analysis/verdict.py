@@ -30,8 +30,10 @@ class MetricVerdict:
     tolerance"; "pass" needs it to reach 1 / alpha. ``effect`` is the canary's
     rate divided by the primary's (errors, or requests slower than
     ``bound_ms``), ``canary_value`` / ``primary_value`` those rates in percent.
-    ``lower`` / ``upper`` are confidence-sequence bounds on ``effect`` when the
-    judge has them (None otherwise).
+    ``lower`` / ``upper`` are confidence-sequence bounds on the ratio (valid at
+    level alpha at every tick; the sequential judge reports grid points 0.5,
+    0.8, 1, 1.25, 1.5, 2, 3, 5, 10, 20), None while unbounded.
+    ``tolerance`` is the ratio R0 the canary may reach before it regresses.
     """
 
     name: str

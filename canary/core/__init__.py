@@ -16,12 +16,15 @@ from canary.core.decide import (
     decide,
     desired,
     needs_checks,
+    needs_pre_rollout,
+    pending_gate,
 )
-from canary.core.phases import TRANSITIONS, IllegalTransition, Phase, can_transition, check_transition
+from canary.core.phases import TERMINAL, TRANSITIONS, IllegalTransition, Phase, can_transition, check_transition
 from canary.core.routes import Routes
 from canary.core.steps import WeightPlan
 
 __all__ = [
+    "TERMINAL",
     "TRANSITIONS",
     "Check",
     "Decision",
@@ -41,4 +44,6 @@ __all__ = [
     "decide",
     "desired",
     "needs_checks",
+    "needs_pre_rollout",
+    "pending_gate",
 ]

@@ -37,6 +37,8 @@ __all__ = [
     "decide",
     "desired",
     "needs_checks",
+    "needs_pre_rollout",
+    "pending_gate",
 ]
 
 
@@ -103,9 +105,12 @@ class World:
     canary_ready: bool
     checks: tuple[Check, ...] | None = None
     judge: JudgeSignal | None = None
+    pre_rollout: Check | None = None  # the pre-rollout hooks' result on the tick that starts the analysis
     rollout_gate_open: bool = True
+    traffic_gate_open: bool = True
     promotion_gate_open: bool = True
     abort_requested: bool = False
+    retry_requested: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,9 +185,9 @@ def needs_checks(plan: Plan, state: State, world: World, now: datetime) -> bool:
         return False
     if world.target_hash != state.last_applied_spec:
         return False  # a new revision restarts the analysis instead
-    if state.last_analysis_time is None:
+    if not _started(state):
         return False  # the first tick only starts the analysis: no traffic reached the canary yet
-    return _elapsed(state.last_analysis_time, now) >= plan.interval
+    return state.last_analysis_time is None or _elapsed(state.last_analysis_time, now) >= plan.interval
 
 
 class _Builder:
@@ -255,6 +260,10 @@ def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:
     if new_revision:
         _start_revision(b, plan, world, restart=phase not in TERMINAL)
         return b.done()
+    if phase == Phase.FAILED and world.retry_requested:
+        b.move(Phase.PROGRESSING, canary_weight=0, failed_checks=0, iterations=0, last_analysis_time=None)
+        b.event("retrying the analysis of the failed revision, as requested", reason="Progressing")
+        return b.done()
     if phase in TERMINAL:
         return b.done()
 
@@ -316,15 +325,10 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
         b.move(Phase.PROMOTING)
         b.event("skipAnalysis is set: promoting", reason="Promoting")
         return
-    if state.last_analysis_time is None:
-        weight = 0 if plan.iterations else plan.weights.next_weight(0)
-        b.update(last_analysis_time=b.now, canary_weight=weight)
-        if plan.iterations:
-            b.event(f"starting the analysis: {plan.iterations} iterations", reason="Progressing")
-        else:
-            b.event(f"starting the analysis: canary weight {weight}", reason="Progressing")
+    if state.last_analysis_time is not None and _elapsed(state.last_analysis_time, b.now) < plan.interval:
         return
-    if _elapsed(state.last_analysis_time, b.now) < plan.interval:
+    if not _started(state):
+        _start_analysis(b, plan, world)
         return
     if world.checks is None:
         raise ValueError("checks are due this tick but were not run")
@@ -347,12 +351,7 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
 
     passed = "; ".join(c.reason for c in world.checks) or "no checks configured"
     early = judge is not None and judge.decides and judge.outcome == "pass" and plan.promote_on_pass
-    if plan.iterations:
-        done = state.iterations + 1
-        b.update(iterations=done)
-        finished = done >= plan.iterations
-    else:
-        finished = plan.weights.is_last(state.canary_weight)
+    finished = _at_last_step(plan, state)
     if finished or early:
         why = f"the judge found no meaningful regression: {judge.reason}" if early and judge else "all checks passed"
         if not world.promotion_gate_open:
@@ -364,8 +363,61 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
         b.event(f"{why} ({passed}): promoting the canary to the primary", reason="Promoting")
         return
     if plan.iterations:
-        b.event(f"iteration {state.iterations + 1}/{plan.iterations} passed: {passed}", reason="Progressing")
+        b.update(iterations=state.iterations + 1)
+        b.event(f"iteration {state.iterations}/{plan.iterations} passed: {passed}", reason="Progressing")
         return
     weight = plan.weights.next_weight(state.canary_weight)
+    if not world.traffic_gate_open:
+        waiting = f"checks passed; waiting for the confirm-traffic-increase gate before weight {weight}"
+        if state.message != waiting:
+            b.event(waiting, reason="Waiting")
+        return
     b.update(canary_weight=weight)
     b.event(f"advancing the canary weight to {weight} ({passed})", reason="Progressing")
+
+
+def _started(state: State) -> bool:
+    """Whether the current revision's analysis has begun (Flagger: weight or iterations above 0)."""
+    return state.canary_weight > 0 or state.iterations > 0
+
+
+def _at_last_step(plan: Plan, state: State) -> bool:
+    if plan.iterations:
+        return state.iterations >= plan.iterations
+    return plan.weights.is_last(state.canary_weight)
+
+
+def _start_analysis(b: _Builder, plan: Plan, world: World) -> None:
+    """The first analysis tick: pre-rollout hooks, then the first step (no traffic was judged yet)."""
+    state = b.state
+    b.update(last_analysis_time=b.now)
+    if world.pre_rollout is not None and not world.pre_rollout.ok:
+        count = state.failed_checks + 1
+        b.update(failed_checks=count)
+        why = f"pre-rollout check failed {count}/{plan.threshold}: {world.pre_rollout.reason}"
+        if count >= plan.threshold:
+            _roll_back(b, why)
+        else:
+            b.event(why, reason="Halted", warning=True)
+        return
+    if plan.iterations:
+        b.update(iterations=1)
+        b.event(f"starting the analysis: iteration 1/{plan.iterations}", reason="Progressing")
+        return
+    weight = plan.weights.next_weight(0)
+    b.update(canary_weight=weight)
+    b.event(f"starting the analysis: canary weight {weight}", reason="Progressing")
+
+
+def pending_gate(plan: Plan, state: State) -> Literal["traffic", "promotion"]:
+    """Which confirm gate the next passing check would ask: another weight step, or promotion."""
+    return "promotion" if state.phase == Phase.WAITING_PROMOTION or _at_last_step(plan, state) else "traffic"
+
+
+def needs_pre_rollout(plan: Plan, state: State, world: World, now: datetime) -> bool:
+    """Whether this tick starts the analysis, so the pre-rollout hooks must run first."""
+    if plan.suspend or plan.skip_analysis or not world.canary_ready or state.phase != Phase.PROGRESSING:
+        return False
+    if world.target_hash != state.last_applied_spec or _started(state):
+        return False
+    return state.last_analysis_time is None or _elapsed(state.last_analysis_time, now) >= plan.interval

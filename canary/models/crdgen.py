@@ -252,7 +252,8 @@ def _crd(spec: CrdSpec) -> dict[str, Any]:
                 "plural": spec.plural,
                 "singular": spec.kind.lower(),
                 "shortNames": list(spec.short_names),
-                "categories": ["canary"],
+                # Not "canary": kubectl expands categories before singular names, so `kubectl get canary X` would break.
+                "categories": ["progressive-delivery"],
             },
             "scope": "Namespaced",
             "versions": [version],

@@ -205,7 +205,7 @@ class Notification:
         return pairs
 
     def verdict_text(self) -> str | None:
-        """"Judge: fail: <reason>", or ``None`` without a verdict."""
+        """The judge line, "Judge: fail: <reason>", or ``None`` without a verdict."""
         if not self.verdict:
             return None
         return f"Judge: {self.verdict}" + (f": {self.verdict_reason}" if self.verdict_reason else "")

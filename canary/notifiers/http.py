@@ -274,4 +274,4 @@ class WebhookPoster:
         raise failure
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.backoff * (2 ** (attempt - 1)), self.max_retry_after)
+        return min(self.backoff * 2.0 ** (attempt - 1), self.max_retry_after)

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from canary.notifiers.base import Notification
-from canary.notifiers.text import fit
+from canary.notifiers.text import fit, truncate
 
 __all__ = [
     "COLORS",
@@ -67,7 +67,10 @@ def render(notification: Notification, channel: str | None = None, username: str
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": f"*{escape(label)}*\n" + fit(value, FIELD_LIMIT - len(label) - 4, escape)}
+                {
+                    "type": "mrkdwn",
+                    "text": f"*{escape(label)}*\n" + fit(value or "-", FIELD_LIMIT - len(label) - 4, escape),
+                }
                 for label, value in n.facts()[:MAX_FIELDS]
             ],
         }
@@ -76,15 +79,17 @@ def render(notification: Notification, channel: str | None = None, username: str
         lines = [c.text() for c in n.checks[:_MAX_CHECK_LINES]]
         if len(n.checks) > _MAX_CHECK_LINES:
             lines.append(f"… and {len(n.checks) - _MAX_CHECK_LINES} more")
-        blocks.append(_mrkdwn("*Checks*\n" + "\n".join(f"• {line}" for line in lines), SECTION_LIMIT))
         # The heading's asterisks survive escaping: only & < > are escaped.
-        blocks[-1] = {"type": "section", "text": blocks[-1]}
+        checks = "*Checks*\n" + "\n".join(f"• {line}" for line in lines)
+        blocks.append({"type": "section", "text": _mrkdwn(checks, SECTION_LIMIT)})
     verdict = n.verdict_text()
     if verdict:
         blocks.append({"type": "context", "elements": [_mrkdwn(verdict, SECTION_LIMIT)]})
     payload: dict[str, Any] = {
         "text": text,
-        "attachments": [{"color": COLORS[n.severity], "fallback": fit(n.plain_text(), TEXT_LIMIT, escape), "blocks": blocks}],
+        "attachments": [
+            {"color": COLORS[n.severity], "fallback": truncate(n.plain_text(), TEXT_LIMIT), "blocks": blocks}
+        ],
     }
     if channel:
         payload["channel"] = channel

@@ -3,8 +3,8 @@
 Services count lengths differently (Slack and Discord in characters, JavaScript
 back ends in UTF-16 code units); :func:`text_length` counts UTF-16 code units,
 which is never less than either, so a text that fits here fits everywhere.
-Truncation cuts between characters, never inside an escape (``&lt;``) or a
-surrogate pair, and marks the cut with "…".
+Truncation cuts between characters, never inside an escape (``&lt;``), and
+marks the cut with "…".
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ def truncate(text: str, limit: int) -> str:
 
 
 def fit(raw: str, limit: int, escape: Callable[[str], str]) -> str:
-    """``escape(raw)`` cut so that it fits ``limit``, cutting the raw text so no escape is split.
+    """``escape(raw)`` cut to fit ``limit``: the escape of the longest raw prefix that fits, then "…".
 
-    ``escape`` must work character by character (``escape(a + b) == escape(a) + escape(b)``),
-    as HTML and Slack escaping do.
+    Cutting the raw text (not the escaped one) means no escape sequence is ever
+    split. ``escape`` must not shrink when its input grows (true of HTML, Slack
+    and markdown escaping).
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")
@@ -39,13 +40,11 @@ def fit(raw: str, limit: int, escape: Callable[[str], str]) -> str:
     if text_length(escaped) <= limit:
         return escaped
     budget = limit - text_length(ELLIPSIS)
-    pieces: list[str] = []
-    used = 0
-    for ch in raw:
-        piece = escape(ch)
-        size = text_length(piece)
-        if used + size > budget:
-            break
-        pieces.append(piece)
-        used += size
-    return "".join(pieces).rstrip() + ELLIPSIS
+    low, high = 0, len(raw)  # invariant: raw[:low] fits, raw[:high + 1] does not (or high == len)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if text_length(escape(raw[:mid]).rstrip()) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return escape(raw[:low]).rstrip() + ELLIPSIS

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,9 +43,11 @@ from canary.kube.workloads import (
     scale,
     template_hash,
 )
-from canary.models import Canary, describe, unsupported
+from canary.models import Canary, CanaryCheck, describe, unsupported
 from canary.operator.checks import TickChecks, run_checks
+from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates, rollout_hook_checks
 from canary.operator.metrics import Recorder
+from canary.operator.webhooks import WebhookCaller
 from canary.providers.checks import ProviderPool
 from canary.routers.base import Router, RoutingError
 from canary.routers.registry import router_for
@@ -163,6 +165,7 @@ class Reconciler:
         self.clock = clock
         self.router_factory = router_factory
         self.pool = ProviderPool(timeout=settings.metrics_timeout)
+        self.hooks = WebhookCaller()
 
     # ------------------------------------------------------------------ helpers
 
@@ -221,16 +224,39 @@ class Reconciler:
             canary_ready=deployment_ready(target),
         )
         now = self.clock()
+        manual = Manual.read(body, world.target_hash)
+        if manual.suspend:
+            plan = replace(plan, suspend=True)
+        gates = await open_gates(self.hooks, canary, plan, state, world, now, manual)
+        world = gates.world
         measured: TickChecks | None = None
         if needs_checks(plan, state, world, now):
             measured = await run_checks(
                 canary, self.api, self.pool, self.settings.default_provider, self.settings.prometheus_url, plan.interval
             )
-            world = World(**{**world.__dict__, "checks": measured.checks, "judge": measured.judge})
+            hooks = await rollout_hook_checks(self.hooks, canary, state.phase.value)
+            measured.checks = measured.checks + hooks
+            measured.records.extend(
+                CanaryCheck(name=c.name, outcome="pass" if c.ok else "fail", reason=c.reason) for c in hooks
+            )
+            world = replace(world, checks=measured.checks, judge=measured.judge)
         decision = decide(plan, state, world, now)
         await self._persist(body, canary, decision, measured, not_yet, now)
+        await self._clear_used(body, canary, gates.used, decision)
+        for result in gates.results:
+            if not result.ok and result.type != "rollback" and decision.changed:
+                await self._event(body, "Warning", "WebhookFailed", result.reason)
         for event in decision.events:
             await self._event(body, event.type, event.reason, event.message)
+            await self.hooks.run(
+                canary, ["event"], decision.state.phase.value,
+                {"eventMessage": event.message, "eventType": event.type, "timestamp": _iso(now) or ""},
+            )  # fmt: skip
+        ended = decision.state.phase in (Phase.SUCCEEDED, Phase.FAILED) and decision.state.phase != state.phase
+        if ended and state.phase != Phase.INITIALIZING:
+            for result in await self.hooks.run(canary, ["post-rollout"], decision.state.phase.value):
+                if not result.ok:
+                    await self._event(body, "Warning", "WebhookFailed", result.reason)
         if target is not None:
             await self._converge(canary, body, desired(decision.state), target, primary)
         if self.recorder is not None:
@@ -250,6 +276,22 @@ class Reconciler:
                 judge=measured.judge_status if measured else None,
             )
         return decision
+
+    async def _clear_used(self, body: JsonDict, canary: Canary, used: frozenset[str], decision: Decision) -> None:
+        """Remove the manual-control annotations this tick used up (or that no longer apply)."""
+        annotations = body.get("metadata", {}).get("annotations") or {}
+        drop = set(used)
+        if ABORT in annotations and decision.state.phase == Phase.FAILED:
+            drop.add(ABORT)
+        if APPROVE in annotations and annotations[APPROVE] != decision.state.last_applied_spec:
+            drop.add(APPROVE)  # an approval for a revision that is gone
+        if RETRY in annotations and decision.state.phase != Phase.FAILED:
+            drop.add(RETRY)
+        drop &= set(annotations)
+        if drop:
+            await self.api.patch(
+                CANARIES, canary.namespace, canary.name, {"metadata": {"annotations": dict.fromkeys(drop)}}
+            )
 
     async def _persist(
         self,

@@ -263,3 +263,29 @@ def test_pass_is_never_reported_once_failed() -> None:
         assert not np.any(out[failed] == PASS)
         failed |= out == FAIL
     assert failed.all()
+
+
+# ------------------------------------------------------ confidence sequence
+
+
+def _final_bounds(sim: SimulatedTicks, config: JudgeConfig) -> list[tuple[float | None, float | None]]:
+    runs, ticks = sim.canary_requests.shape
+    judge = BatchJudge(runs, config)
+    for t in range(ticks):
+        judge.update(sim.canary_requests[:, t], sim.canary_errors[:, t], sim.canary_hist[:, t],
+                     sim.primary_requests[:, t], sim.primary_errors[:, t], sim.primary_hist[:, t])
+    return [judge.effect_bounds(run)[0] for run in range(runs)]
+
+
+def test_effect_bounds_cover_the_true_error_ratio() -> None:
+    config = JudgeConfig(latency_bounds=tuple(BOUNDS), metrics=("error-rate",), alpha=0.05)
+    sim = simulate(MID10, Scenario("errors 1 %", noise="clean", canary_error_rate=0.01), 200, 30,
+                   np.random.default_rng(21), BOUNDS)
+    bounds = _final_bounds(sim, config)
+    lowers = [lo for lo, _ in bounds]
+    assert all(lo is not None and 3.0 <= lo <= 10.0 for lo in lowers)  # true ratio is 10
+    healthy = simulate(MID10, Scenario("clean", noise="clean"), 300, 30, np.random.default_rng(22), BOUNDS)
+    bounds = _final_bounds(healthy, config)
+    wrong = [lo for lo, hi in bounds if (lo is not None and lo >= 1.0) or (hi is not None and hi <= 1.0)]
+    assert len(wrong) <= 0.05 * len(bounds)
+    assert any(hi is not None for _, hi in bounds)  # a healthy canary gets an upper bound too

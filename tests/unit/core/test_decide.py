@@ -20,6 +20,8 @@ from canary.core import (
     decide,
     desired,
     needs_checks,
+    needs_pre_rollout,
+    pending_gate,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -209,3 +211,35 @@ def test_desired_world_follows_the_phase() -> None:
     assert desired(progressing).routes == Routes(60, 40)
     assert desired(progressing).canary_replicas == Replicas.UP
     assert not desired(progressing).primary_from_target
+
+
+def test_pre_rollout_failure_counts_as_a_failed_check_and_holds_the_start() -> None:
+    walker = Walker()
+    walker.tick(world())  # new revision
+    bad = Check("pre-rollout", False, "pre-rollout hook smoke-test: 500 boom")
+    state = walker.tick(world(pre_rollout=bad))
+    assert (state.phase, state.canary_weight, state.failed_checks) == (Phase.PROGRESSING, 0, 1)
+    assert "smoke-test" in walker.events[-1]
+    assert needs_pre_rollout(PLAN, state, world(), walker.now + timedelta(seconds=60))
+    assert walker.tick(world(pre_rollout=Check("pre-rollout", True, "ok"))).canary_weight == 20
+    state = Walker(plan=replace(PLAN, threshold=1))
+    state.tick(world())
+    assert state.tick(world(pre_rollout=bad)).phase == Phase.FAILED
+
+
+def test_confirm_traffic_increase_holds_the_weight_without_failing() -> None:
+    walker = Walker()
+    walker.tick(world())
+    walker.tick(world())
+    assert pending_gate(PLAN, walker.state) == "traffic"
+    state = walker.tick(world(traffic_gate_open=False))
+    assert (state.canary_weight, state.failed_checks) == (20, 0)
+    assert "confirm-traffic-increase" in walker.events[-1]
+    assert walker.tick(world()).canary_weight == 40
+
+
+def test_retry_runs_the_failed_revision_again() -> None:
+    walker = Walker(state=State(phase=Phase.FAILED, last_applied_spec="v2", last_promoted_spec="v1", failed_checks=2))
+    state = walker.tick(world(retry_requested=True))
+    assert (state.phase, state.failed_checks, state.canary_weight) == (Phase.PROGRESSING, 0, 0)
+    assert state.last_applied_spec == "v2"

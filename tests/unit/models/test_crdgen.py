@@ -84,7 +84,9 @@ def test_names(kind: str, plural: str, short: list[str]) -> None:
     names = crd["spec"]["names"]
     assert (names["plural"], names["singular"], names["listKind"]) == (plural, kind.lower(), f"{kind}List")
     assert names["shortNames"] == short
-    assert names["categories"] == ["canary"]
+    assert names["categories"] == ["progressive-delivery"]
+    # kubectl expands a category before a singular name: a clash would break `kubectl get canary NAME`.
+    assert not set(names["categories"]) & {names["singular"], names["plural"], *names["shortNames"]}
     assert crd["spec"]["group"] == "canary.dev"
     assert crd["spec"]["scope"] == "Namespaced"
     assert [v["name"] for v in crd["spec"]["versions"]] == ["v1beta1"]

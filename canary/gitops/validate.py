@@ -1,0 +1,640 @@
+"""``canary validate``: check Canary, MetricTemplate and AlertProvider manifests before they are merged.
+
+For every ``canary.dev`` object found in the given files this runs, in order:
+
+1. the CRD schema, as the API server checks it at admission
+   (:mod:`canary.gitops.schema`), with "did you mean" for unknown fields;
+2. the models (:mod:`canary.models`), which hold the rules a schema cannot
+   express (ascending ``stepWeights``, ``maxWeight`` ≥ ``stepWeight``,
+   durations, ``thresholdRange`` order, a metric's query source, webhook
+   types...); where the schema and a model report the same field, the model's
+   message is kept;
+3. what spans objects and what the controller would refuse at run time: a
+   metric's MetricTemplate must be among the given files (found as the
+   controller finds it, see :func:`canary.providers.checks.template_key`), every
+   Prometheus query must parse as PromQL once its template variables are
+   rendered, ``templateVariables`` values that could inject PromQL are refused
+   (:mod:`canary.providers.templates`), and :func:`canary.models.unsupported`
+   says what the controller refuses (an error) or ignores for now (a warning).
+
+Flagger objects (``flagger.app``) are errors that point to ``canary convert``;
+other kinds are ignored and counted. Nothing here raises on bad input: every
+problem is a :class:`~canary.gitops.findings.Finding`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from canary.gitops.documents import Document, FieldPath, FileDocuments, collect_files, read_documents
+from canary.gitops.findings import Finding, Severity, format_path
+from canary.gitops.promql import promql_error
+from canary.gitops.schema import (
+    KINDS,
+    enum_values,
+    known_fields,
+    prune_nulls,
+    schema_for,
+    schema_problems,
+    suggest,
+    unknown_field_message,
+)
+from canary.models import AlertProvider, Canary, MetricTemplate, ObjectMeta, describe, unsupported
+from canary.models.base import API_GROUP, GROUP_VERSION
+from canary.models.convert import FLAGGER_GROUP
+from canary.models.errors import field_path
+from canary.models.support import DEFAULT_PROVIDER
+from canary.providers.checks import template_context, template_key
+from canary.providers.templates import TemplateContext, TemplateError, check_variable_value, render_query
+
+__all__ = ["FLAGGER_MESSAGE", "Report", "validate_documents", "validate_files", "validate_paths"]
+
+FLAGGER_MESSAGE = "Flagger resource: run `canary convert`"
+"""The error for a ``flagger.app`` object found by ``canary validate``."""
+
+_MODELS: dict[str, type[Canary] | type[MetricTemplate] | type[AlertProvider]] = {
+    "Canary": Canary,
+    "MetricTemplate": MetricTemplate,
+    "AlertProvider": AlertProvider,
+}
+# Kubernetes ObjectMeta fields that the model does not list but kubectl accepts.
+_EXTRA_METADATA = ("ownerReferences", "managedFields", "selfLink", "deletionGracePeriodSeconds")
+_METADATA_FIELDS = tuple(sorted({*ObjectMeta.model_fields, *_EXTRA_METADATA}))
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_VARIABLE = re.compile(r"^variables\.([A-Za-z_][A-Za-z0-9_-]*)$")
+# Values tried for template variables when a MetricTemplate is checked on its own: a label value,
+# a number and a duration (a variable may stand in any of these places).
+_PLACEHOLDER_VALUES = ("placeholder", "1", "1m")
+
+
+@dataclass
+class Report:
+    """The outcome of a validation run: the findings and what was looked at."""
+
+    findings: list[Finding] = field(default_factory=list)
+    """Every problem, in file and document order."""
+    files: int = 0
+    """Files read."""
+    checked: dict[str, int] = field(default_factory=dict)
+    """Objects checked, by kind."""
+    flagger: int = 0
+    """Flagger objects found (each is an error)."""
+    ignored: int = 0
+    """Documents of other kinds (or not Kubernetes objects), left alone."""
+
+    @property
+    def errors(self) -> int:
+        """Number of error findings."""
+        return sum(1 for finding in self.findings if finding.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        """Number of warning findings."""
+        return sum(1 for finding in self.findings if finding.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings do not fail)."""
+        return self.errors == 0
+
+    def summary(self) -> str:
+        """One line: files read, objects checked by kind, ignored documents, errors and warnings."""
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.checked.items()) if count)
+        total = sum(self.checked.values())
+        parts = [f"{self.files} file{'s' if self.files != 1 else ''}", f"{total} object{'s' if total != 1 else ''} checked"]
+        if kinds:
+            parts[-1] += f" ({kinds})"
+        if self.flagger:
+            parts.append(f"{self.flagger} Flagger object{'s' if self.flagger != 1 else ''}")
+        parts.append(f"{self.ignored} other document{'s' if self.ignored != 1 else ''} ignored")
+        return (
+            ", ".join(parts)
+            + f": {self.errors} error{'s' if self.errors != 1 else ''}, "
+            + f"{self.warnings} warning{'s' if self.warnings != 1 else ''}"
+        )
+
+
+@dataclass
+class _Object:
+    """One ``canary.dev`` object found in a document (a List's item has a path prefix)."""
+
+    document: Document
+    prefix: FieldPath
+    kind: str
+    raw: dict[str, Any]
+    obj: dict[str, Any]
+    model: Canary | MetricTemplate | AlertProvider | None = None
+
+    @property
+    def name(self) -> str | None:
+        metadata = self.obj.get("metadata")
+        value = metadata.get("name") if isinstance(metadata, dict) else None
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def namespace(self) -> str | None:
+        metadata = self.obj.get("metadata")
+        value = metadata.get("namespace") if isinstance(metadata, dict) else None
+        return value if isinstance(value, str) and value else None
+
+    def label(self) -> str:
+        return f"{self.namespace or 'default'}/{self.name or '?'}"
+
+
+class _Collector:
+    """Builds findings with the location filled in from the document."""
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+
+    def add(
+        self,
+        document: Document,
+        path: FieldPath,
+        severity: Severity,
+        message: str,
+        kind: str | None = None,
+        namespace: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.findings.append(
+            Finding(
+                file=document.file,
+                severity=severity,
+                message=message,
+                path=format_path(path),
+                kind=kind,
+                namespace=namespace,
+                name=name,
+                document=document.index,
+                line=document.line_of(path),
+            )
+        )
+
+    def on(self, item: _Object, path: FieldPath, severity: Severity, message: str) -> None:
+        self.add(item.document, (*item.prefix, *path), severity, message, item.kind, item.namespace, item.name)
+
+
+def _meta(obj: dict[str, Any]) -> tuple[str | None, str | None]:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return None, None
+    namespace, name = metadata.get("namespace"), metadata.get("name")
+    return (
+        namespace if isinstance(namespace, str) and namespace else None,
+        name if isinstance(name, str) and name else None,
+    )
+
+
+def _group(obj: dict[str, Any]) -> str | None:
+    api_version = obj.get("apiVersion")
+    return api_version.partition("/")[0] if isinstance(api_version, str) else None
+
+
+def _is_ours_or_flagger(value: Any) -> bool:
+    return isinstance(value, dict) and _group(value) in (API_GROUP, FLAGGER_GROUP)
+
+
+def _objects(document: Document, out: _Collector, report: Report) -> Iterator[_Object]:
+    """The ``canary.dev`` objects of one document; Flagger objects and odd documents become findings."""
+    value = document.obj
+    if value is None:
+        return
+    if isinstance(value, list):
+        if any(_is_ours_or_flagger(item) for item in value):
+            out.add(document, (), "error", "a document must hold one object, not a list (use `kind: List` and items)")
+        else:
+            report.ignored += 1
+        return
+    if not isinstance(value, dict):
+        report.ignored += 1
+        return
+    items: list[tuple[FieldPath, Any]] = [((), value)]
+    if value.get("kind") == "List" and value.get("apiVersion") == "v1" and isinstance(value.get("items"), list):
+        items = [(("items", position), item) for position, item in enumerate(value["items"])]
+    for prefix, item in items:
+        if not isinstance(item, dict):
+            report.ignored += 1
+            continue
+        group = _group(item)
+        kind = item.get("kind")
+        namespace, name = _meta(item)
+        kind_text = kind if isinstance(kind, str) else None
+        if group == FLAGGER_GROUP:
+            report.flagger += 1
+            out.add(document, (*prefix, "apiVersion"), "error", FLAGGER_MESSAGE, kind_text, namespace, name)
+            continue
+        if group != API_GROUP:
+            if group is None and kind_text in KINDS and "apiVersion" not in item:
+                out.add(
+                    document,
+                    (*prefix, "apiVersion"),
+                    "error",
+                    f"required field is missing (expected {GROUP_VERSION})",
+                    kind_text,
+                    namespace,
+                    name,
+                )
+            else:
+                report.ignored += 1
+            continue
+        if kind_text not in KINDS:
+            message = f"unknown kind {kind!r} in {API_GROUP}: expected one of {', '.join(KINDS)}"
+            guess = suggest(kind_text, KINDS) if kind_text else None
+            if guess:
+                message += f"; did you mean {guess!r}?"
+            out.add(document, (*prefix, "kind"), "error", message, kind_text, namespace, name)
+            continue
+        assert kind_text is not None
+        report.checked[kind_text] = report.checked.get(kind_text, 0) + 1
+        yield _Object(document, prefix, kind_text, item, prune_nulls(item))
+
+
+def _real_path(obj: Any, loc: Sequence[int | str]) -> FieldPath:
+    """A pydantic error location reduced to the fields that exist in ``obj`` (drops union member tags)."""
+    path: list[str | int] = []
+    current = obj
+    for part in loc:
+        if isinstance(current, dict):
+            path.append(part)
+            if part not in current:
+                break
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int):
+            path.append(part)
+            if not 0 <= part < len(current):
+                break
+            current = current[part]
+        else:
+            break
+    return tuple(path)
+
+
+def _model_problems(item: _Object) -> list[tuple[FieldPath, str]]:
+    """Parse the object with its model; the problems, by field path, in the models' own words."""
+    try:
+        item.model = _MODELS[item.kind].model_validate(item.obj)
+    except ValidationError as error:
+        schema = schema_for(item.kind)
+        problems: list[tuple[FieldPath, str]] = []
+        details = error.errors(include_url=False)
+        for detail, line in zip(details, describe(error), strict=True):
+            loc: list[int | str] = list(detail["loc"])
+            extra_field = (detail.get("ctx") or {}).get("field")
+            if isinstance(extra_field, str):
+                loc.append(extra_field)
+            prefix = f"{field_path(loc)}: "
+            message = line[len(prefix) :] if line.startswith(prefix) else line
+            path = _real_path(item.obj, loc)
+            value = detail.get("input")
+            if detail["type"] == "extra_forbidden" and path:
+                message = unknown_field_message(item.kind, str(path[-1]), known_fields(schema, path[:-1]))
+            elif detail["type"] == "literal_error" and isinstance(value, str):
+                guess = suggest(value, enum_values(schema, path))
+                if guess:
+                    message += f"; did you mean {guess!r}?"
+            problems.append((path, message))
+        return problems
+    return []
+
+
+def _overlaps(a: FieldPath, b: FieldPath) -> bool:
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]
+
+
+def _metadata_problems(item: _Object) -> list[tuple[FieldPath, str]]:
+    metadata = item.obj.get("metadata")
+    if metadata is None:
+        return [(("metadata",), "required field is missing (kubectl apply needs metadata.name)")]
+    if not isinstance(metadata, dict):
+        return []  # the schema reports the type
+    problems: list[tuple[FieldPath, str]] = []
+    for key in metadata:
+        if key not in _METADATA_FIELDS:
+            message = f"unknown field {key!r} of metadata (it would be refused, not applied)"
+            guess = suggest(key, _METADATA_FIELDS)
+            if guess:
+                message += f"; did you mean {guess!r}?"
+            problems.append((("metadata", key), message))
+    name = metadata.get("name")
+    if name is None and metadata.get("generateName") is None:
+        problems.append((("metadata", "name"), "required field is missing (kubectl apply needs a name)"))
+    elif isinstance(name, str) and (len(name) > 253 or not _DNS_SUBDOMAIN.match(name)):
+        problems.append(
+            (
+                ("metadata", "name"),
+                f"must be a Kubernetes name: lower-case letters, digits, '-' and '.' (got {name!r})",
+            )
+        )
+    namespace = metadata.get("namespace")
+    if isinstance(namespace, str) and (len(namespace) > 63 or not _DNS_LABEL.match(namespace)):
+        problems.append(
+            (
+                ("metadata", "namespace"),
+                f"must be a namespace name: lower-case letters, digits and '-' (got {namespace!r})",
+            )
+        )
+    return problems
+
+
+def _check_object(item: _Object, out: _Collector) -> None:
+    """Schema, metadata and model checks of one object (the model is kept on ``item`` when it parses)."""
+    model = _model_problems(item)
+    schema = [
+        (path, message)
+        for path, message in schema_problems(item.kind, item.obj)
+        if path[:1] != ("metadata",) and not any(_overlaps(path, seen) for seen, _ in model)
+    ]
+    reported: set[tuple[FieldPath, str]] = set()
+    for path, message in [*_metadata_problems(item), *model, *schema]:
+        if (path, message) in reported:
+            continue
+        reported.add((path, message))
+        out.on(item, path, "error", message)
+
+
+class _AnyVariables(Mapping[str, str]):
+    """Template variables for a MetricTemplate checked on its own: every key has the same placeholder value."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __getitem__(self, key: str) -> str:
+        return self.value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _standalone_query_problem(template: MetricTemplate) -> str | None:
+    """Why a Prometheus template's query cannot be rendered or parsed with placeholder values, or None."""
+    first: str | None = None
+    for value in _PLACEHOLDER_VALUES:
+        context = TemplateContext(
+            name="placeholder",
+            namespace="placeholder",
+            target="placeholder",
+            service="placeholder",
+            ingress="placeholder",
+            interval="1m",
+            variables=_AnyVariables(value),
+        )
+        try:
+            rendered = render_query(template.spec.query, context)
+        except TemplateError as error:
+            return f"cannot be rendered: {error.reason}"
+        reason = promql_error(rendered)
+        if reason is None:
+            return None
+        first = first or reason
+    return f"not valid PromQL (with the template variables filled with placeholder values): {first}"
+
+
+def _used_variables(query: str) -> list[str]:
+    names = []
+    for found in _PLACEHOLDER.finditer(query):
+        match = _VARIABLE.match(found.group(1).strip())
+        if match and match.group(1) not in names:
+            names.append(match.group(1))
+    return names
+
+
+def _unsupported(item: _Object, out: _Collector, default_provider: str) -> None:
+    assert item.model is not None
+    for problem in unsupported(item.model, default_provider):
+        path = tuple(_split_path(problem.path))
+        message = problem.message
+        for lead in (f"{problem.path}: ", f"{problem.path} "):
+            if message.startswith(lead):
+                message = message[len(lead) :]
+                break
+        message = message.removeprefix("is ")
+        severity: Severity = "error" if problem.severity == "refuse" else "warning"
+        out.on(item, path, severity, message)
+
+
+def _split_path(text: str) -> Iterator[str | int]:
+    for part in re.finditer(r"([^.\[\]]+)|\[(\d+)\]", text):
+        yield int(part.group(2)) if part.group(2) is not None else part.group(1)
+
+
+@dataclass
+class _Index:
+    """The objects of the given paths by what references them: (namespace, name)."""
+
+    templates: dict[tuple[str, str], list[_Object]] = field(default_factory=dict)
+    providers: dict[tuple[str, str], list[_Object]] = field(default_factory=dict)
+    template_problems: dict[int, str | None] = field(default_factory=dict)
+
+    def standalone_problem(self, item: _Object) -> str | None:
+        key = id(item)
+        if key not in self.template_problems:
+            model = item.model
+            self.template_problems[key] = (
+                _standalone_query_problem(model)
+                if isinstance(model, MetricTemplate) and model.spec.provider.type == "prometheus"
+                else None
+            )
+        return self.template_problems[key]
+
+
+def _check_metric_template(item: _Object, index: _Index, out: _Collector) -> None:
+    problem = index.standalone_problem(item)
+    if problem:
+        out.on(item, ("spec", "query"), "error", problem)
+
+
+def _check_canary(item: _Object, index: _Index, out: _Collector) -> None:
+    canary = item.model
+    assert isinstance(canary, Canary)
+    for position, metric in enumerate(canary.spec.analysis.metrics):
+        base: FieldPath = ("spec", "analysis", "metrics", position)
+        if metric.templateRef is not None and metric.query:
+            out.on(item, (*base, "query"), "warning", "ignored: templateRef is set and wins over an inline query")
+        safe: dict[str, str] = {}
+        for key, value in (metric.templateVariables or {}).items():
+            try:
+                safe[key] = check_variable_value(f"variables.{key}", value)
+            except TemplateError as error:
+                out.on(item, (*base, "templateVariables", key), "error", f"refused, it could inject PromQL: {error}")
+                safe[key] = "placeholder"
+        kind = metric.kind()
+        if kind == "query":
+            query = metric.query or ""
+            if "{{" in query:
+                out.on(
+                    item,
+                    (*base, "query"),
+                    "error",
+                    "an inline query is run as written: template variables such as {{ namespace }} are only "
+                    "rendered in a MetricTemplate (use templateRef)",
+                )
+            else:
+                reason = promql_error(query)
+                if reason:
+                    out.on(item, (*base, "query"), "error", f"not valid PromQL: {reason}")
+        elif kind == "template":
+            _check_template_ref(item, canary, position, safe, index, out)
+    for position, alert in enumerate(canary.spec.analysis.alerts):
+        ref = alert.providerRef
+        key = (ref.namespace or canary.metadata.namespace or "default", ref.name)
+        if key not in index.providers:
+            out.on(
+                item,
+                ("spec", "analysis", "alerts", position, "providerRef"),
+                "warning",
+                f"AlertProvider {key[0]}/{key[1]} is not among the given paths",
+            )
+
+
+def _check_template_ref(
+    item: _Object, canary: Canary, position: int, safe: dict[str, str], index: _Index, out: _Collector
+) -> None:
+    metric = canary.spec.analysis.metrics[position]
+    base: FieldPath = ("spec", "analysis", "metrics", position)
+    key = template_key(canary, metric)
+    assert key is not None and metric.templateRef is not None
+    found = index.templates.get(key, [])
+    if not found:
+        where = "templateRef.namespace" if metric.templateRef.namespace else "the Canary's namespace"
+        out.on(
+            item,
+            (*base, "templateRef"),
+            "error",
+            f"MetricTemplate {key[0]}/{key[1]} is not among the given paths (namespace from {where})",
+        )
+        return
+    for template_item in found:
+        template = template_item.model
+        if not isinstance(template, MetricTemplate) or template.spec.provider.type != "prometheus":
+            continue  # invalid or not Prometheus: reported on the template itself
+        if index.standalone_problem(template_item):
+            continue  # the template's own query is broken: reported on the template
+        source = f"MetricTemplate {key[0]}/{key[1]} ({template_item.document.file})"
+        missing = [name for name in _used_variables(template.spec.query) if name not in safe]
+        for name in missing:
+            out.on(
+                item,
+                (*base, "templateVariables"),
+                "error",
+                f"{source} uses {{{{ variables.{name} }}}} but templateVariables has no {name!r}",
+            )
+            safe[name] = "placeholder"
+        context = replace(template_context(canary, metric), variables=safe)
+        try:
+            rendered = render_query(template.spec.query, context)
+        except TemplateError as error:
+            out.on(item, (*base, "templateRef"), "error", f"{source} cannot be rendered for this Canary: {error}")
+            continue
+        reason = promql_error(rendered)
+        if reason:
+            out.on(
+                item,
+                (*base, "templateVariables"),
+                "error",
+                f"{source} rendered with these values is not valid PromQL: {reason}",
+            )
+
+
+def _duplicate_keys(item: _Object, out: _Collector) -> None:
+    for path, first, again in item.document.duplicates:
+        if path[: len(item.prefix)] == item.prefix:
+            out.add(
+                item.document,
+                path,
+                "error",
+                f"written twice (lines {first} and {again}): the API server refuses duplicate fields",
+                item.kind,
+                item.namespace,
+                item.name,
+            )
+
+
+def validate_documents(
+    documents: Sequence[Document], default_provider: str = DEFAULT_PROVIDER, report: Report | None = None
+) -> Report:
+    """Check every ``canary.dev`` object of ``documents`` (together: references resolve across them)."""
+    report = report if report is not None else Report()
+    out = _Collector()
+    objects: list[_Object] = []
+    for document in documents:
+        try:
+            for item in _objects(document, out, report):
+                _duplicate_keys(item, out)
+                _check_object(item, out)
+                objects.append(item)
+        except Exception as error:  # noqa: BLE001 - last line of defence: a finding, never a traceback
+            out.add(document, (), "error", f"internal error while checking this document: {error!r}")
+    index = _Index()
+    seen: dict[tuple[str, str, str], _Object] = {}
+    for item in objects:
+        name = item.name
+        if name is None:
+            continue
+        key = (item.kind, item.namespace or "default", name)
+        if key in seen:
+            first = seen[key].document
+            out.on(item, ("metadata", "name"), "warning", f"defined again (first in {first.file}, document {first.index})")
+        else:
+            seen[key] = item
+        if item.kind == "MetricTemplate":
+            index.templates.setdefault(key[1:], []).append(item)
+        elif item.kind == "AlertProvider":
+            index.providers.setdefault(key[1:], []).append(item)
+    for item in objects:
+        if item.model is None:
+            continue
+        try:
+            if isinstance(item.model, MetricTemplate):
+                _check_metric_template(item, index, out)
+            elif isinstance(item.model, Canary):
+                _check_canary(item, index, out)
+            _unsupported(item, out, default_provider)
+        except Exception as error:  # noqa: BLE001 - last line of defence: a finding, never a traceback
+            out.on(item, (), "error", f"internal error while checking this object: {error!r}")
+    order = {(document.file, document.index): position for position, document in enumerate(documents)}
+    findings = sorted(
+        out.findings,
+        key=lambda finding: (order.get((finding.file, finding.document or 0), -1), finding.line or 0),
+    )
+    report.findings.extend(findings)
+    return report
+
+
+def validate_files(files: Sequence[FileDocuments], default_provider: str = DEFAULT_PROVIDER) -> Report:
+    """Check the documents of files already read; read errors become error findings."""
+    report = Report(files=len(files))
+    documents: list[Document] = []
+    for read in files:
+        documents.extend(read.documents)
+    validate_documents(documents, default_provider, report)
+    read_errors = [
+        Finding(file=error.file, severity="error", message=error.message, document=error.document, line=error.line)
+        for read in files
+        for error in read.errors
+    ]
+    report.findings[:0] = read_errors
+    return report
+
+
+def validate_paths(paths: Sequence[str], default_provider: str = DEFAULT_PROVIDER) -> Report:
+    """Read every YAML file under ``paths`` and check it; see the module docstring for what is checked."""
+    found, missing = collect_files(paths)
+    report = validate_files([read_documents(name, path) for name, path in found], default_provider)
+    report.findings[:0] = [Finding(file=error.file, severity="error", message=error.message) for error in missing]
+    return report
+

@@ -1,0 +1,123 @@
+"""Gates and manual control: what the webhooks and the Canary's annotations let through this tick.
+
+Manual control works without editing the spec or running a gate service:
+annotations on the Canary, which ``canary approve|abort|retry|suspend|resume``
+write and which work from kubectl and GitOps as well:
+
+- ``canary.dev/approve: <revision>`` opens the confirm-* gate the rollout waits
+  at, once, for that revision only (the controller removes it once used or
+  once the revision is gone);
+- ``canary.dev/abort`` rolls the current revision back now;
+- ``canary.dev/retry`` runs a failed revision's analysis again (Flagger cannot);
+- ``canary.dev/suspend: "true"`` pauses the Canary like ``spec.suspend``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from canary.core import TERMINAL, Check, Phase, Plan, State, World, needs_checks, needs_pre_rollout, pending_gate
+from canary.kube.api import JsonDict
+from canary.models import Canary
+from canary.operator.webhooks import HookResult, WebhookCaller
+
+__all__ = ["ABORT", "APPROVE", "RETRY", "SUSPEND", "GateOutcome", "Manual", "open_gates", "read_manual"]
+
+APPROVE = "canary.dev/approve"
+ABORT = "canary.dev/abort"
+RETRY = "canary.dev/retry"
+SUSPEND = "canary.dev/suspend"
+
+
+@dataclass(frozen=True)
+class Manual:
+    """The manual requests found on the Canary, read against the current revision."""
+
+    approve: bool = False
+    abort: bool = False
+    retry: bool = False
+    suspend: bool = False
+
+    @classmethod
+    def read(cls, body: JsonDict, revision: str | None) -> Manual:
+        """Parse the annotations; an approval for another revision does not count."""
+        annotations = body.get("metadata", {}).get("annotations") or {}
+        return cls(
+            approve=revision is not None and annotations.get(APPROVE) == revision,
+            abort=ABORT in annotations,
+            retry=RETRY in annotations,
+            suspend=str(annotations.get(SUSPEND, "")).lower() == "true",
+        )
+
+
+read_manual = Manual.read
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """The world with this tick's gate answers, and which annotations were used up."""
+
+    world: World
+    results: tuple[HookResult, ...]
+    used: frozenset[str]
+
+
+def _all_ok(results: list[HookResult]) -> tuple[bool, str]:
+    failed = [r.reason for r in results if not r.ok]
+    return (not failed, "; ".join(failed))
+
+
+async def open_gates(
+    caller: WebhookCaller, canary: Canary, plan: Plan, state: State, world: World, now: datetime, manual: Manual
+) -> GateOutcome:
+    """Ask the gate hooks that matter for this tick (and only those) and fold in the manual requests."""
+    phase = state.phase.value or "Initializing"
+    results: list[HookResult] = []
+    used: set[str] = set()
+    new_revision = world.target_hash is not None and world.target_hash != state.last_applied_spec
+
+    def gate(type_: str) -> bool:
+        """True when nothing guards this gate, or a manual approval opens it (used up)."""
+        if not caller.has(canary, type_):
+            return True
+        if manual.approve:
+            used.add(APPROVE)
+            return True
+        return False  # the hooks decide
+
+    async def ask(type_: str) -> tuple[bool, str]:
+        found = await caller.run(canary, [type_], phase)
+        results.extend(found)
+        return _all_ok(found)
+
+    if ((state.phase in TERMINAL and new_revision) or state.phase == Phase.WAITING) and not gate("confirm-rollout"):
+        world = replace(world, rollout_gate_open=(await ask("confirm-rollout"))[0])
+    if state.phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.WAITING) and not new_revision:
+        if manual.abort:
+            used.add(ABORT)
+            world = replace(world, abort_requested=True)
+        elif caller.has(canary, "rollback"):
+            found = await caller.run(canary, ["rollback"], phase)
+            results.extend(found)
+            world = replace(world, abort_requested=any(r.ok for r in found))
+    if state.phase == Phase.FAILED and manual.retry and not new_revision:
+        used.add(RETRY)
+        world = replace(world, retry_requested=True)
+    if needs_pre_rollout(plan, state, world, now) and caller.has(canary, "pre-rollout"):
+        ok, why = await ask("pre-rollout")
+        world = replace(world, pre_rollout=Check("pre-rollout", ok, why or "pre-rollout hooks passed"))
+    if needs_checks(plan, state, world, now):
+        kind = pending_gate(plan, state)
+        type_ = "confirm-promotion" if kind == "promotion" else "confirm-traffic-increase"
+        if not gate(type_):
+            ok = (await ask(type_))[0]
+            world = (
+                replace(world, promotion_gate_open=ok) if kind == "promotion" else replace(world, traffic_gate_open=ok)
+            )
+    return GateOutcome(world, tuple(results), frozenset(used))
+
+
+async def rollout_hook_checks(caller: WebhookCaller, canary: Canary, phase: str) -> tuple[Check, ...]:
+    """The ``rollout`` hooks, run at every analysis tick, as checks (a failure is a failed check)."""
+    return tuple(Check(f"webhook {r.name}", r.ok, r.reason) for r in await caller.run(canary, ["rollout"], phase))

@@ -1,0 +1,128 @@
+"""Flagger's webhooks: gates that decide, tests that count as checks, and side-channel notices.
+
+Each hook is a POST of ``{name, namespace, phase, checksum, metadata}``; a 2xx
+answer is success, anything else (or no answer within ``timeout`` after
+``retries``) a failure whose response body is kept for the Event. Which
+types decide what (Flagger's semantics):
+
+- ``confirm-rollout``: a closed gate holds a new revision in Waiting;
+- ``pre-rollout``: a failure counts as a failed check before the first step;
+- ``rollout``: run at every analysis tick, a failure is a failed check;
+- ``confirm-traffic-increase``: a closed gate holds the weight where it is;
+- ``confirm-promotion``: a closed gate holds the rollout in WaitingPromotion
+  while the checks keep running;
+- ``rollback``: a 2xx rolls the canary back now;
+- ``post-rollout`` and ``event``: notices; their failures change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from canary.models import Canary, CanaryWebhook
+
+__all__ = ["HookResult", "WebhookCaller", "hook_payload"]
+
+log = logging.getLogger(__name__)
+
+_BODY_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class HookResult:
+    """What one webhook answered."""
+
+    name: str
+    type: str
+    ok: bool
+    status: int | None
+    message: str
+
+    @property
+    def reason(self) -> str:
+        """One sentence for status, Events and chat."""
+        if self.ok:
+            return f"{self.type} hook {self.name}: ok"
+        answer = f"HTTP {self.status}" if self.status is not None else "no answer"
+        return f"{self.type} hook {self.name} failed ({answer}): {self.message}".rstrip(": ")
+
+
+def hook_payload(
+    canary: Canary, hook: CanaryWebhook, phase: str, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The JSON body Flagger posts to a hook (``extra`` joins ``metadata``, as for event hooks)."""
+    metadata = {**(hook.metadata or {}), **(extra or {})}
+    return {
+        "name": canary.name,
+        "namespace": canary.namespace,
+        "phase": phase,
+        "checksum": canary.status.lastAppliedSpec or "",
+        "metadata": metadata,
+    }
+
+
+class WebhookCaller:
+    """Calls a Canary's hooks of one type; one HTTP client per TLS setting, reused."""
+
+    def __init__(self) -> None:
+        self._clients: dict[bool, httpx.AsyncClient] = {}
+
+    def _client(self, verify: bool) -> httpx.AsyncClient:
+        if verify not in self._clients:
+            self._clients[verify] = httpx.AsyncClient(verify=verify, follow_redirects=False)
+        return self._clients[verify]
+
+    async def close(self) -> None:
+        """Close the HTTP clients."""
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    async def call(
+        self, canary: Canary, hook: CanaryWebhook, phase: str, extra: dict[str, str] | None = None
+    ) -> HookResult:
+        """POST to one hook, retrying ``retries`` times after a failure."""
+        client = self._client(verify=not hook.disableTLS)
+        body = hook_payload(canary, hook, phase, extra)
+        attempts = 1 + max(0, int(hook.retries or 0))
+        result = HookResult(hook.name, hook.hook_type(), False, None, "not called")
+        for attempt in range(attempts):
+            try:
+                response = await client.post(hook.url, json=body, timeout=hook.timeout_seconds())
+            except httpx.HTTPError as error:
+                result = HookResult(
+                    hook.name,
+                    hook.hook_type(),
+                    False,
+                    None,
+                    type(error).__name__ + (f": {error}" if str(error) else ""),
+                )
+            else:
+                ok = 200 <= response.status_code < 300
+                text = "" if ok else response.text.strip()[:_BODY_LIMIT]
+                result = HookResult(hook.name, hook.hook_type(), ok, response.status_code, text)
+                if ok:
+                    return result
+            if attempt + 1 < attempts:
+                await asyncio.sleep(min(0.5 * (attempt + 1), 2.0))
+        return result
+
+    async def run(
+        self, canary: Canary, types: Iterable[str], phase: str, extra: dict[str, str] | None = None
+    ) -> list[HookResult]:
+        """Call every hook of the given types, concurrently; answers their results in spec order."""
+        wanted = set(types)
+        hooks = [h for h in canary.spec.analysis.webhooks if h.hook_type() in wanted]
+        if not hooks:
+            return []
+        return list(await asyncio.gather(*(self.call(canary, h, phase, extra) for h in hooks)))
+
+    def has(self, canary: Canary, type_: str) -> bool:
+        """Whether the Canary has any hook of this type."""
+        return any(h.hook_type() == type_ for h in canary.spec.analysis.webhooks)
