@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import betaln
 
 __all__ = [
     "CS_GRID",
@@ -44,7 +45,13 @@ DEFAULT_LATENCY_BOUNDS: Final = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 50
 #: pooled ``latency_quantile``; ``latency-tail`` the same near ``tail_quantile``.
 METRICS: Final = ("error-rate", "latency", "latency-tail")
 
-_STATE_VERSION: Final = 1
+_STATE_VERSION: Final = 2
+
+#: Fractions of the dispersion bound at which the null likelihood is evaluated
+#: (its supremum over this grid is the denominator of the count test).
+_NULL_RHO_GRID: Final = (0.0, 0.125, 0.25, 0.5, 1.0)
+#: Fraction of the dispersion bound the alternative assumes.
+_ALT_RHO: Final = 0.25
 
 #: Ratios (canary rate / primary rate) at which the confidence sequence on the
 #: effect is evaluated: the reported bounds are the tightest grid points.
@@ -96,6 +103,12 @@ class JudgeConfig:
     latency_design_ratios: tuple[float, ...] = (1.5, 3.0, 8.0)
     max_bet: float = 0.95
     bet_cap_events: float = 100.0
+    count_weight: float = 0.75
+    error_count_ratios: tuple[float, ...] = (1.5, 4.0, 12.0, 40.0)
+    latency_count_ratios: tuple[float, ...] = (1.1, 1.3, 2.0, 6.0)
+    error_dispersion: float = 0.03
+    latency_dispersion: float = 0.002
+    burst_cap: float = 1.0
 
     def __post_init__(self) -> None:
         bounds = tuple(float(b) for b in self.latency_bounds if math.isfinite(float(b)))
@@ -104,6 +117,8 @@ class JudgeConfig:
         object.__setattr__(self, "weights", tuple(float(w) for w in self.weights))
         object.__setattr__(self, "error_design_ratios", tuple(float(r) for r in self.error_design_ratios))
         object.__setattr__(self, "latency_design_ratios", tuple(float(r) for r in self.latency_design_ratios))
+        object.__setattr__(self, "error_count_ratios", tuple(float(r) for r in self.error_count_ratios))
+        object.__setattr__(self, "latency_count_ratios", tuple(float(r) for r in self.latency_count_ratios))
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
         if not bounds or any(b <= 0 for b in bounds) or list(bounds) != sorted(set(bounds)):
@@ -121,10 +136,17 @@ class JudgeConfig:
             raise ValueError("latency_quantile and tail_quantile must be in (0, 1)")
         if not 0 < self.max_bet < 1:
             raise ValueError("max_bet must be in (0, 1)")
-        designs = (*self.error_design_ratios, *self.latency_design_ratios)
+        if not 0 <= self.count_weight <= 1:
+            raise ValueError(f"count_weight must be in [0, 1], got {self.count_weight}")
+        if not (0 <= self.error_dispersion < 1 and 0 <= self.latency_dispersion < 1 and 0 < self.burst_cap <= 1):
+            raise ValueError("error_dispersion and latency_dispersion must be in [0, 1), burst_cap in (0, 1]")
+        designs = (*self.error_design_ratios, *self.latency_design_ratios, *self.error_count_ratios,
+                   *self.latency_count_ratios)
         if (
             not self.error_design_ratios
             or len(self.error_design_ratios) != len(self.latency_design_ratios)
+            or not self.error_count_ratios
+            or len(self.error_count_ratios) != len(self.latency_count_ratios)
             or any(r <= 1 for r in designs)
             or self.bet_cap_events < 1
         ):
@@ -177,7 +199,8 @@ class BatchJudge:
         k = len(self.config.metrics)
         nb = len(self.config.latency_bounds) + 1
         n = self.n_runs
-        self.n_strategies = len(self.config.error_design_ratios)
+        # one share bet per design ratio, then the count test (see ``log_fail``)
+        self.n_strategies = len(self.config.error_design_ratios) + 1
         self.log_fail_strategies = np.zeros((n, k, self.n_strategies))
         self.log_pass = np.zeros((n, k))
         self._grid = np.asarray(CS_GRID, dtype=np.float64)
@@ -207,8 +230,23 @@ class BatchJudge:
             ],
             dtype=np.float64,
         )
+        self._count_designs = np.asarray(
+            [
+                self.config.error_count_ratios if m == "error-rate" else self.config.latency_count_ratios
+                for m in self.config.metrics
+            ],
+            dtype=np.float64,
+        )
         self._rows = np.arange(self.n_runs)
         metrics = self.config.metrics
+        n_share = self.n_strategies - 1
+        cw = self.config.count_weight
+        with np.errstate(divide="ignore"):
+            self._log_strategy_weights = np.log(np.asarray([(1.0 - cw) / n_share] * n_share + [cw]))
+        self._rho_max = np.asarray(
+            [self.config.error_dispersion if m == "error-rate" else self.config.latency_dispersion for m in metrics],
+            dtype=np.float64,
+        )
         self._error_col = metrics.index("error-rate") if "error-rate" in metrics else -1
         lat = [(i, 1.0 - (self.config.latency_quantile if m == "latency" else self.config.tail_quantile))
                for i, m in enumerate(metrics) if m != "error-rate"]
@@ -294,7 +332,7 @@ class BatchJudge:
     @property
     def log_fail(self) -> FloatArray:
         """Natural log of each metric's regression e-value, shape ``(n_runs, n_metrics)``."""
-        return _logsumexp(self.log_fail_strategies, axis=2) - math.log(self.n_strategies)
+        return _logsumexp(self.log_fail_strategies + self._log_strategy_weights, axis=2)
 
     def effect_bounds(self, run: int = 0) -> list[tuple[float | None, float | None]]:
         """Per metric: (lower, upper) confidence-sequence bounds on canary rate / primary rate.
@@ -445,9 +483,17 @@ class BatchJudge:
         theta1 = np.maximum((q1 - q0[..., None]) / (1.0 - q0[..., None]), 0.0)
         theta = np.minimum(cfg.max_bet, 1.0 - (1.0 - theta1) ** m[..., None])
         x = share / q0
-        fail_factor = 1.0 + theta * (x - 1.0)[..., None]
+        share_factor = 1.0 + theta * (x - 1.0)[..., None]
+        # the count test: alternatives mixed within the tick (the design ratios and the plug-in estimate)
+        r1c = np.concatenate(
+            [r0[..., None] * self._count_designs, np.maximum(ratio_hat, r0 * self._count_designs[:, 0])[..., None]],
+            axis=2,
+        )
+        q1c = r1c * nc[..., None] / (r1c * nc[..., None] + np_[..., None])
+        count_factor = self._count_factor(xc, np.where(valid, events, 1.0), q0, q1c)
+        fail_factor = np.concatenate([share_factor, count_factor], axis=2)
         if self.hindsight:
-            fail_factor = np.broadcast_to(np.maximum(1.0, x)[..., None], theta.shape)
+            fail_factor = np.broadcast_to(np.maximum(1.0, x)[..., None], fail_factor.shape)
         # pass: bet that the canary's share stays below the tolerated share q0
         ra = np.minimum(1.0, ratio_hat)
         qa = ra * nc / (ra * nc + np_)
@@ -479,6 +525,43 @@ class BatchJudge:
         self.evidence_ticks += valid
         self.last_bound = np.where(np.isfinite(t.bound), t.bound, self.last_bound)
         self.last_r0 = np.where(valid, t.r0, self.last_r0)
+
+
+    def _count_factor(self, x: FloatArray, m: FloatArray, q0: FloatArray, q1: FloatArray) -> FloatArray:
+        """Per-tick e-values of the count test, one per strategy: ``(1 - theta) + theta min(LR, burst_cap / q0)``.
+
+        ``LR`` is the beta-binomial likelihood of the canary's ``x`` of the tick's
+        ``m`` events at the strategy's share ``q1`` (dispersion ``_ALT_RHO`` x the
+        bound), over the largest null likelihood: shares ``<= q0`` and dispersions
+        on ``_NULL_RHO_GRID`` x the bound. Arrays: ``x, m, q0`` are ``(n_runs,
+        n_metrics)``, ``q1`` and the result ``(n_runs, n_metrics, n_strategies)``.
+        """
+        cfg = self.config
+        x = np.minimum(x, m)
+        rho = self._rho_max
+        q_null = np.clip(x / m, 1e-9, q0)
+        grid = np.asarray(_NULL_RHO_GRID)[None, None, :] * rho[None, :, None]
+        null = np.max(_log_bb(x[..., None], m[..., None], q_null[..., None], grid), axis=2)
+        alt = _log_bb(x[..., None], m[..., None], np.clip(q1, 1e-9, 1.0 - 1e-9), (_ALT_RHO * rho)[None, :, None])
+        cap = cfg.burst_cap / q0
+        log_lr = _logsumexp(alt - null[..., None], axis=2) - math.log(alt.shape[2])
+        lr = np.exp(np.minimum(log_lr, np.log(cap)))[..., None]
+        return np.asarray((1.0 - cfg.max_bet) + cfg.max_bet * lr, dtype=np.float64)
+
+
+def _log_bb(x: FloatArray, m: FloatArray, mu: FloatArray, rho: FloatArray) -> FloatArray:
+    """Beta-binomial log-likelihood of ``x`` successes in ``m`` (mean ``mu``, intra-class correlation ``rho``).
+
+    Without the binomial coefficient (it cancels in likelihood ratios); real
+    ``x`` and ``m`` are accepted. ``rho == 0`` is the binomial.
+    """
+    rho_safe = np.where(rho > 1e-9, rho, 0.5)
+    scale = (1.0 - rho_safe) / rho_safe
+    a = mu * scale
+    b = (1.0 - mu) * scale
+    bb = betaln(x + a, m - x + b) - betaln(a, b)
+    binom = x * np.log(mu) + (m - x) * np.log1p(-mu)
+    return np.asarray(np.where(rho > 1e-9, bb, binom), dtype=np.float64)
 
 
 def _as_runs(x: FloatArray | float | Sequence[float], n: int) -> FloatArray:

@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=_demo)
 
+    from canary.ctl import register as register_day2
+    from canary.gitops.cli import register as register_gitops
+
+    register_day2(sub)
+    register_gitops(sub)
+
     return parser
 
 

@@ -40,7 +40,7 @@ from canary.models.base import GROUP_VERSION
 from canary.models.convert import FLAGGER_GROUP, KINDS, convert_flagger
 from canary.models.support import DEFAULT_PROVIDER
 
-__all__ = ["ConvertedFile", "Conversion", "convert_paths", "convert_text", "dump_yaml", "write_conversion"]
+__all__ = ["Conversion", "ConvertedFile", "convert_paths", "convert_text", "dump_yaml", "write_conversion"]
 
 # Notes of convert_flagger that repeat what validation reports with a field path (so they are not shown twice).
 _VALIDATION_NOTES = ("invalid: ", "refused: ", "not yet: ")
@@ -115,15 +115,16 @@ def dump_yaml(obj: Any) -> str:
     return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
 
 
+def _is_flagger_group(obj: Any) -> bool:
+    api_version = obj.get("apiVersion") if isinstance(obj, dict) else None
+    return isinstance(api_version, str) and api_version.partition("/")[0] == FLAGGER_GROUP
+
+
 def _is_flagger(obj: Any) -> bool:
     if not isinstance(obj, dict):
         return False
     api_version = obj.get("apiVersion")
-    return (
-        isinstance(api_version, str)
-        and api_version.partition("/")[0] == FLAGGER_GROUP
-        and obj.get("kind") in KINDS
-    )
+    return isinstance(api_version, str) and api_version.partition("/")[0] == FLAGGER_GROUP and obj.get("kind") in KINDS
 
 
 def _edited(text: str, document: Document, original: dict[str, Any], converted: dict[str, Any]) -> str | None:
@@ -141,7 +142,7 @@ def _edited(text: str, document: Document, original: dict[str, Any], converted: 
         and "analysis" in spec_after
         and "analysis" not in spec_before
     ):
-        key_span = document.spans.get(("spec", "<canaryAnalysis>"))
+        key_span = document.key_spans.get(("spec", "canaryAnalysis"))
         if key_span is None:
             return None
         edits.append((key_span[0], key_span[1], "analysis"))
@@ -158,7 +159,8 @@ def convert_text(name: str, text: str, documents: Sequence[Document]) -> tuple[s
     """Convert the Flagger documents of one file's text.
 
     Returns the new text, the converted documents (with ``obj`` replaced) and
-    the ``info`` notes of :func:`convert_flagger` that validation does not repeat.
+    findings: the ``info`` notes of :func:`convert_flagger` that validation does
+    not repeat, and a warning for each Flagger object of a kind we do not have.
     """
     pieces: list[str] = []
     position = 0
@@ -166,6 +168,24 @@ def convert_text(name: str, text: str, documents: Sequence[Document]) -> tuple[s
     notes: list[Finding] = []
     for document in documents:
         if not _is_flagger(document.obj):
+            if _is_flagger_group(document.obj):
+                kind = document.obj.get("kind")
+                metadata = document.obj.get("metadata")
+                metadata = metadata if isinstance(metadata, dict) else {}
+                notes.append(
+                    Finding(
+                        file=name,
+                        severity="warning",
+                        message=f"not converted: {FLAGGER_GROUP} has no {kind!r} that this project knows "
+                        f"(only {', '.join(KINDS)})",
+                        path="kind",
+                        kind=kind if isinstance(kind, str) else None,
+                        namespace=metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None,
+                        name=metadata.get("name") if isinstance(metadata.get("name"), str) else None,
+                        document=document.index,
+                        line=document.line_of(("kind",)),
+                    )
+                )
             continue
         original: dict[str, Any] = document.obj
         converted, messages = convert_flagger(original)
@@ -223,12 +243,12 @@ def convert_paths(paths: Sequence[str], default_provider: str = DEFAULT_PROVIDER
         if converted:
             conversion.files.append(ConvertedFile(read.file, read.path, read.text, text, converted))
             converted_keys.update((read.file, document.index) for document in converted)
-            notes.extend(file_notes)
+        notes.extend(file_notes)
     report: Report = validate_documents(all_documents, default_provider)
     conversion.problems = [
         finding for finding in report.findings if (finding.file, finding.document or 0) in converted_keys
-    ]
-    conversion.notes = notes
+    ] + [note for note in notes if note.severity != "info"]
+    conversion.notes = [note for note in notes if note.severity == "info"]
     conversion.read_errors = [
         Finding(file=error.file, severity="error", message=error.message, document=error.document, line=error.line)
         for error in read_errors

@@ -90,7 +90,9 @@ class Document:
     duplicates: list[tuple[FieldPath, int, int]] = field(default_factory=list)
     """Keys written twice in one mapping: (path, first line, repeated line)."""
     spans: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
-    """Text span of each scalar value, and of each mapping key at ``path + ("<key>",)``."""
+    """Text span (start, end offsets in the file) of each scalar value, by its path."""
+    key_spans: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
+    """Text span of each mapping key, by the path of the field it names."""
 
     def line_of(self, path: FieldPath) -> int | None:
         """The line of ``path``, else of its closest parent that has one, else of the document."""
@@ -185,9 +187,10 @@ def load_yaml_text(name: str, text: str) -> tuple[list[Document], list[ReadError
     """Every document of ``text``; the first YAML error ends the list and is returned as a ReadError."""
     documents: list[Document] = []
     errors: list[ReadError] = []
-    loader = YamlLoader(text)
     index = 0
+    loader: YamlLoader | None = None
     try:
+        loader = YamlLoader(text)
         while loader.check_node():
             index += 1
             node = loader.get_node()
@@ -197,9 +200,7 @@ def load_yaml_text(name: str, text: str) -> tuple[list[Document], list[ReadError
             if problem:
                 errors.append(ReadError(name, problem, node.start_mark.line + 1, index))
                 break
-            document = Document(
-                file=name, index=index, obj=None, start=node.start_mark.index, end=node.end_mark.index
-            )
+            document = Document(file=name, index=index, obj=None, start=node.start_mark.index, end=node.end_mark.index)
             document.lines[()] = node.start_mark.line + 1
             _index(node, (), document, is_root=True)
             document.obj = _stringify_keys(loader.construct_document(node))
@@ -211,7 +212,8 @@ def load_yaml_text(name: str, text: str) -> tuple[list[Document], list[ReadError
     except RecursionError:
         errors.append(ReadError(name, "invalid YAML: nested too deeply", None, index or None))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return documents, errors
 
 
@@ -282,7 +284,7 @@ def _index(node: yaml.Node, path: FieldPath, document: Document, is_root: bool =
             else:
                 first_line[key] = line
                 document.lines[child] = line
-                document.spans[(*path, f"<{key}>")] = (key_node.start_mark.index, key_node.end_mark.index)
+                document.key_spans[child] = (key_node.start_mark.index, key_node.end_mark.index)
             _index(value_node, child, document)
     elif isinstance(node, yaml.SequenceNode):
         for position, item in enumerate(node.value):
@@ -310,4 +312,3 @@ def _key(key: Any) -> str:
     if isinstance(key, bool):
         return "true" if key else "false"
     return str(key)
-

@@ -27,7 +27,9 @@ def format_path(path: FieldPath) -> str:
 
 
 def object_label(kind: str | None, namespace: str | None, name: str | None, document: int | None) -> str:
-    """``Canary test/podinfo``, ``Canary podinfo`` (no namespace), or ``Canary (document 2)`` (no name)."""
+    """``Canary test/podinfo``, ``Canary podinfo`` (no namespace), ``Canary (document 2)`` (no name), ``document 2``."""
+    if kind is None and name is None and document is not None:
+        return f"document {document}"
     what = kind or "object"
     if name:
         return f"{what} {namespace}/{name}" if namespace else f"{what} {name}"

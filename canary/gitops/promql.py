@@ -21,7 +21,7 @@ def promql_error(query: str) -> str | None:
         promql_parser.parse(query)
     except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
-    except BaseException as error:  # noqa: BLE001 - a Rust panic surfaces as a BaseException subclass
+    except BaseException as error:  # a panic in the Rust parser surfaces as a BaseException subclass
         reason = str(error).strip() or type(error).__name__
         return reason
     return None

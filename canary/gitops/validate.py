@@ -44,8 +44,21 @@ from canary.gitops.schema import (
     suggest,
     unknown_field_message,
 )
-from canary.models import AlertProvider, Canary, MetricTemplate, ObjectMeta, describe, unsupported
+from canary.models import (
+    AlertProvider,
+    Canary,
+    CanaryAnalysis,
+    CanaryMetric,
+    CanaryService,
+    CanarySpec,
+    MetricTemplate,
+    ObjectMeta,
+    TargetReference,
+    describe,
+    unsupported,
+)
 from canary.models.base import API_GROUP, GROUP_VERSION
+from canary.models.canary import IngressReference
 from canary.models.convert import FLAGGER_GROUP
 from canary.models.errors import field_path
 from canary.models.support import DEFAULT_PROVIDER
@@ -72,6 +85,19 @@ _VARIABLE = re.compile(r"^variables\.([A-Za-z_][A-Za-z0-9_-]*)$")
 # Values tried for template variables when a MetricTemplate is checked on its own: a label value,
 # a number and a duration (a variable may stand in any of these places).
 _PLACEHOLDER_VALUES = ("placeholder", "1", "1m")
+# Pydantic error types that only say "wrong type".
+_TYPE_ERRORS = frozenset(
+    {
+        "model_type",
+        "model_attributes_type",
+        "dict_type",
+        "list_type",
+        "string_type",
+        "int_type",
+        "float_type",
+        "bool_type",
+    }
+)
 
 
 @dataclass
@@ -108,7 +134,10 @@ class Report:
         """One line: files read, objects checked by kind, ignored documents, errors and warnings."""
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.checked.items()) if count)
         total = sum(self.checked.values())
-        parts = [f"{self.files} file{'s' if self.files != 1 else ''}", f"{total} object{'s' if total != 1 else ''} checked"]
+        parts = [
+            f"{self.files} file{'s' if self.files != 1 else ''}",
+            f"{total} object{'s' if total != 1 else ''} checked",
+        ]
         if kinds:
             parts[-1] += f" ({kinds})"
         if self.flagger:
@@ -277,13 +306,13 @@ def _real_path(obj: Any, loc: Sequence[int | str]) -> FieldPath:
     return tuple(path)
 
 
-def _model_problems(item: _Object) -> list[tuple[FieldPath, str]]:
+def _model_problems(item: _Object) -> list[tuple[FieldPath, str, str]]:
     """Parse the object with its model; the problems, by field path, in the models' own words."""
     try:
         item.model = _MODELS[item.kind].model_validate(item.obj)
     except ValidationError as error:
         schema = schema_for(item.kind)
-        problems: list[tuple[FieldPath, str]] = []
+        problems: list[tuple[FieldPath, str, str]] = []
         details = error.errors(include_url=False)
         for detail, line in zip(details, describe(error), strict=True):
             loc: list[int | str] = list(detail["loc"])
@@ -300,7 +329,7 @@ def _model_problems(item: _Object) -> list[tuple[FieldPath, str]]:
                 guess = suggest(value, enum_values(schema, path))
                 if guess:
                     message += f"; did you mean {guess!r}?"
-            problems.append((path, message))
+            problems.append((path, message, detail["type"]))
         return problems
     return []
 
@@ -347,12 +376,16 @@ def _metadata_problems(item: _Object) -> list[tuple[FieldPath, str]]:
 
 def _check_object(item: _Object, out: _Collector) -> None:
     """Schema, metadata and model checks of one object (the model is kept on ``item`` when it parses)."""
-    model = _model_problems(item)
-    schema = [
+    schema = schema_problems(item.kind, item.obj)
+    schema_paths = {path for path, _ in schema}
+    # A plain type error reads better in the schema's words ("must be a mapping (got 5)"); the models'
+    # messages win everywhere else, and the schema's are kept only where the models say nothing.
+    model = [
         (path, message)
-        for path, message in schema_problems(item.kind, item.obj)
-        if path[:1] != ("metadata",) and not any(_overlaps(path, seen) for seen, _ in model)
+        for path, message, kind in _model_problems(item)
+        if not (kind in _TYPE_ERRORS and path in schema_paths)
     ]
+    schema = [(path, message) for path, message in schema if not any(_overlaps(path, seen) for seen, _ in model)]
     reported: set[tuple[FieldPath, str]] = set()
     for path, message in [*_metadata_problems(item), *model, *schema]:
         if (path, message) in reported:
@@ -458,10 +491,61 @@ def _check_metric_template(item: _Object, index: _Index, out: _Collector) -> Non
         out.on(item, ("spec", "query"), "error", problem)
 
 
+def _partial_canary(obj: dict[str, Any]) -> tuple[Canary, list[tuple[int, CanaryMetric]]]:
+    """What the metric checks need from a Canary that does not validate as a whole.
+
+    The metrics that validate on their own, by position, and a Canary built
+    without validation that carries only the names the checks read (metadata,
+    targetRef, service and ingressRef names).
+    """
+
+    def mapping(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) and value else None
+
+    spec = mapping(obj.get("spec"))
+    analysis = mapping(spec.get("analysis"))
+    metrics: list[tuple[int, CanaryMetric]] = []
+    raw_metrics = analysis.get("metrics")
+    for position, raw in enumerate(raw_metrics if isinstance(raw_metrics, list) else []):
+        try:
+            metrics.append((position, CanaryMetric.model_validate(raw)))
+        except ValidationError:
+            continue  # its problems are reported already
+    metadata = mapping(obj.get("metadata"))
+    ingress = text(mapping(spec.get("ingressRef")).get("name"))
+    canary = Canary.model_construct(
+        metadata=ObjectMeta.model_construct(name=text(metadata.get("name")), namespace=text(metadata.get("namespace"))),
+        spec=CanarySpec.model_construct(
+            targetRef=TargetReference.model_construct(
+                apiVersion="", kind="Deployment", name=text(mapping(spec.get("targetRef")).get("name")) or ""
+            ),
+            service=CanaryService.model_construct(port=0, name=text(mapping(spec.get("service")).get("name"))),
+            ingressRef=IngressReference.model_construct(apiVersion="", kind="Ingress", name=ingress)
+            if ingress
+            else None,
+            analysis=CanaryAnalysis.model_construct(metrics=[metric for _, metric in metrics], alerts=[]),
+        ),
+    )
+    return canary, metrics
+
+
 def _check_canary(item: _Object, index: _Index, out: _Collector) -> None:
-    canary = item.model
-    assert isinstance(canary, Canary)
-    for position, metric in enumerate(canary.spec.analysis.metrics):
+    """Metric checks (templates, variables, PromQL) and alert references of one Canary.
+
+    When the Canary as a whole is invalid, the metrics that are valid on their
+    own are still checked (so one run reports everything), without rendering
+    templates for this Canary (its names may be what is invalid).
+    """
+    whole = isinstance(item.model, Canary)
+    if isinstance(item.model, Canary):
+        canary = item.model
+        metrics = list(enumerate(canary.spec.analysis.metrics))
+    else:
+        canary, metrics = _partial_canary(item.obj)
+    for position, metric in metrics:
         base: FieldPath = ("spec", "analysis", "metrics", position)
         if metric.templateRef is not None and metric.query:
             out.on(item, (*base, "query"), "warning", "ignored: templateRef is set and wins over an inline query")
@@ -488,23 +572,29 @@ def _check_canary(item: _Object, index: _Index, out: _Collector) -> None:
                 if reason:
                     out.on(item, (*base, "query"), "error", f"not valid PromQL: {reason}")
         elif kind == "template":
-            _check_template_ref(item, canary, position, safe, index, out)
+            _check_template_ref(item, canary, metric, position, safe, index, out, render=whole)
     for position, alert in enumerate(canary.spec.analysis.alerts):
         ref = alert.providerRef
-        key = (ref.namespace or canary.metadata.namespace or "default", ref.name)
-        if key not in index.providers:
+        provider_key = (ref.namespace or canary.metadata.namespace or "default", ref.name)
+        if provider_key not in index.providers:
             out.on(
                 item,
                 ("spec", "analysis", "alerts", position, "providerRef"),
                 "warning",
-                f"AlertProvider {key[0]}/{key[1]} is not among the given paths",
+                f"AlertProvider {provider_key[0]}/{provider_key[1]} is not among the given paths",
             )
 
 
 def _check_template_ref(
-    item: _Object, canary: Canary, position: int, safe: dict[str, str], index: _Index, out: _Collector
+    item: _Object,
+    canary: Canary,
+    metric: CanaryMetric,
+    position: int,
+    safe: dict[str, str],
+    index: _Index,
+    out: _Collector,
+    render: bool = True,
 ) -> None:
-    metric = canary.spec.analysis.metrics[position]
     base: FieldPath = ("spec", "analysis", "metrics", position)
     key = template_key(canary, metric)
     assert key is not None and metric.templateRef is not None
@@ -534,6 +624,8 @@ def _check_template_ref(
                 f"{source} uses {{{{ variables.{name} }}}} but templateVariables has no {name!r}",
             )
             safe[name] = "placeholder"
+        if not render:
+            continue
         context = replace(template_context(canary, metric), variables=safe)
         try:
             rendered = render_query(template.spec.query, context)
@@ -577,7 +669,7 @@ def validate_documents(
                 _duplicate_keys(item, out)
                 _check_object(item, out)
                 objects.append(item)
-        except Exception as error:  # noqa: BLE001 - last line of defence: a finding, never a traceback
+        except Exception as error:
             out.add(document, (), "error", f"internal error while checking this document: {error!r}")
     index = _Index()
     seen: dict[tuple[str, str, str], _Object] = {}
@@ -588,7 +680,9 @@ def validate_documents(
         key = (item.kind, item.namespace or "default", name)
         if key in seen:
             first = seen[key].document
-            out.on(item, ("metadata", "name"), "warning", f"defined again (first in {first.file}, document {first.index})")
+            out.on(
+                item, ("metadata", "name"), "warning", f"defined again (first in {first.file}, document {first.index})"
+            )
         else:
             seen[key] = item
         if item.kind == "MetricTemplate":
@@ -596,15 +690,14 @@ def validate_documents(
         elif item.kind == "AlertProvider":
             index.providers.setdefault(key[1:], []).append(item)
     for item in objects:
-        if item.model is None:
-            continue
         try:
-            if isinstance(item.model, MetricTemplate):
-                _check_metric_template(item, index, out)
-            elif isinstance(item.model, Canary):
+            if item.kind == "Canary":
                 _check_canary(item, index, out)
-            _unsupported(item, out, default_provider)
-        except Exception as error:  # noqa: BLE001 - last line of defence: a finding, never a traceback
+            elif isinstance(item.model, MetricTemplate):
+                _check_metric_template(item, index, out)
+            if item.model is not None:
+                _unsupported(item, out, default_provider)
+        except Exception as error:
             out.on(item, (), "error", f"internal error while checking this object: {error!r}")
     order = {(document.file, document.index): position for position, document in enumerate(documents)}
     findings = sorted(
@@ -637,4 +730,3 @@ def validate_paths(paths: Sequence[str], default_provider: str = DEFAULT_PROVIDE
     report = validate_files([read_documents(name, path) for name, path in found], default_provider)
     report.findings[:0] = [Finding(file=error.file, severity="error", message=error.message) for error in missing]
     return report
-

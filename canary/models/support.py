@@ -105,7 +105,6 @@ _ANALYSIS_NOT_YET: dict[str, str] = {
     "canaryReadyThreshold": "all canary pods must be ready",
     "sessionAffinity": "session affinity is not built",
     "alerts": "alerts are not sent",
-    "webhooks": "webhooks are not called",
 }
 _METRIC_TEMPLATE_NOT_YET: dict[str, str] = {}
 

@@ -58,8 +58,8 @@ def demo_canary(provider: str, name: str = APP, interval: str = "3s", deadline: 
                 "maxWeight": 50,
                 "stepWeight": 10,
                 "metrics": [
-                    {"name": "request-success-rate", "interval": "10s", "thresholdRange": {"min": 99}},
-                    {"name": "request-duration", "interval": "10s", "thresholdRange": {"max": 500}},
+                    {"name": "request-success-rate", "interval": "15s", "thresholdRange": {"min": 99}},
+                    {"name": "request-duration", "interval": "15s", "thresholdRange": {"max": 500}},
                 ],
                 "judge": {"alpha": 0.01, "dryRun": True},
             },

@@ -83,7 +83,7 @@ class Testbed:
     tick: float = 0.5
     min_interval: float = 1.0
     seed: int = 1
-    rps: float = 40.0
+    rps: float = 100.0
     use_prometheus: bool = True
     kubelet_delay: float = 1.0
     metrics_port: int = field(default_factory=free_port)
