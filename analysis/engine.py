@@ -48,10 +48,12 @@ METRICS: Final = ("error-rate", "latency", "latency-tail")
 _STATE_VERSION: Final = 2
 
 #: Fractions of the dispersion bound at which the null likelihood is evaluated
-#: (its supremum over this grid is the denominator of the count test).
-_NULL_RHO_GRID: Final = (0.0, 0.125, 0.25, 0.5, 1.0)
+#: besides 0 (the binomial): its supremum over these is the denominator of the
+#: count test.
+_NULL_RHO_GRID: Final = (0.25, 1.0)
 #: Fraction of the dispersion bound the alternative assumes.
 _ALT_RHO: Final = 0.25
+_MIX_WITHIN: Final = ("error-rate",)
 
 #: Ratios (canary rate / primary rate) at which the confidence sequence on the
 #: effect is evaluated: the reported bounds are the tightest grid points.
@@ -104,6 +106,7 @@ class JudgeConfig:
     max_bet: float = 0.95
     bet_cap_events: float = 100.0
     count_weight: float = 0.75
+    count_bet: float = 0.95
     error_count_ratios: tuple[float, ...] = (1.5, 4.0, 12.0, 40.0)
     latency_count_ratios: tuple[float, ...] = (1.1, 1.3, 2.0, 6.0)
     error_dispersion: float = 0.03
@@ -171,9 +174,13 @@ class _Tick:
     np_: FloatArray
     r0: FloatArray
     bound: FloatArray = field(default_factory=lambda: np.zeros(0))
+    # latency only: exceedances at the next bucket bound up, and its tolerance (for the count test)
+    xc2: FloatArray = field(default_factory=lambda: np.zeros(0))
+    xp2: FloatArray = field(default_factory=lambda: np.zeros(0))
+    r02: FloatArray = field(default_factory=lambda: np.zeros(0))
 
 
-_TICK_FIELDS = ("xc", "nc", "xp", "np_", "r0", "bound")
+_TICK_FIELDS = ("xc", "nc", "xp", "np_", "r0", "bound", "xc2", "xp2", "r02")
 
 
 class BatchJudge:
@@ -184,23 +191,29 @@ class BatchJudge:
     number of ticks.
     """
 
-    def __init__(self, n_runs: int, config: JudgeConfig | None = None, *, hindsight: bool = False) -> None:
+    def __init__(self, n_runs: int, config: JudgeConfig | None = None, *, hindsight: str = "") -> None:
         """Judges for ``n_runs`` rollouts.
 
-        ``hindsight=True`` is for benchmarks only and is NOT a valid test: each tick
-        it stakes everything when the canary's share turned out high and nothing
-        otherwise, i.e. it multiplies by ``max(1, s/q)``, the largest factor any
-        valid per-tick e-value for the same null can reach (see ``sequential``).
-        Its decision times bound those of every tick-level judge from below.
+        ``hindsight`` is for benchmarks only and is NOT a valid test: each tick it
+        stakes everything when the canary's share turned out above the tolerated
+        share ``q`` and nothing otherwise. ``"share"`` multiplies by ``max(1, s/q)``,
+        the largest factor any per-tick e-value valid under the share-only null
+        can reach; ``"count"`` multiplies by ``burst_cap / q`` whenever ``s > q``,
+        the most one tick can give the capped count test (and the share bets).
+        Their decision times bound those of the corresponding judges from below.
         """
         self.config = config if config is not None else JudgeConfig()
+        if hindsight not in ("", "share", "count"):
+            raise ValueError(f"hindsight must be '', 'share' or 'count', got {hindsight!r}")
         self.hindsight = hindsight
         self.n_runs = int(n_runs)
         k = len(self.config.metrics)
         nb = len(self.config.latency_bounds) + 1
         n = self.n_runs
         # one share bet per design ratio, then the count test (see ``log_fail``)
-        self.n_strategies = len(self.config.error_design_ratios) + 1
+        self.n_share = len(self.config.error_design_ratios)
+        self.n_count = len(self.config.error_count_ratios) + 1
+        self.n_strategies = self.n_share + self.n_count
         self.log_fail_strategies = np.zeros((n, k, self.n_strategies))
         self.log_pass = np.zeros((n, k))
         self._grid = np.asarray(CS_GRID, dtype=np.float64)
@@ -239,10 +252,16 @@ class BatchJudge:
         )
         self._rows = np.arange(self.n_runs)
         metrics = self.config.metrics
-        n_share = self.n_strategies - 1
         cw = self.config.count_weight
         with np.errstate(divide="ignore"):
-            self._log_strategy_weights = np.log(np.asarray([(1.0 - cw) / n_share] * n_share + [cw]))
+            self._log_strategy_weights = np.log(
+                np.asarray([(1.0 - cw) / self.n_share] * self.n_share + [cw / self.n_count] * self.n_count)
+            )
+        # per metric: mix the count test's alternatives within each tick (errors: large effects, few
+        # ticks) or across ticks, one strategy per alternative (latency: small effects, many ticks)
+        self._mix_within_tick = np.asarray([m in _MIX_WITHIN for m in self.config.metrics])
+        # the tail's count test also looks one bucket bound further up (tail regressions are sharper there)
+        self._second_bound = np.asarray([m == "latency-tail" for m in self.config.metrics])
         self._rho_max = np.asarray(
             [self.config.error_dispersion if m == "error-rate" else self.config.latency_dispersion for m in metrics],
             dtype=np.float64,
@@ -442,12 +461,22 @@ class BatchJudge:
         dist = np.abs(log_surv[:, None, :] - np.log(targets)[None, :, None])
         dist = np.where(np.isfinite(dist), dist, np.inf)
         j = np.argmin(dist, axis=2)
-        rows = self._rows[:, None]
         usable = ok[:, None] & np.isfinite(np.take_along_axis(dist, j[..., None], axis=2)[..., 0])
         nc = np.broadcast_to(ch[:, -1:], j.shape)
         np_ = np.broadcast_to(ph[:, -1:], j.shape)
-        xc = nc - ch[rows, j]
-        xp = np_ - ph[rows, j]
+        xc, xp, r0 = self._exceedances(ch, ph, j)
+        xc2, xp2, r02 = self._exceedances(ch, ph, np.minimum(j + 1, len(self._bounds) - 1))
+        # a NaN in r0 disqualifies the run's tick in _share_step
+        r0 = np.where(usable, r0, np.nan)
+        return _Tick(xc, nc, xp, np_, r0, np.where(usable, self._bounds[j], np.nan), xc2, xp2, r02)
+
+    def _exceedances(self, ch: FloatArray, ph: FloatArray, j: npt.NDArray[np.intp]) -> tuple[FloatArray, ...]:
+        """Canary's and primary's requests slower than ``bounds[j]``, and the tolerated ratio R0 there."""
+        pooled = self.pooled_hist
+        total = pooled[:, -1:]
+        rows = self._rows[:, None]
+        xc = ch[:, -1:] - ch[rows, j]
+        xp = ph[:, -1:] - ph[rows, j]
         # tolerance: how much more of the pooled traffic would be slower than b if every
         # request were (1 + tol) times slower; the survival function is taken as a power
         # law between b's bucket bounds (log-survival linear in log-latency).
@@ -455,9 +484,7 @@ class BatchJudge:
         s_lo = np.where(j > 0, total - pooled[rows, np.maximum(j - 1, 0)], total)
         slope = np.log(s_lo / np.where(s_b > 0, s_b, np.nan)) / self._widths[j]
         r0 = np.exp(np.maximum(slope, 0.0) * math.log1p(self.config.latency_tolerance))
-        # a NaN in r0 disqualifies the run's tick in _share_step
-        r0 = np.where(usable, r0, np.nan)
-        return _Tick(xc, nc, xp, np_, r0, np.where(usable, self._bounds[j], np.nan))
+        return xc, xp, r0
 
     def _share_step(self, t: _Tick) -> None:
         """Bet on the canary's share of this tick's events, all metrics at once (arrays ``(n_runs, n_metrics)``).
@@ -490,10 +517,27 @@ class BatchJudge:
             axis=2,
         )
         q1c = r1c * nc[..., None] / (r1c * nc[..., None] + np_[..., None])
-        count_factor = self._count_factor(xc, np.where(valid, events, 1.0), q0, q1c)
+        if cfg.count_weight > 0 and not self.hindsight:
+            lr = self._capped_lr(xc, np.where(valid, events, 1.0), q0, q1c)
+            # latency: also at the next bound up, the two likelihood ratios averaged
+            x2 = np.maximum(t.xc2, 0.0)
+            m2 = x2 + np.maximum(t.xp2, 0.0)
+            valid2 = valid & np.isfinite(m2 + t.r02) & (m2 > 0) & self._second_bound[None, :]
+            r02 = np.where(valid2, t.r02, 1.0)
+            q02 = r02 * nc / (r02 * nc + np_)
+            r1c2 = r1c * (r02 / r0)[..., None]
+            q1c2 = r1c2 * nc[..., None] / (r1c2 * nc[..., None] + np_[..., None])
+            lr2 = self._capped_lr(np.where(valid2, x2, 0.0), np.where(valid2, m2, 1.0), q02, q1c2)
+            lr = np.where(valid2[..., None], 0.5 * (lr + lr2), lr)
+            count_factor = (1.0 - cfg.count_bet) + cfg.count_bet * lr
+        else:
+            count_factor = np.ones_like(q1c)
         fail_factor = np.concatenate([share_factor, count_factor], axis=2)
-        if self.hindsight:
+        if self.hindsight == "share":
             fail_factor = np.broadcast_to(np.maximum(1.0, x)[..., None], fail_factor.shape)
+        elif self.hindsight == "count":
+            best = np.where(x > 1.0, cfg.burst_cap / q0, 1.0)
+            fail_factor = np.broadcast_to(best[..., None], fail_factor.shape)
         # pass: bet that the canary's share stays below the tolerated share q0
         ra = np.minimum(1.0, ratio_hat)
         qa = ra * nc / (ra * nc + np_)
@@ -527,7 +571,7 @@ class BatchJudge:
         self.last_r0 = np.where(valid, t.r0, self.last_r0)
 
 
-    def _count_factor(self, x: FloatArray, m: FloatArray, q0: FloatArray, q1: FloatArray) -> FloatArray:
+    def _capped_lr(self, x: FloatArray, m: FloatArray, q0: FloatArray, q1: FloatArray) -> FloatArray:
         """Per-tick e-values of the count test, one per strategy: ``(1 - theta) + theta min(LR, burst_cap / q0)``.
 
         ``LR`` is the beta-binomial likelihood of the canary's ``x`` of the tick's
@@ -541,12 +585,16 @@ class BatchJudge:
         rho = self._rho_max
         q_null = np.clip(x / m, 1e-9, q0)
         grid = np.asarray(_NULL_RHO_GRID)[None, None, :] * rho[None, :, None]
-        null = np.max(_log_bb(x[..., None], m[..., None], q_null[..., None], grid), axis=2)
+        null = np.maximum(
+            np.max(_log_bb(x[..., None], m[..., None], q_null[..., None], grid), axis=2),
+            x * np.log(q_null) + (m - x) * np.log1p(-q_null),
+        )
         alt = _log_bb(x[..., None], m[..., None], np.clip(q1, 1e-9, 1.0 - 1e-9), (_ALT_RHO * rho)[None, :, None])
         cap = cfg.burst_cap / q0
-        log_lr = _logsumexp(alt - null[..., None], axis=2) - math.log(alt.shape[2])
-        lr = np.exp(np.minimum(log_lr, np.log(cap)))[..., None]
-        return np.asarray((1.0 - cfg.max_bet) + cfg.max_bet * lr, dtype=np.float64)
+        log_lr = alt - null[..., None]
+        mixed = _logsumexp(log_lr, axis=2) - math.log(alt.shape[2])
+        log_lr = np.where(self._mix_within_tick[None, :, None], mixed[..., None], log_lr)
+        return np.asarray(np.exp(np.minimum(log_lr, np.log(cap)[..., None])), dtype=np.float64)
 
 
 def _log_bb(x: FloatArray, m: FloatArray, mu: FloatArray, rho: FloatArray) -> FloatArray:
@@ -555,13 +603,15 @@ def _log_bb(x: FloatArray, m: FloatArray, mu: FloatArray, rho: FloatArray) -> Fl
     Without the binomial coefficient (it cancels in likelihood ratios); real
     ``x`` and ``m`` are accepted. ``rho == 0`` is the binomial.
     """
-    rho_safe = np.where(rho > 1e-9, rho, 0.5)
+    positive = rho > 1e-9
+    binom = x * np.log(mu) + (m - x) * np.log1p(-mu)
+    if not np.any(positive):
+        return np.asarray(binom, dtype=np.float64)
+    rho_safe = np.where(positive, rho, 0.5)
     scale = (1.0 - rho_safe) / rho_safe
     a = mu * scale
     b = (1.0 - mu) * scale
-    bb = betaln(x + a, m - x + b) - betaln(a, b)
-    binom = x * np.log(mu) + (m - x) * np.log1p(-mu)
-    return np.asarray(np.where(rho > 1e-9, bb, binom), dtype=np.float64)
+    return np.asarray(np.where(positive, betaln(x + a, m - x + b) - betaln(a, b), binom), dtype=np.float64)
 
 
 def _as_runs(x: FloatArray | float | Sequence[float], n: int) -> FloatArray:

@@ -30,7 +30,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -105,9 +105,12 @@ def _at_decision(sim: SimulatedTicks, tick: npt.NDArray[np.int64]) -> Outcome:
 # ----------------------------------------------------------------- methods
 
 
-def run_ours(sim: SimulatedTicks, hindsight: bool = False) -> Outcome:
+def run_ours(sim: SimulatedTicks, hindsight: str = "", count_weight: float | None = None) -> Outcome:
     runs = sim.canary_requests.shape[0]
-    judge = BatchJudge(runs, JudgeConfig(latency_bounds=BOUNDS, alpha=ALPHA), hindsight=hindsight)
+    config = JudgeConfig(latency_bounds=BOUNDS, alpha=ALPHA)
+    if count_weight is not None:
+        config = replace(config, count_weight=count_weight)
+    judge = BatchJudge(runs, config, hindsight=hindsight)
     tick = np.full(runs, NEVER, dtype=np.int64)
     passed = np.zeros(runs, dtype=bool)
     for t in range(TICKS):
@@ -200,12 +203,18 @@ def run_kayenta(sim: SimulatedTicks) -> Outcome:
     return _at_decision(sim, tick)
 
 
+PREVIOUS = "share bets only (previous design)"
+CEILING = "share-null ceiling"
+COUNT_CEILING = "capped-count ceiling"
+
 METHODS: dict[str, Callable[[SimulatedTicks], Outcome]] = {
     "ours": run_ours,
+    PREVIOUS: lambda s: run_ours(s, count_weight=0.0),
     "Flagger (5 failed checks)": lambda s: run_flagger(s, 5),
     "Flagger (10 failed checks)": lambda s: run_flagger(s, 10),
     "Kayenta Mann-Whitney": run_kayenta,
-    "hindsight ceiling": lambda s: run_ours(s, hindsight=True),
+    CEILING: lambda s: run_ours(s, hindsight="share"),
+    COUNT_CEILING: lambda s: run_ours(s, hindsight="count"),
 }
 
 
@@ -361,12 +370,17 @@ def render(results: list[CellResult], seconds: float, update_us: float, command:
         "",
         "## Targets (our judge)",
         "",
-        "\"hindsight ceiling\" is the same figure for the largest evidence any tick-level test of our null"
-        " could collect (see benchmarks/README.md); where even it misses, the target is out of reach for"
-        " every judge that lets one burst or one jittery minute count as one observation.",
+        f"\"{PREVIOUS}\" is the judge with the count test switched off (`count_weight=0`), i.e. the"
+        f" design before the count test. \"{CEILING}\" is the largest evidence any per-tick test of the"
+        " share-only null (E[share] <= tolerated share) could collect, with hindsight (see"
+        " benchmarks/README.md): where ours exceeds it, the gain comes from the count test's stronger"
+        f" (modelled) null, not from better betting. \"{COUNT_CEILING}\" multiplies the evidence by the"
+        " per-tick cap 1/q whenever the canary's share exceeded q, with hindsight: no judge that caps a"
+        " tick at what one burst landing on the canary may earn (ours) can do better; where it misses,"
+        " the target is out of reach for burst-robust tick-level tests.",
         "",
-        "| target | ours | hindsight ceiling | verdict |",
-        "| --- | --- | --- | --- |",
+        f"| target | ours | {PREVIOUS} | {CEILING} | {COUNT_CEILING} | verdict (ours) |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     lines += targets(by)
     return "\n".join(lines) + "\n"
@@ -375,15 +389,18 @@ def render(results: list[CellResult], seconds: float, update_us: float, command:
 def targets(by: dict[tuple[str, str], CellResult]) -> list[str]:
     """One row per target: our figure, the hindsight ceiling's figure, met or not and by how much."""
     rows: list[str] = []
-    ceiling = "hindsight ceiling"
+    ceiling = CEILING
 
-    def add(target: str, measured: str, bound: str, ok: bool, miss: str) -> None:
-        rows.append(f"| {target} | {measured} | {bound} | {'met' if ok else 'NOT met: ' + miss} |")
+    def add(target: str, measured: str, before: str, bound: str, cbound: str, ok: bool, miss: str) -> None:
+        verdict = "met" if ok else "NOT met: " + miss
+        rows.append(f"| {target} | {measured} | {before} | {bound} | {cbound} | {verdict} |")
 
     healthy = [s for s in SCENARIOS if s.healthy]
     worst = max((_rate(by[(s.name, c.name)].outcomes["ours"]), s.name, c.name) for s in healthy for c in CELLS)
+    prev = max((_rate(by[(s.name, c.name)].outcomes[PREVIOUS]), s.name, c.name) for s in healthy for c in CELLS)
     add("healthy rolled back <= 1 % in every healthy cell", f"worst {worst[0]:.2f} % ({worst[1]}, {worst[2]})",
-        "(not a test)", worst[0] <= 1.0, f"{worst[0] - 1.0:.2f} points over")
+        f"worst {prev[0]:.2f} % ({prev[1]}, {prev[2]})", "(not a test)", "(not a test)", worst[0] <= 1.0,
+        f"{worst[0] - 1.0:.2f} points over")
 
     def within(method: str, sname: str, cname: str, minutes: int, max_errors: float | None = None) -> float:
         o = by[(sname, cname)].outcomes[method]
@@ -394,8 +411,10 @@ def targets(by: dict[tuple[str, str], CellResult]) -> list[str]:
 
     def check(label: str, sname: str, cname: str, minutes: int, goal: float, max_errors: float | None = None) -> None:
         v = within("ours", sname, cname, minutes, max_errors)
+        p = within(PREVIOUS, sname, cname, minutes, max_errors)
         b = within(ceiling, sname, cname, minutes, max_errors)
-        add(label, f"{v:.1f} %", f"{b:.1f} %", v >= goal, f"{goal - v:.1f} points short")
+        cb = within(COUNT_CEILING, sname, cname, minutes, max_errors)
+        add(label, f"{v:.1f} %", f"{p:.1f} %", f"{b:.1f} %", f"{cb:.1f} %", v >= goal, f"{goal - v:.1f} points short")
 
     e1, e5 = "errors 0.1 % -> 1 %", "errors 0.1 % -> 5 %"
     check("errors 1 %: >= 65 % caught at low5 with <= 10 canary-user errors", e1, "low5", TICKS, 65, 10.0)
@@ -415,13 +434,18 @@ def targets(by: dict[tuple[str, str], CellResult]) -> list[str]:
             per_min = c.rps * 60 * c.weight
             if not (r.sprt / per_min >= 5):
                 continue
-            o, h = r.outcomes["ours"], r.outcomes[ceiling]
+            o, po, h = r.outcomes["ours"], r.outcomes[PREVIOUS], r.outcomes[ceiling]
+            ch = r.outcomes[COUNT_CEILING]
             med = _median(o.requests[o.decided])
+            pmed = _median(po.requests[po.decided])
             hmed = _median(h.requests[h.decided])
+            cmed = _median(ch.requests[ch.decided])
             ratio = med / r.sprt if math.isfinite(med) else math.inf
             add(f"median canary requests <= 3x SPRT ({s.name}, {c.name}; SPRT {r.sprt:.0f})",
                 f"{_fmt(med)} ({ratio:.1f}x)" if math.isfinite(med) else "no detections",
-                f"{_fmt(hmed)} ({hmed / r.sprt:.1f}x)", ratio <= 3.0, f"{ratio / 3.0:.1f}x the allowance")
+                f"{_fmt(pmed)} ({pmed / r.sprt:.1f}x)", f"{_fmt(hmed)} ({hmed / r.sprt:.1f}x)",
+                f"{_fmt(cmed)} ({cmed / r.sprt:.1f}x)", ratio <= 3.0,
+                f"{ratio / 3.0:.1f}x the allowance")
     return rows
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -28,10 +30,23 @@ def _controller(args: argparse.Namespace) -> int:
             default_provider=args.provider,
             prometheus_url=args.prometheus,
             min_interval=args.min_interval,
+            alerts=_default_alerts(args),
         ),
     )
     asyncio.run(run_controller(settings))
     return 0
+
+
+def _default_alerts(args: argparse.Namespace) -> Any:
+    """The controller-wide alert provider: the type from a flag, the webhook address from the environment."""
+    from canary.operator.alerts import DefaultAlerts
+
+    address = os.environ.get("CANARY_ALERT_ADDRESS", "")
+    if not args.alert_type:
+        return None
+    if not address:
+        raise SystemExit("--alert-type needs the webhook address in the CANARY_ALERT_ADDRESS environment variable")
+    return DefaultAlerts(args.alert_type, address, channel=args.alert_channel, username=args.alert_username)
 
 
 def _crds(args: argparse.Namespace) -> int:
@@ -64,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ctl.add_argument("--qps", type=float, default=50.0, help="API requests per second budget")
     ctl.add_argument("--burst", type=int, default=100, help="API request burst")
+    ctl.add_argument(
+        "--alert-type",
+        help="default chat provider for Canaries that list no alerts (slack, msteams, discord, gchat, rocket, generic); "
+        "the webhook address is read from CANARY_ALERT_ADDRESS so it never shows in the process list",
+    )
+    ctl.add_argument("--alert-channel")
+    ctl.add_argument("--alert-username", default="canary")
     ctl.add_argument("--metrics-port", type=int, default=8080, help="port of /metrics and /healthz (0: off)")
     ctl.add_argument("--log-level", default="INFO")
     ctl.set_defaults(func=_controller)

@@ -12,7 +12,7 @@ from canary.models.metric_template import SecretReference
 
 __all__ = ["ALERT_PROVIDER_TYPES", "AlertProvider", "AlertProviderSpec", "AlertProviderType"]
 
-AlertProviderType = Literal["slack", "msteams", "discord", "rocket", "gchat"]
+AlertProviderType = Literal["slack", "msteams", "discord", "rocket", "gchat", "generic"]
 """Chat services Flagger posts to."""
 ALERT_PROVIDER_TYPES: tuple[str, ...] = get_args(AlertProviderType)
 

@@ -31,6 +31,7 @@ __all__ = [
     "FIELD_NAME_LIMIT",
     "FIELD_VALUE_LIMIT",
     "FOOTER_LIMIT",
+    "MAX_FACT_FIELDS",
     "MAX_FIELDS",
     "TITLE_LIMIT",
     "embed_length",
@@ -47,6 +48,9 @@ FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 MAX_FIELDS = 25
 EMBED_TOTAL_LIMIT = 6000
+MAX_FACT_FIELDS = 12
+"""Most fields given to the facts (canary, namespace, ...); the rest of the 25 go to checks."""
+_SHORT = 100
 COLORS = {"info": 0x439FE0, "warn": 0xDAA038, "error": 0xD40E0D}
 """Embed colour per severity."""
 
@@ -74,28 +78,46 @@ def embed_length(embed: dict[str, Any]) -> int:
     return total
 
 
+def _shrink(embed: dict[str, Any]) -> None:
+    """Cut the longest texts (description, footer, then field values, then whole fields) to the 6000 total."""
+    while (excess := embed_length(embed) - EMBED_TOTAL_LIMIT) > 0:
+        description = embed["description"]
+        footer = embed.get("footer", {}).get("text", "")
+        values = [f for f in embed["fields"] if text_length(f["value"]) > _SHORT]
+        if text_length(description) > _SHORT:
+            embed["description"] = truncate(description, max(_SHORT, text_length(description) - excess))
+        elif text_length(footer) > _SHORT:
+            embed["footer"]["text"] = truncate(footer, max(_SHORT, text_length(footer) - excess))
+        elif values:
+            longest = max(values, key=lambda f: text_length(f["value"]))
+            longest["value"] = truncate(longest["value"], max(_SHORT, text_length(longest["value"]) - excess))
+        else:
+            embed["fields"].pop()
+
+
 def render(notification: Notification, channel: str | None = None, username: str | None = None) -> dict[str, Any]:
     """The Execute Webhook JSON for ``notification`` (``channel`` does not apply: webhooks own their channel)."""
     del channel
     n = notification
     content = f"{n.icon} " + fit(f"{n.canary} {n.title}", CONTENT_LIMIT - 8, escape)  # 8: room for the icon
+    facts = n.facts()
+    if len(facts) > MAX_FACT_FIELDS:
+        facts = [*facts[: MAX_FACT_FIELDS - 1], ("…", f"{len(facts) - MAX_FACT_FIELDS + 1} more")]
     fields: list[dict[str, Any]] = [
         {
             "name": truncate(label, FIELD_NAME_LIMIT),
             "value": fit(value or "-", FIELD_VALUE_LIMIT, escape),
             "inline": True,
         }
-        for label, value in n.facts()
+        for label, value in facts
     ]
     room = MAX_FIELDS - len(fields)
-    checks = list(n.checks)
+    checks, rest = list(n.checks), 0
     if len(checks) > room:
         checks, rest = checks[: room - 1], len(checks) - (room - 1)
-    else:
-        rest = 0
     for c in checks:
         threshold = c.threshold_text()
-        value = f"{c.value_text()}" + (f" (want {threshold})" if threshold else "") + f"\n{c.outcome}"
+        value = c.value_text() + (f" (want {threshold})" if threshold else "") + f"\n{c.outcome}"
         fields.append(
             {
                 "name": truncate(c.name, FIELD_NAME_LIMIT),
@@ -106,7 +128,7 @@ def render(notification: Notification, channel: str | None = None, username: str
     if rest:
         fields.append({"name": "…", "value": f"{rest} more checks", "inline": False})
     embed: dict[str, Any] = {
-        "title": fit(f"{n.headline()}", TITLE_LIMIT, escape),
+        "title": fit(n.headline(), TITLE_LIMIT, escape),
         "description": fit(n.reason or n.title, DESCRIPTION_LIMIT, escape),
         "color": COLORS[n.severity],
         "fields": fields,
@@ -116,14 +138,7 @@ def render(notification: Notification, channel: str | None = None, username: str
         embed["footer"] = {"text": truncate(verdict, FOOTER_LIMIT)}  # footers show plain text: no markdown to escape
     if n.timestamp is not None:
         embed["timestamp"] = n.timestamp.isoformat()
-    # Stay under the 6000 total by shortening the longest texts: the description first, then the fields.
-    while embed_length(embed) > EMBED_TOTAL_LIMIT:
-        excess = embed_length(embed) - EMBED_TOTAL_LIMIT
-        if text_length(embed["description"]) > 200:
-            embed["description"] = truncate(embed["description"], max(200, text_length(embed["description"]) - excess))
-        else:
-            longest = max(embed["fields"], key=lambda f: text_length(f["value"]))
-            longest["value"] = truncate(longest["value"], max(20, text_length(longest["value"]) - excess))
+    _shrink(embed)
     payload: dict[str, Any] = {"content": content, "embeds": [embed], "allowed_mentions": {"parse": []}}
     if username and valid_username(username):
         payload["username"] = username

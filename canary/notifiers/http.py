@@ -153,7 +153,8 @@ class WebhookPoster:
     ``client``: a shared ``httpx.AsyncClient`` to post with (its owner closes it).
     Without one, each :meth:`post_json` opens and closes its own client. A
     ``proxy`` needs a client of its own (httpx binds proxies to clients), so
-    with a proxy the shared client is not used. ``sleep`` is the wait between
+    with a proxy the shared client is not used. Clients made here honour the
+    ``HTTPS_PROXY``/``NO_PROXY`` environment when no ``proxy`` is given. ``sleep`` is the wait between
     attempts (a test passes a recorder instead of sleeping).
     """
 
@@ -176,9 +177,10 @@ class WebhookPoster:
             raise NotifierError(f"{service}: no webhook address", service=service)
         scheme = urlsplit(address).scheme.lower() if "://" in address else ""
         if scheme not in ("http", "https"):
-            # Name the scheme only: the address itself is a secret.
+            # Name the scheme only, and only when it looks like one: the address itself is a secret.
+            shown = scheme if scheme.isalpha() and len(scheme) <= 10 else ("none" if not scheme else "?")
             raise NotifierError(
-                f"{service}: the webhook address must be an http(s) URL (got scheme {scheme or 'none'!r})",
+                f"{service}: the webhook address must be an http(s) URL (got scheme {shown!r})",
                 service=service,
             )
         if attempts < 1:

@@ -30,9 +30,9 @@ from typing import Any
 import httpx
 
 from canary.notifiers.base import Notification
-from canary.notifiers.text import truncate
+from canary.notifiers.text import BUDGETS, Budget, json_size, truncate
 
-__all__ = ["ADAPTIVE_CARD_VERSION", "CONTENT_TYPE", "STYLES", "check_response", "render"]
+__all__ = ["ADAPTIVE_CARD_VERSION", "CONTENT_TYPE", "MAX_BYTES", "STYLES", "check_response", "render"]
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 """Attachment content type of an Adaptive Card."""
@@ -40,57 +40,66 @@ ADAPTIVE_CARD_VERSION = "1.4"
 """Adaptive Card schema version declared."""
 STYLES = {"info": "accent", "warn": "warning", "error": "attention"}
 """Container style per severity (blue, amber, red in Teams' themes)."""
-_TEXT_LIMIT = 2000
-_MAX_CHECKS = 40
+MAX_BYTES = 26 * 1024
+"""Largest payload sent (Teams refuses messages over about 28 KB)."""
 
 
-def _text(text: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": truncate(text, _TEXT_LIMIT), "wrap": True, **extra}
+def _text(text: str, limit: int, **extra: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": truncate(text, limit), "wrap": True, **extra}
 
 
-def _facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+def _facts(pairs: list[tuple[str, str]], budget: Budget) -> dict[str, Any]:
+    if len(pairs) > budget.items:
+        pairs = [*pairs[: budget.items - 1], ("…", f"{len(pairs) - budget.items + 1} more")]
     return {
         "type": "FactSet",
-        "facts": [{"title": truncate(title, 200), "value": truncate(value or "-", 500)} for title, value in pairs],
+        "facts": [
+            {"title": truncate(title, budget.value), "value": truncate(value or "-", budget.value)}
+            for title, value in pairs
+        ],
     }
 
 
-def render(notification: Notification, channel: str | None = None, username: str | None = None) -> dict[str, Any]:
-    """The webhook JSON for ``notification`` (``channel`` and ``username`` do not apply to Teams)."""
-    del channel, username  # Teams webhooks post where and as whom they were created.
-    n = notification
+def _card(n: Notification, budget: Budget) -> dict[str, Any]:
     body: list[dict[str, Any]] = [
         {
             "type": "Container",
             "style": STYLES[n.severity],
             "bleed": True,
-            "items": [_text(f"{n.icon} {n.headline()}", size="Medium", weight="Bolder")],
+            "items": [_text(f"{n.icon} {n.headline()}", budget.value, size="Medium", weight="Bolder")],
         }
     ]
     if n.reason:
-        body.append(_text(n.reason))
-    body.append(_facts(n.facts()))
+        body.append(_text(n.reason, budget.text))
+    body.append(_facts(n.facts(), budget))
     if n.checks:
-        body.append(_text("Checks", weight="Bolder", spacing="Medium"))
-        pairs = [(c.name, c.text().removeprefix(f"{c.name}: ")) for c in n.checks]
-        if len(pairs) > _MAX_CHECKS:
-            pairs = [*pairs[:_MAX_CHECKS], ("…", f"{len(pairs) - _MAX_CHECKS} more")]
-        body.append(_facts(pairs))
+        body.append(_text("Checks", 20, weight="Bolder", spacing="Medium"))
+        body.append(_facts([(c.name, c.text().removeprefix(f"{c.name}: ")) for c in n.checks], budget))
     verdict = n.verdict_text()
     if verdict:
-        body.append(_text(verdict, isSubtle=True, spacing="Medium"))
-    card = {
+        body.append(_text(verdict, budget.text, isSubtle=True, spacing="Medium"))
+    return {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": ADAPTIVE_CARD_VERSION,
         "msteams": {"width": "Full"},
         "body": body,
     }
-    return {
-        "type": "message",
-        "summary": truncate(n.headline(), 200),
-        "attachments": [{"contentType": CONTENT_TYPE, "contentUrl": None, "content": card}],
-    }
+
+
+def render(notification: Notification, channel: str | None = None, username: str | None = None) -> dict[str, Any]:
+    """The webhook JSON for ``notification`` (``channel`` and ``username`` do not apply to Teams)."""
+    del channel, username  # Teams webhooks post where and as whom they were created.
+    payload: dict[str, Any] = {}
+    for budget in BUDGETS:  # the first budget whose card fits
+        payload = {
+            "type": "message",
+            "summary": truncate(notification.headline(), 200),
+            "attachments": [{"contentType": CONTENT_TYPE, "contentUrl": None, "content": _card(notification, budget)}],
+        }
+        if json_size(payload) <= MAX_BYTES:
+            break
+    return payload
 
 
 def check_response(response: httpx.Response) -> str | None:

@@ -9,9 +9,12 @@ marks the cut with "…".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["ELLIPSIS", "fit", "text_length", "truncate"]
+__all__ = ["BUDGETS", "ELLIPSIS", "Budget", "fit", "json_size", "text_length", "truncate"]
 
 ELLIPSIS = "…"
 """Marks a truncated text."""
@@ -48,3 +51,24 @@ def fit(raw: str, limit: int, escape: Callable[[str], str]) -> str:
         else:
             high = mid - 1
     return escape(raw[:low]).rstrip() + ELLIPSIS
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Length limits a renderer applies to one message, for services with a total size limit."""
+
+    text: int
+    """Longest free text (reason, verdict)."""
+    value: int
+    """Longest label or value."""
+    items: int
+    """Most list entries (facts, checks) shown."""
+
+
+BUDGETS = (Budget(2000, 500, 40), Budget(1000, 200, 20), Budget(400, 100, 10), Budget(200, 60, 6))
+"""Ever tighter budgets: a renderer uses the first whose payload fits the service's size limit."""
+
+
+def json_size(payload: Any) -> int:
+    """Bytes of ``payload`` as sent (UTF-8 JSON)."""
+    return len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))

@@ -44,6 +44,7 @@ from canary.kube.workloads import (
     template_hash,
 )
 from canary.models import Canary, CanaryCheck, describe, unsupported
+from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, run_checks
 from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates, rollout_hook_checks
 from canary.operator.metrics import Recorder
@@ -65,6 +66,7 @@ class ReconcilerSettings:
     prometheus_url: str | None = None
     min_interval: float = 10.0  # Flagger's floor for analysis.interval; the testbed lowers it
     metrics_timeout: float = 5.0
+    alerts: DefaultAlerts | None = None  # used for Canaries that list no alerts
 
 
 def owner_reference(body: JsonDict) -> JsonDict:
@@ -161,6 +163,7 @@ class Reconciler:
     ) -> None:
         self.api = api
         self.recorder = recorder
+        self.alerter = Alerter(api, settings.alerts, on_failure=self._alert_failed)
         self.settings = settings
         self.clock = clock
         self.router_factory = router_factory
@@ -252,6 +255,14 @@ class Reconciler:
                 canary, ["event"], decision.state.phase.value,
                 {"eventMessage": event.message, "eventType": event.type, "timestamp": _iso(now) or ""},
             )  # fmt: skip
+        self.alerter.send(
+            canary,
+            decision.events,
+            decision.state.phase.value,
+            decision.state.canary_weight,
+            measured.records if measured else (),
+            (measured.judge_status or {}).get("verdict") if measured else None,
+        )
         ended = decision.state.phase in (Phase.SUCCEEDED, Phase.FAILED) and decision.state.phase != state.phase
         if ended and state.phase != Phase.INITIALIZING:
             for result in await self.hooks.run(canary, ["post-rollout"], decision.state.phase.value):
@@ -276,6 +287,10 @@ class Reconciler:
                 judge=measured.judge_status if measured else None,
             )
         return decision
+
+    async def _alert_failed(self, canary: Canary, message: str) -> None:
+        body = {"apiVersion": canary.apiVersion, "kind": "Canary", "metadata": canary.metadata.model_dump(mode="json")}
+        await self._event(body, "Warning", "AlertFailed", f"chat notification failed: {message}")
 
     async def _clear_used(self, body: JsonDict, canary: Canary, used: frozenset[str], decision: Decision) -> None:
         """Remove the manual-control annotations this tick used up (or that no longer apply)."""

@@ -7,7 +7,9 @@ discovery, list (with selectors and ``limit``/``continue``), watch (with
 ``resourceVersion``, ``timeoutSeconds``, bookmarks and ``sendInitialEvents``),
 get, create, replace, patch (merge, strategic merge, JSON patch), delete and
 delete-collection, the ``status`` and ``scale`` subresources, and ``dryRun``.
-Errors are Kubernetes ``Status`` objects.
+Errors are Kubernetes ``Status`` objects. Every request is also counted by
+its authorization attributes (user, verb, resource...): ``GET /sandbox/audit``
+answers the counts (see :mod:`canary.sandbox.apiserver_audit`).
 
 kmock's DSL still works for fault injection: reactions added with
 ``server[...] << ...`` are tried first, and requests they do not answer fall
@@ -32,6 +34,7 @@ import kmock
 import yaml
 from kmock._internal import apps  # the base class's request matching, reused for fault injection
 
+from canary.sandbox.apiserver_audit import AUDIT_PATH, AuditEntry, AuditKey, rbac_verb, request_user
 from canary.sandbox.apiserver_discovery import (
     SERVER_VERSION,
     api_group,
@@ -107,6 +110,23 @@ def _action(method: str, watch: bool, named: bool) -> kmock.action | None:
     }.get(method)
 
 
+def _audit_key(raw: aiohttp.web.BaseRequest, route: _Route | None, params: dict[str, str]) -> AuditKey:
+    """The authorization attributes of a request, as the audit summary counts them."""
+    user, agent = request_user(raw.headers), raw.headers.get("User-Agent", "")
+    if route is None or route.version is None or route.plural is None:
+        return AuditKey(user, agent, raw.method.lower(), path=raw.path)
+    watch = route.watch or params.get("watch") in ("true", "1")
+    return AuditKey(
+        user,
+        agent,
+        rbac_verb(raw.method, named=route.name is not None, watch=watch),
+        api_group=route.group,
+        resource=route.plural,
+        subresource=route.subresource,
+        namespace=route.namespace,
+    )
+
+
 def _json(data: Any, status: int = 200) -> aiohttp.web.Response:
     return aiohttp.web.Response(body=json.dumps(data).encode(), status=status, content_type="application/json")
 
@@ -180,10 +200,15 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         self.bookmark_interval = bookmark_interval
         self.address = "127.0.0.1:0"
         self._request_count = 0
+        self._audit: collections.Counter[AuditKey] = collections.Counter()
         ns_type = self.store.resolve("", "v1", "namespaces")
         for namespace in dict.fromkeys([*SYSTEM_NAMESPACES, *namespaces]):
             self.store.create(ns_type, None, {"metadata": {"name": namespace}})
         self.add_crds(crds)
+
+    def audit_entries(self) -> list[AuditEntry]:
+        """How many requests each distinct set of authorization attributes had so far."""
+        return [AuditEntry(key, self._audit[key]) for key in sorted(self._audit, key=AuditKey.sort_key)]
 
     def __attrs_post_init__(self) -> None:
         """Skip kmock's own fallback reactions: this class answers unmatched requests itself."""
@@ -233,6 +258,8 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         if route is not None and route.plural is not None:
             watch = route.watch or params.get("watch") in ("true", "1")
             action = _action(raw.method, watch, route.name is not None)
+        if not raw.path.startswith("/sandbox/"):
+            self._audit[_audit_key(raw, route, params)] += 1
         self._request_count += 1
         return kmock.Request(
             id=self._request_count,
@@ -396,6 +423,8 @@ class SandboxApiServer(kmock.KubernetesEmulator):
             return aiohttp.web.Response(text="ok")
         if path == "/version":
             return _json(SERVER_VERSION)
+        if path == AUDIT_PATH:
+            return _json({"kind": "AuditSummary", "items": [entry.to_json() for entry in self.audit_entries()]})
         if path == "/api":
             return _json(
                 {

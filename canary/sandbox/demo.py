@@ -21,6 +21,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from canary.ctl import render_status
 from canary.kube.api import EVENTS, JsonDict
 from canary.providers.registry import register_provider
 from canary.sandbox.mesh import SimulatorProvider
@@ -71,34 +72,18 @@ def demo_canary(provider: str, name: str = APP, interval: str = "3s", deadline: 
 class _Record:
     weights: list[int] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    objects: list[JsonDict] = field(default_factory=list)
     last_analysis: str | None = None
 
 
-def _view(canary: JsonDict, record: _Record, mesh: str, prometheus: bool, started: float) -> Group:
-    status = canary.get("status") or {}
+def _view(canary: JsonDict, events: list[JsonDict], mesh: str, prometheus: bool, started: float) -> Group:
+    """The live view: where the demo runs, then the same status view as ``canary status``."""
     head = Table.grid(padding=(0, 2))
-    head.add_row("mesh", mesh, "metrics", "real Prometheus" if prometheus else "simulator (no Prometheus installed)")
-    head.add_row("phase", str(status.get("phase", "")), "canary weight", f"{status.get('canaryWeight', 0)} %")
-    head.add_row("failed checks", str(status.get("failedChecks", 0)), "elapsed", f"{time.monotonic() - started:.0f} s")
-    checks = Table(title="checks at the last analysis tick", expand=True)
-    for column in ("check", "value", "threshold", "outcome", "reason"):
-        checks.add_column(column)
-    for check in status.get("checks") or []:
-        value = check.get("value")
-        bounds = []
-        if check.get("min") is not None:
-            bounds.append(f">= {check['min']:g}")
-        if check.get("max") is not None:
-            bounds.append(f"<= {check['max']:g}")
-        checks.add_row(
-            check.get("name", ""),
-            "" if value is None else f"{value:.4g} {check.get('unit') or ''}",
-            " ".join(bounds),
-            check.get("outcome", ""),
-            check.get("reason", ""),
-        )
-    events = "\n".join(record.events[-8:]) or "(none yet)"
-    return Group(Panel(head, title=f"canary demo: {APP}"), checks, Panel(events, title="events"))
+    head.add_row(
+        "mesh", mesh, "metrics", "real Prometheus" if prometheus else "the simulator (no Prometheus)",
+        "elapsed", f"{time.monotonic() - started:.0f} s",
+    )  # fmt: skip
+    return Group(Panel(head, title="canary demo"), render_status(canary, events))
 
 
 async def _demo(mesh: str, scenario: str, as_json: bool, seed: int, metrics: str) -> dict[str, Any]:
@@ -134,6 +119,7 @@ async def _demo(mesh: str, scenario: str, as_json: bool, seed: int, metrics: str
                 uid = event["metadata"]["name"]
                 if uid not in seen_events and event.get("involvedObject", {}).get("name") == APP:
                     seen_events.add(uid)
+                    record.objects.append(event)
                     record.events.append(f"{event.get('type')}: {event.get('message')}")
             status = canary.get("status") or {}
             if status.get("lastAnalysisTime") != record.last_analysis and status.get("phase") in (
@@ -150,13 +136,13 @@ async def _demo(mesh: str, scenario: str, as_json: bool, seed: int, metrics: str
                     raise TimeoutError("the canary did not initialize within 60 s")
                 await asyncio.sleep(0.5)
                 canary = await refresh()
-                live.update(_view(canary, record, mesh, use_prometheus, started))
+                live.update(_view(canary, record.objects, mesh, use_prometheus, started))
             initial = (canary.get("status") or {}).get("lastAppliedSpec")
             await bed.new_revision(APP, image="podinfo:6.0.1", behaviour=behaviour, ready=ready)
             while True:
                 await asyncio.sleep(0.5)
                 canary = await refresh()
-                live.update(_view(canary, record, mesh, use_prometheus, started))
+                live.update(_view(canary, record.objects, mesh, use_prometheus, started))
                 status = canary.get("status") or {}
                 if status.get("lastAppliedSpec") != initial and status.get("phase") in TERMINAL:
                     break
@@ -165,7 +151,7 @@ async def _demo(mesh: str, scenario: str, as_json: bool, seed: int, metrics: str
             await asyncio.sleep(1.0)
             canary = await refresh()
             final_routes = await bed.routes(APP)
-            live.update(_view(canary, record, mesh, use_prometheus, started))
+            live.update(_view(canary, record.objects, mesh, use_prometheus, started))
         status = canary.get("status") or {}
         return {
             "phase": status.get("phase"),

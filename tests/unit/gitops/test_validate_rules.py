@@ -395,7 +395,6 @@ def test_alert_provider_reference_is_looked_up_among_the_paths(tmp_path: Path, m
     findings = check(tmp_path, monkeypatch, ("c.yaml", canary_text(analysis(alerts=alerts))))
     assert lines(findings) == []
     assert lines(findings, "warning") == [
-        "c.yaml: Canary test/podinfo: spec.analysis.alerts: warning: not supported yet (alerts are not sent)",
         "c.yaml: Canary test/podinfo: spec.analysis.alerts[0].providerRef: warning: AlertProvider flagger/on-call "
         "is not among the given paths",
     ]

@@ -88,7 +88,6 @@ def test_builtin_metrics_need_a_mesh() -> None:
         ("analysis", "primaryReadyThreshold", 50),
         ("analysis", "canaryReadyThreshold", 50),
         ("analysis", "sessionAffinity", {"cookieName": "c"}),
-        ("analysis", "alerts", [{"name": "a", "providerRef": {"name": "slack"}}]),
         ("spec", "autoscalerRef", {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "h"}),
         ("spec", "ingressRef", {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "i"}),
         ("spec", "routeRef", {"apiVersion": "apisix.apache.org/v2", "kind": "ApisixRoute", "name": "r"}),

@@ -51,9 +51,7 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
-            state.requests.append(
-                Received("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-            )
+            state.requests.append(Received("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body))
             status, headers, text = state.answer()
             data = text.encode("utf-8")
             self.send_response(status)
@@ -68,7 +66,7 @@ def receiver() -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield state

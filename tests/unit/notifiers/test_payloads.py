@@ -147,7 +147,7 @@ def test_slack_sends_channel_and_username_when_set(rolled_back: Notification) ->
 def test_colour_follows_severity(service: str, colour: Callable[[dict[str, Any]], Any]) -> None:
     render, _ = SERVICES[service]
     colours = {
-        severity: colour(render(Notification("a", "b", "Failed", 0, severity, "t", "r"), None, None))  # type: ignore[arg-type]
+        severity: colour(render(Notification("a", "b", "Failed", 0, severity, "t", "r"), None, None))
         for severity in ("info", "warn", "error")
     }
     assert len(set(colours.values())) == 3
@@ -194,12 +194,14 @@ def test_discord_keeps_all_checks_within_25_fields() -> None:
 
 def test_gchat_card_escapes_html_and_folds_long_check_lists() -> None:
     n = Notification(
-        "a", "b", "Failed", 0, "error", "t", "p99 <b>600</b> ms > 500 ms",
+        "a<b>", "b", "Failed", 0, "error", "t", "p99 <b>600</b> ms > 500 ms",
         checks=tuple(CheckLine(f"m{i}", i, "pass") for i in range(8)),
     )  # fmt: skip
     payload = gchat.render(n, None, None)
     assert gchat_problems(payload) == []
-    assert "‹b›600‹/b› ms › 500 ms" in payload["text"]  # no Chat link or mention can start
+    assert "‹b›" in payload["text"] and "<" not in payload["text"]  # no Chat link or mention can start
+    reason = payload["cardsV2"][0]["card"]["sections"][0]["widgets"][0]["textParagraph"]["text"]
+    assert reason == "p99 &lt;b&gt;600&lt;/b&gt; ms &gt; 500 ms"
     checks = payload["cardsV2"][0]["card"]["sections"][1]
     assert checks["header"] == "Checks" and checks["collapsible"] is True and len(checks["widgets"]) == 8
 

@@ -98,7 +98,9 @@ def _slack_blocks(problems: list[str], where: str, blocks: Any) -> None:
 def slack_problems(payload: dict[str, Any]) -> list[str]:
     """Slack incoming webhook: ``text`` and/or ``blocks``/``attachments``; Block Kit limits."""
     problems: list[str] = []
-    _keys(problems, "payload", payload, {"text", "blocks", "attachments", "channel", "username", "icon_emoji", "icon_url"})
+    _keys(
+        problems, "payload", payload, {"text", "blocks", "attachments", "channel", "username", "icon_emoji", "icon_url"}
+    )
     if not any(payload.get(k) for k in ("text", "blocks", "attachments")):
         problems.append("payload: needs text, blocks or attachments")
     if "text" in payload:
@@ -306,7 +308,12 @@ _ROCKET_ATTACHMENT_KEYS = {
 def rocket_problems(payload: dict[str, Any]) -> list[str]:
     """Rocket.Chat incoming webhook: ``text`` within the default 5000-character message limit, attachments."""
     problems: list[str] = []
-    _keys(problems, "payload", payload, {"text", "alias", "username", "emoji", "icon_emoji", "avatar", "icon_url", "channel", "attachments"})
+    _keys(
+        problems,
+        "payload",
+        payload,
+        {"text", "alias", "username", "emoji", "icon_emoji", "avatar", "icon_url", "channel", "attachments"},
+    )
     if not payload.get("text") and not payload.get("attachments"):
         problems.append("payload: needs text or attachments")
     if "text" in payload:

@@ -2,54 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
-
 import pytest
-import pytest_asyncio
-from aiohttp import web
 
 from canary.kube.api import CANARIES, EVENTS
 from canary.operator.gates import ABORT, APPROVE, RETRY
+from tests.unit.operator.conftest import HookServer
 from tests.unit.operator.harness import NS, Harness, canary_body
-
-
-@dataclass
-class HookServer:
-    """A gate service: answers each path with the status set for it, and records every call."""
-
-    url: str = ""
-    answers: dict[str, tuple[int, str]] = field(default_factory=dict)
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    def hook(self, name: str, type_: str, **extra: Any) -> dict[str, Any]:
-        return {"name": name, "type": type_, "url": f"{self.url}/{name}", "timeout": "2s", **extra}
-
-    def called(self, name: str) -> list[dict[str, Any]]:
-        return [body for path, body in self.calls if path == name]
-
-
-@pytest_asyncio.fixture
-async def hooks() -> AsyncIterator[HookServer]:
-    server = HookServer()
-
-    async def handle(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        server.calls.append((name, await request.json()))
-        status, text = server.answers.get(name, (200, "ok"))
-        return web.Response(status=status, text=text)
-
-    app = web.Application()
-    app.router.add_post("/{name}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.url = f"http://127.0.0.1:{port}"
-    yield server
-    await runner.cleanup()
 
 
 async def started(h: Harness) -> None:

@@ -1,0 +1,176 @@
+"""Chat alerts for rollout events: which events are worth a message, to whom, sent on the side.
+
+A decision's events become :class:`~canary.notifiers.Notification`s (new
+revision, promotion, rollback, failed-checks threshold, gate waiting, progress
+deadline); each of the Canary's ``analysis.alerts`` receives those its
+severity filter admits, or the controller-wide default provider when the
+Canary lists none. Posting runs as a background task: a slow or failing chat
+endpoint is logged and recorded as an Event, and never delays or changes a
+rollout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from canary.core import Event
+from canary.kube.api import ALERT_PROVIDERS, SECRETS, KubeApi
+from canary.models import AlertProvider, Canary, CanaryCheck
+from canary.notifiers import (
+    DEADLINE_EXCEEDED,
+    FAILED_CHECKS,
+    NEW_REVISION,
+    PROMOTED,
+    ROLLED_BACK,
+    WAITING_FOR_GATE,
+    Notification,
+    Notifier,
+    NotifierError,
+    check_lines,
+    notifier_for,
+    notifier_for_type,
+    severity_allows,
+)
+
+__all__ = ["Alerter", "DefaultAlerts", "notification_for"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DefaultAlerts:
+    """The controller-wide provider used when a Canary lists no alerts."""
+
+    type: str
+    address: str
+    channel: str | None = None
+    username: str | None = None
+
+
+def notification_for(
+    canary: Canary,
+    event: Event,
+    phase: str,
+    weight: int,
+    checks: Sequence[CanaryCheck] = (),
+    verdict: Mapping[str, Any] | None = None,
+) -> Notification | None:
+    """The chat message for one decision event, or None when the event is not worth one.
+
+    ``checks`` and ``verdict`` are this tick's measurements (the last ones
+    persisted when the tick measured nothing).
+    """
+    message = event.message
+    if event.reason == "RolledBack":
+        if "progressDeadlineSeconds" in message or "did not become ready" in message:
+            title, severity = DEADLINE_EXCEEDED, "error"
+        elif "failed checks threshold" in message:
+            title, severity = FAILED_CHECKS, "error"
+        else:
+            title, severity = ROLLED_BACK, "error"
+    elif event.reason == "ProgressDeadlineExceeded":
+        title, severity = DEADLINE_EXCEEDED, "error"
+    elif event.reason == "Succeeded":
+        title, severity = PROMOTED, "info"
+    elif event.reason == "Progressing" and message.startswith(("new revision", "revision changed")):
+        title, severity = NEW_REVISION, "info"
+    elif event.reason in ("Waiting", "WaitingPromotion") and "gate" in message:
+        title, severity = WAITING_FOR_GATE, "info"
+    elif event.reason == "Halted":
+        title, severity = "halted", "warn"
+    else:
+        return None
+    verdict = verdict if verdict is not None else (canary.status.judge or {}).get("verdict") or {}
+    return Notification(
+        name=canary.name,
+        namespace=canary.namespace,
+        phase=phase,
+        weight=weight,
+        severity=severity,  # type: ignore[arg-type]
+        title=title,
+        reason=message,
+        checks=check_lines(checks or canary.status.checks),
+        verdict=verdict.get("outcome"),
+        verdict_reason=verdict.get("reason"),
+        revision=canary.status.lastAppliedSpec,
+    )
+
+
+class Alerter:
+    """Resolves a Canary's alert targets and posts notifications in background tasks."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        default: DefaultAlerts | None = None,
+        on_failure: Callable[[Canary, str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.api = api
+        self.default = default
+        self.on_failure = on_failure
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def _targets(self, canary: Canary, severity: str) -> list[Notifier]:
+        alerts = canary.spec.analysis.alerts
+        if not alerts:
+            if self.default is None:
+                return []
+            d = self.default
+            return [notifier_for_type(d.type, d.address, channel=d.channel, username=d.username)]
+        found: list[Notifier] = []
+        for alert in alerts:
+            if not severity_allows(alert.severity, severity):
+                continue
+            namespace = alert.providerRef.namespace or canary.namespace
+            body = await self.api.get(ALERT_PROVIDERS, namespace, alert.providerRef.name)
+            if body is None:
+                raise NotifierError(f"alert {alert.name}: AlertProvider {namespace}/{alert.providerRef.name} not found")
+            provider = AlertProvider.model_validate(body)
+            address, proxy, token = provider.spec.address or "", None, None
+            if provider.spec.secretRef is not None:
+                secret = await self.api.get(SECRETS, namespace, provider.spec.secretRef.name)
+                data = {k: base64.b64decode(v).decode() for k, v in ((secret or {}).get("data") or {}).items()}
+                address, proxy, token = data.get("address", address), data.get("proxy"), data.get("token")
+            if not address:
+                raise NotifierError(
+                    f"alert {alert.name}: no address in AlertProvider {namespace}/{provider.metadata.name}"
+                )
+            found.append(notifier_for(provider, address, proxy=proxy, token=token))
+        return found
+
+    async def _send(self, canary: Canary, notification: Notification) -> None:
+        try:
+            for notifier in await self._targets(canary, notification.severity):
+                await notifier.post(notification)
+        except NotifierError as error:  # its message never holds the webhook address
+            log.warning("alert for %s/%s failed: %s", canary.namespace, canary.name, error.message)
+            if self.on_failure is not None:
+                await self.on_failure(canary, error.message)
+
+    def send(
+        self,
+        canary: Canary,
+        events: tuple[Event, ...],
+        phase: str,
+        weight: int,
+        checks: Sequence[CanaryCheck] = (),
+        verdict: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Queue the notifications for a decision's events; returns at once."""
+        for event in events:
+            notification = notification_for(canary, event, phase, weight, checks, verdict)
+            if notification is None:
+                continue
+            task = asyncio.get_running_loop().create_task(self._send(canary, notification))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for queued notifications (tests, and shutdown)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)

@@ -1,0 +1,79 @@
+"""Chat alerts from the reconcile loop: who gets what, and a broken endpoint changes nothing."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from canary.kube.api import ALERT_PROVIDERS, CANARIES, EVENTS, SECRETS
+from canary.operator.alerts import DefaultAlerts
+from canary.operator.gates import ABORT
+from canary.operator.reconcile import Reconciler, ReconcilerSettings
+from tests.unit.operator.conftest import HookServer
+from tests.unit.operator.harness import NS, Harness, canary_body
+
+
+async def provider(h: Harness, name: str, type_: str, address: str, secret: bool = False) -> None:
+    spec: dict[str, Any] = {"type": type_, "channel": "#deploys"}
+    if secret:
+        data = {"address": base64.b64encode(address.encode()).decode()}
+        await h.api.create(SECRETS, NS, {"metadata": {"name": f"{name}-url"}, "data": data})
+        spec["secretRef"] = {"name": f"{name}-url"}
+    else:
+        spec["address"] = address
+    await h.api.create(ALERT_PROVIDERS, NS, {"apiVersion": "canary.dev/v1beta1", "kind": "AlertProvider",
+                                              "metadata": {"name": name}, "spec": spec})  # fmt: skip
+
+
+async def rollout_then_abort(h: Harness) -> None:
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    await h.tick()  # new revision: info
+    await h.tick()
+    await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": {ABORT: "true"}}})
+    assert (await h.tick())["phase"] == "Failed"  # rolled back: error
+    await h.reconciler.alerter.drain()
+
+
+async def test_each_alert_gets_what_its_severity_admits(hooks: HookServer) -> None:
+    alerts = [
+        {"name": "everything", "severity": "info", "providerRef": {"name": "slack"}},
+        {"name": "on-call", "severity": "error", "providerRef": {"name": "teams"}},
+    ]
+    h = Harness(canary_body(alerts=alerts))
+    await provider(h, "slack", "slack", f"{hooks.url}/slack", secret=True)
+    await provider(h, "teams", "msteams", f"{hooks.url}/teams")
+    await rollout_then_abort(h)
+    slack, teams = hooks.called("slack"), hooks.called("teams")
+    assert len(slack) == 2 and len(teams) == 1
+    assert "new revision" in str(slack[0]).lower()
+    assert "rolled back" in str(teams[0]).lower() and "podinfo" in str(teams[0])
+    assert slack[0]["channel"] == "#deploys"
+    assert teams[0]["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+
+
+async def test_a_failing_chat_endpoint_becomes_an_event_and_the_rollout_goes_on(hooks: HookServer) -> None:
+    hooks.answers["slack"] = (500, "slack is down")
+    h = Harness(canary_body(alerts=[{"name": "chat", "providerRef": {"name": "slack"}}]))
+    await provider(h, "slack", "slack", f"{hooks.url}/slack")
+    await rollout_then_abort(h)
+    failures = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "AlertFailed"]
+    assert failures and all(hooks.url not in m for m in failures)  # the webhook address is a secret
+    canary = await h.api.get(CANARIES, NS, "podinfo")
+    assert canary is not None and canary["status"]["phase"] == "Failed"
+
+
+async def test_the_controller_default_provider_serves_canaries_without_alerts(hooks: HookServer) -> None:
+    h = Harness()
+    h.reconciler = Reconciler(
+        h.api,
+        ReconcilerSettings(min_interval=1.0, alerts=DefaultAlerts("discord", f"{hooks.url}/discord")),
+        clock=h.clock,
+        router_factory=lambda p, a: h.router,  # type: ignore[arg-type, return-value]
+    )
+    await rollout_then_abort(h)
+    posted = hooks.called("discord")
+    assert len(posted) == 2
+    assert posted[1]["embeds"][0]["description"].startswith("rolling back")

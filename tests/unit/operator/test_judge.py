@@ -1,0 +1,90 @@
+"""The statistical judge inside the reconcile loop: fed each tick, kept in status, deciding or not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from canary.operator.reconcile import Reconciler, ReconcilerSettings
+from canary.providers import registry
+from canary.sandbox.mesh import SCENARIOS, MeshSimulator, SimulatorProvider
+from tests.unit.operator.harness import NS, Harness, canary_body
+
+INTERVAL = 60.0
+
+
+@pytest.fixture
+def simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[MeshSimulator]:
+    """The mesh simulator answers the judge's Prometheus queries (our own seam: the provider registry)."""
+    sim = MeshSimulator("istio", seed=7)
+    monkeypatch.setitem(registry._FACTORIES, "prometheus", lambda address, **_: SimulatorProvider(sim))
+    yield sim
+
+
+def judged(**judge: Any) -> dict[str, Any]:
+    body = canary_body(interval="1m", stepWeight=10, maxWeight=50, judge={"alpha": 0.01, **judge})
+    body["spec"]["metricsServer"] = "http://prometheus.invalid"
+    return body
+
+
+async def run(h: Harness, sim: MeshSimulator, behaviour: str, ticks: int) -> list[dict[str, Any]]:
+    """Roll out a new revision whose canary behaves as ``behaviour``; traffic follows the router."""
+    app = sim.add_app(NS, "podinfo", rps=200, canary=SCENARIOS[behaviour].canary)
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    seen = []
+    for _ in range(ticks):
+        app.set_routes(h.router.routes)
+        sim.step(INTERVAL)
+        status = await h.tick(INTERVAL)
+        seen.append(status)
+        if status["phase"] in ("Failed", "Succeeded"):
+            break
+    return seen
+
+
+async def test_the_judge_rolls_back_an_error_regression_with_its_reason(simulator: MeshSimulator) -> None:
+    h = Harness(judged())
+    seen = await run(h, simulator, "error-regression", ticks=12)
+    final = seen[-1]
+    assert final["phase"] == "Failed", [s.get("message") for s in seen]
+    assert "the judge found a regression" in final["message"]
+    verdict = final["judge"]["verdict"]
+    assert verdict["outcome"] == "fail"
+    assert verdict["evidence"] >= verdict["threshold"]
+    assert any(m["name"] == "error-rate" and m["outcome"] == "fail" for m in verdict["metrics"])
+    assert h.router.routes.canary == 0
+
+
+async def test_in_dry_run_the_judge_reports_but_never_decides(simulator: MeshSimulator) -> None:
+    h = Harness(judged(dryRun=True))
+    seen = await run(h, simulator, "error-regression", ticks=12)
+    verdicts = [s["judge"]["verdict"]["outcome"] for s in seen if s.get("judge")]
+    assert "fail" in verdicts
+    assert seen[-1]["phase"] == "Succeeded"  # no threshold metrics: nothing else stops it
+    assert any(c["name"] == "judge" and "dry run" in c["reason"] for s in seen for c in s.get("checks", []))
+
+
+async def test_evidence_survives_a_controller_restart(simulator: MeshSimulator) -> None:
+    h = Harness(judged())
+    app = simulator.add_app(NS, "podinfo", rps=200)
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    ticks = []
+    for step in range(6):
+        if step == 3:  # a new controller process: nothing but the Canary's status carries over
+            h.reconciler = Reconciler(
+                h.api, ReconcilerSettings(min_interval=1.0), clock=h.clock, router_factory=lambda p, a: h.router  # type: ignore[arg-type, return-value]
+            )
+        app.set_routes(h.router.routes)
+        simulator.step(INTERVAL)
+        status = await h.tick(INTERVAL)
+        if status.get("judge"):
+            ticks.append(status["judge"]["verdict"]["ticks"])
+    assert ticks == sorted(ticks) and len(set(ticks)) == len(ticks), ticks  # one more tick of evidence each time
