@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv prometheus demo test lint typecheck unit crds bench clean
+.PHONY: all venv system-packages demo test lint typecheck unit crds bench clean
 
 all: test
 
@@ -17,25 +17,28 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The testbed uses the real Prometheus server. Install Debian's package when it
-# is missing and we are root; otherwise say how (the demo still runs without it).
-prometheus:
-	@if command -v prometheus >/dev/null 2>&1; then :; \
+# The testbed uses the real Prometheus server, and the deploy tests render
+# deploy/ with `kubectl kustomize`. Install Debian's packages when they are
+# missing and we are root; otherwise say how (the demo still runs without them).
+APT_PACKAGES := $(if $(shell command -v prometheus),,prometheus) $(if $(shell command -v kubectl),,kubernetes-client)
+
+system-packages:
+	@if [ -z "$(strip $(APT_PACKAGES))" ]; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing Prometheus from Debian's packages"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  echo "installing from Debian's packages: $(strip $(APT_PACKAGES))"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
 	else \
-	  echo "Prometheus is not installed and we are not root: run 'sudo apt-get install prometheus'"; \
+	  echo "missing: $(strip $(APT_PACKAGES)); run 'sudo apt-get install $(strip $(APT_PACKAGES))'"; \
 	fi
 
-demo: venv prometheus
+demo: venv system-packages
 	$(BIN)/canary demo --mesh istio --scenario healthy
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: venv prometheus lint
+test: venv system-packages lint
 	$(BIN)/pytest -q
 
 crds: venv

@@ -83,12 +83,25 @@ class JudgeConfig:
       judged metric) may be reported; otherwise the judge only says fail or
       inconclusive.
 
+    Noise-model knobs (the count test's validity rests on them; see
+    :mod:`analysis.sequential`, model (C)): ``error_dispersion`` and
+    ``latency_dispersion`` bound the per-minute overdispersion (intra-class
+    correlation ``rho``) of the canary's share of a tick's errors / slow
+    requests; larger is safer and slower. ``burst_cap`` (at most 1) caps one
+    tick's count evidence at ``burst_cap / q`` (``q`` = the canary's tolerated
+    share of the tick's events), what a single burst landing on the canary may
+    earn. ``count_weight`` is the count test's share of each metric's evidence
+    (0 = the share bets alone, valid under the weaker share-only null, slower).
+
     Planning knobs (they only steer how boldly evidence is bet on; validity does
     not depend on them): ``error_design_ratios`` / ``latency_design_ratios``
-    are the regressions (over the tolerance) that bets are sized for; each
-    metric's evidence is the average of one betting strategy per design ratio
-    (equally many for both). ``max_bet`` is the largest fraction of the evidence
-    staked on one tick, ``bet_cap_events`` the most events a bet counts on.
+    are the regressions (over the tolerance) that share bets are sized for; each
+    metric's share evidence is the average of one betting strategy per design
+    ratio (equally many for both). ``error_count_ratios`` /
+    ``latency_count_ratios`` are the count test's alternatives (equally many
+    for both; the plug-in estimate is added). ``max_bet`` is the largest
+    fraction of the evidence a share bet stakes on one tick, ``count_bet`` the
+    count test's, ``bet_cap_events`` the most events a share bet counts on.
     """
 
     latency_bounds: tuple[float, ...] = DEFAULT_LATENCY_BOUNDS
@@ -107,7 +120,7 @@ class JudgeConfig:
     bet_cap_events: float = 100.0
     count_weight: float = 0.75
     count_bet: float = 0.95
-    error_count_ratios: tuple[float, ...] = (1.5, 4.0, 12.0, 40.0)
+    error_count_ratios: tuple[float, ...] = (3.0, 8.0, 20.0, 60.0)
     latency_count_ratios: tuple[float, ...] = (1.1, 1.3, 2.0, 6.0)
     error_dispersion: float = 0.03
     latency_dispersion: float = 0.002
@@ -137,8 +150,8 @@ class JudgeConfig:
             raise ValueError("tolerances must be >= 0")
         if not (0 < self.latency_quantile < 1 and 0 < self.tail_quantile < 1):
             raise ValueError("latency_quantile and tail_quantile must be in (0, 1)")
-        if not 0 < self.max_bet < 1:
-            raise ValueError("max_bet must be in (0, 1)")
+        if not (0 < self.max_bet < 1 and 0 < self.count_bet < 1):
+            raise ValueError("max_bet and count_bet must be in (0, 1)")
         if not 0 <= self.count_weight <= 1:
             raise ValueError(f"count_weight must be in [0, 1], got {self.count_weight}")
         if not (0 <= self.error_dispersion < 1 and 0 <= self.latency_dispersion < 1 and 0 < self.burst_cap <= 1):
@@ -487,9 +500,11 @@ class BatchJudge:
         return xc, xp, r0
 
     def _share_step(self, t: _Tick) -> None:
-        """Bet on the canary's share of this tick's events, all metrics at once (arrays ``(n_runs, n_metrics)``).
+        """One tick of evidence for every metric at once (arrays ``(n_runs, n_metrics)``).
 
-        See the module docstring of :mod:`analysis.sequential` for why this is valid.
+        Regression: share bets (one per design ratio) and the capped count test;
+        pass and effect bounds: share bets. See the module docstring of
+        :mod:`analysis.sequential` for why each is valid.
         """
         cfg = self.config
         xc = np.maximum(t.xc, 0.0)
@@ -517,9 +532,11 @@ class BatchJudge:
             axis=2,
         )
         q1c = r1c * nc[..., None] / (r1c * nc[..., None] + np_[..., None])
+        lr = np.ones_like(q1c)
         if cfg.count_weight > 0 and not self.hindsight:
             lr = self._capped_lr(xc, np.where(valid, events, 1.0), q0, q1c)
-            # latency: also at the next bound up, the two likelihood ratios averaged
+        if cfg.count_weight > 0 and not self.hindsight and self._second_bound.any():
+            # latency tail: also at the next bound up, the two likelihood ratios averaged
             x2 = np.maximum(t.xc2, 0.0)
             m2 = x2 + np.maximum(t.xp2, 0.0)
             valid2 = valid & np.isfinite(m2 + t.r02) & (m2 > 0) & self._second_bound[None, :]
@@ -529,9 +546,7 @@ class BatchJudge:
             q1c2 = r1c2 * nc[..., None] / (r1c2 * nc[..., None] + np_[..., None])
             lr2 = self._capped_lr(np.where(valid2, x2, 0.0), np.where(valid2, m2, 1.0), q02, q1c2)
             lr = np.where(valid2[..., None], 0.5 * (lr + lr2), lr)
-            count_factor = (1.0 - cfg.count_bet) + cfg.count_bet * lr
-        else:
-            count_factor = np.ones_like(q1c)
+        count_factor = (1.0 - cfg.count_bet) + cfg.count_bet * lr
         fail_factor = np.concatenate([share_factor, count_factor], axis=2)
         if self.hindsight == "share":
             fail_factor = np.broadcast_to(np.maximum(1.0, x)[..., None], fail_factor.shape)
@@ -572,29 +587,45 @@ class BatchJudge:
 
 
     def _capped_lr(self, x: FloatArray, m: FloatArray, q0: FloatArray, q1: FloatArray) -> FloatArray:
-        """Per-tick e-values of the count test, one per strategy: ``(1 - theta) + theta min(LR, burst_cap / q0)``.
+        """The count test's capped likelihood ratios ``min(LR, burst_cap / q0)``, one per alternative.
 
         ``LR`` is the beta-binomial likelihood of the canary's ``x`` of the tick's
-        ``m`` events at the strategy's share ``q1`` (dispersion ``_ALT_RHO`` x the
-        bound), over the largest null likelihood: shares ``<= q0`` and dispersions
-        on ``_NULL_RHO_GRID`` x the bound. Arrays: ``x, m, q0`` are ``(n_runs,
-        n_metrics)``, ``q1`` and the result ``(n_runs, n_metrics, n_strategies)``.
+        ``m`` events at the alternative share ``q1`` (dispersion ``_ALT_RHO`` x the
+        bound), over the largest null likelihood: share ``min(x/m, q0)`` (the
+        most likely share allowed) and dispersions 0 and ``_NULL_RHO_GRID`` x the
+        bound. For metrics mixed within the tick every column holds the mixture.
+        Arrays: ``x, m, q0`` are ``(n_runs, n_metrics)``, ``q1`` and the result
+        ``(n_runs, n_metrics, n_alternatives)``.
         """
         cfg = self.config
         x = np.minimum(x, m)
         rho = self._rho_max
         q_null = np.clip(x / m, 1e-9, q0)
-        grid = np.asarray(_NULL_RHO_GRID)[None, None, :] * rho[None, :, None]
-        null = np.maximum(
-            np.max(_log_bb(x[..., None], m[..., None], q_null[..., None], grid), axis=2),
-            x * np.log(q_null) + (m - x) * np.log1p(-q_null),
-        )
-        alt = _log_bb(x[..., None], m[..., None], np.clip(q1, 1e-9, 1.0 - 1e-9), (_ALT_RHO * rho)[None, :, None])
-        cap = cfg.burst_cap / q0
-        log_lr = alt - null[..., None]
-        mixed = _logsumexp(log_lr, axis=2) - math.log(alt.shape[2])
-        log_lr = np.where(self._mix_within_tick[None, :, None], mixed[..., None], log_lr)
-        return np.asarray(np.exp(np.minimum(log_lr, np.log(cap)[..., None])), dtype=np.float64)
+        q1 = np.clip(q1, 1e-9, 1.0 - 1e-9)
+        n_grid, n_alt = len(_NULL_RHO_GRID), q1.shape[2]
+        shape = (*q1.shape[:2], n_grid + 2 * n_alt)
+        # one beta-binomial evaluation for: the null on the dispersion grid, the alternatives at
+        # x, and the alternatives at 0 (had the canary got none of the tick's events)
+        xs = np.broadcast_to(x[..., None], shape).copy()
+        xs[..., n_grid + n_alt:] = 0.0
+        mus = np.concatenate([np.broadcast_to(q_null[..., None], (*q1.shape[:2], n_grid)), q1, q1], axis=2)
+        rhos = np.concatenate(
+            [np.asarray(_NULL_RHO_GRID)[None, :] * rho[:, None], np.broadcast_to((_ALT_RHO * rho)[:, None],
+                                                                                (rho.size, 2 * n_alt))],
+            axis=1,
+        )[None, ...]
+        ll = _log_bb(xs, m[..., None], mus, rhos)
+        null = np.maximum(np.max(ll[..., :n_grid], axis=2), x * np.log(q_null) + (m - x) * np.log1p(-q_null))
+        log_lr = ll[..., n_grid:n_grid + n_alt] - null[..., None]
+        log_lr0 = ll[..., n_grid + n_alt:]  # the null likelihood of no canary events is 1
+        mix = self._mix_within_tick[None, :, None]
+        log_n = math.log(n_alt)
+        log_lr = np.where(mix, _logsumexp(log_lr, axis=2)[..., None] - log_n, log_lr)
+        lr0 = np.exp(np.where(mix, _logsumexp(log_lr0, axis=2)[..., None] - log_n, log_lr0))
+        # cap: a burst carrying all m events lands on the canary with probability q0, so
+        # q0 f(m) + (1 - q0) f(0) <= 1 must hold: min(LR, cap) with this cap keeps it
+        cap = cfg.burst_cap * (1.0 - (1.0 - q0[..., None]) * np.minimum(lr0, 1.0)) / q0[..., None]
+        return np.asarray(np.minimum(np.exp(np.minimum(log_lr, 700.0)), cap), dtype=np.float64)
 
 
 def _log_bb(x: FloatArray, m: FloatArray, mu: FloatArray, rho: FloatArray) -> FloatArray:

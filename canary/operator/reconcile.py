@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from canary.core import (
+    TERMINAL,
     Decision,
     Desired,
     Phase,
@@ -296,10 +297,11 @@ class Reconciler:
         """Remove the manual-control annotations this tick used up (or that no longer apply)."""
         annotations = body.get("metadata", {}).get("annotations") or {}
         drop = set(used)
-        if ABORT in annotations and decision.state.phase == Phase.FAILED:
+        settled = decision.state.phase in TERMINAL  # no rollout in flight: nothing left to abort or approve
+        if ABORT in annotations and settled:
             drop.add(ABORT)
-        if APPROVE in annotations and annotations[APPROVE] != decision.state.last_applied_spec:
-            drop.add(APPROVE)  # an approval for a revision that is gone
+        if APPROVE in annotations and (settled or annotations[APPROVE] != decision.state.last_applied_spec):
+            drop.add(APPROVE)  # its revision is done, or gone
         if RETRY in annotations and decision.state.phase != Phase.FAILED:
             drop.add(RETRY)
         drop &= set(annotations)

@@ -27,14 +27,16 @@ matplotlib.use("Agg")  # before pyplot: render to files only
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.patches import Patch
 
 from canary.report.data import DECISIONS, ReportData, Series
 
-__all__ = ["COLOURS", "FIGURE_SIZE", "PHASE_COLOURS", "draw"]
+__all__ = ["COLOURS", "DPI", "FIGURE_SIZE", "PHASE_COLOURS", "draw"]
 
 FIGURE_SIZE = (11.0, 8.0)
 """Inches; at DPI below, the PNG is 1100 x 800 pixels."""
 DPI = 100
+"""Pixels per inch of the PNG."""
 
 COLOURS = {"canary": "#e8710a", "primary": "#1a73e8"}
 """Line colour per workload (orange canary, blue primary, as on the dashboards)."""
@@ -120,6 +122,13 @@ def _phase_strip(ax: Axes, data: ReportData) -> None:
             )
 
 
+def _first_sample(data: ReportData) -> float:
+    """Where the picture starts: the range's start, or later if Prometheus has nothing before."""
+    firsts = [c.at for c in data.phases[:1]]
+    firsts += [s.times[0] for s in (data.weight, *data.success_rate.values(), *data.p99.values()) if s]
+    return max(data.start, min(firsts, default=data.start))
+
+
 def draw(data: ReportData, path: Path | str) -> Path:
     """Render ``data`` to a PNG at ``path`` (FIGURE_SIZE at DPI); answers the path."""
     path = Path(path)
@@ -193,7 +202,7 @@ def draw(data: ReportData, path: Path | str) -> Path:
                 color=colour,
                 bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": colour, "lw": 1},
             )
-        latency_ax.set_xlim(*_dates([data.start, data.end]))
+        latency_ax.set_xlim(*_dates([_first_sample(data), data.end]))
         latency_ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=UTC))  # type: ignore[no-untyped-call]
         latency_ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S", tz=UTC))  # type: ignore[no-untyped-call]
         latency_ax.set_xlabel("time (UTC)")
@@ -202,7 +211,18 @@ def draw(data: ReportData, path: Path | str) -> Path:
             wrapped = textwrap.fill(data.reason, 150, max_lines=2, placeholder=" ...")
             fig.text(0.01, 0.01, wrapped, fontsize=8, color="#333", va="bottom")
             bottom = 0.09
-        fig.tight_layout(rect=(0, bottom - 0.04, 1, 0.97))
+        fig.tight_layout(rect=(0, bottom - 0.04, 1, 0.975))
+        seen = list(dict.fromkeys(c.phase for c in data.phases))
+        if seen:
+            fig.legend(
+                handles=[Patch(color=PHASE_COLOURS.get(p, "#cccccc"), label=p) for p in seen],
+                loc="lower center",
+                bbox_to_anchor=(0.5, strip.get_position().y1 + 0.002),
+                ncol=len(seen),
+                fontsize=8,
+                frameon=False,
+                handlelength=1.2,
+            )
         fig.savefig(path, dpi=DPI)
     finally:
         plt.close(fig)

@@ -17,10 +17,12 @@ several Canaries at once, as a controller does in a cluster:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import time
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -163,6 +165,39 @@ async def test_rollouts_survive_a_controller_restart_and_bad_input(bed: Testbed)
     # The primary now runs the promoted template.
     primary = await bed.canary("podinfo")
     assert primary["status"]["phase"] == "Succeeded"
+
+
+CONTROLLER_METRICS = {
+    # metric -> a PromQL selector that must return data after the rollouts above
+    "canary_info": 'canary_info{name="podinfo"}',
+    "canary_status": 'canary_status{name="podinfo",phase="Succeeded"} == 1',
+    "canary_weight": 'canary_weight{workload="podinfo-primary"}',
+    "canary_duration_seconds": 'canary_duration_seconds_bucket{name="podinfo"}',
+    "canary_metric_value": 'canary_metric_value{name="backend",metric="request-success-rate"}',
+    "canary_judge_evidence": 'canary_judge_evidence{name="podinfo"}',
+    "canary_successes_total": 'canary_successes_total{name="podinfo"} > 0',
+    "canary_failures_total": 'canary_failures_total{name="backend"} > 0',
+    "canary_failed_checks": 'canary_failed_checks{name="backend"}',
+}
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_prometheus_scrapes_the_controllers_own_metrics(bed: Testbed) -> None:
+    assert bed.prometheus_url is not None
+    missing: dict[str, str] = {}
+    async with httpx.AsyncClient(base_url=bed.prometheus_url) as client:
+
+        async def scraped() -> bool:
+            missing.clear()
+            for name, query in CONTROLLER_METRICS.items():
+                answer = (await client.get("/api/v1/query", params={"query": query})).json()
+                if not answer["data"]["result"]:
+                    missing[name] = query
+            return not missing
+
+        with contextlib.suppress(TimeoutError):
+            await bed.wait_for("every controller metric in Prometheus", scraped, timeout=20, poll=1.0)
+    assert not missing, f"no data in Prometheus for: {missing}"
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from scipy.stats import betabinom, binom
 
 from analysis import BatchJudge, JudgeConfig, SequentialJudge, Verdict, Window
 from analysis.engine import FAIL, PASS
@@ -289,3 +290,68 @@ def test_effect_bounds_cover_the_true_error_ratio() -> None:
     wrong = [lo for lo, hi in bounds if (lo is not None and lo >= 1.0) or (hi is not None and hi <= 1.0)]
     assert len(wrong) <= 0.05 * len(bounds)
     assert any(hi is not None for _, hi in bounds)  # a healthy canary gets an upper bound too
+
+
+# ---------------------------------------------------------------- count test
+
+
+def _one_tick_evidence(config: JudgeConfig, xc: np.ndarray, nc: float, xp: np.ndarray, np_: float) -> np.ndarray:
+    """Each run's error-rate e-value after a single tick with the given counts."""
+    runs = len(xc)
+    judge = BatchJudge(runs, config)
+    judge.update(np.full(runs, nc), xc, None, np.full(runs, np_), xp, None)
+    return np.exp(judge.log_fail[:, 0])
+
+
+@pytest.mark.parametrize("kind", ["binomial", "overdispersed", "bursts"])
+def test_count_test_is_an_e_value_under_its_null_model(kind: str) -> None:
+    # model (C): the canary's count of a tick's errors at exactly the tolerated share, drawn
+    # binomially, beta-binomially at the dispersion bound, or as one whole-tick burst;
+    # the expectation of the one-tick e-value is computed exactly over all counts
+    config = JudgeConfig(latency_bounds=tuple(BOUNDS), metrics=("error-rate",), count_weight=1.0)
+    nc, np_, m = 1200.0, 10800.0, 25
+    r0 = 1.0 + config.error_rate_tolerance_ratio
+    q = r0 * nc / (r0 * nc + np_)
+    xc = np.arange(m + 1, dtype=float)
+    if kind == "binomial":
+        pmf = binom.pmf(xc, m, q)
+    elif kind == "overdispersed":
+        rho = config.error_dispersion
+        pmf = betabinom.pmf(xc, m, q * (1 - rho) / rho, (1 - q) * (1 - rho) / rho)
+    else:
+        pmf = np.where(xc == m, q, 0.0) + np.where(xc == 0, 1.0 - q, 0.0)
+    evidence = _one_tick_evidence(config, xc, nc, m - xc, np_)
+    assert float(np.sum(pmf * evidence)) <= 1.0 + 1e-9
+    assert evidence[-1] > 5.0  # and a tick with every error in the canary is strong evidence
+
+
+def test_count_test_catches_in_three_minutes_what_share_bets_cannot() -> None:
+    # 200 rps at 10 % weight, canary errors 1 % against 0.1 %: 12 of about 23 errors per minute
+    def judge(count_weight: float) -> list[str]:
+        j = SequentialJudge(latency_bounds=BOUNDS, metrics=("error-rate",), count_weight=count_weight)
+        return [j.update(Window(1200.0, 12.0), Window(10800.0, 11.0)).outcome for _ in range(3)]
+
+    assert judge(0.75)[-1] == "fail"
+    assert judge(0.0) == ["inconclusive"] * 3
+
+
+def test_count_test_still_caps_one_tick_at_one_over_the_tolerated_share() -> None:
+    judge = SequentialJudge(latency_bounds=BOUNDS, metrics=("error-rate",), count_weight=1.0)
+    verdict = judge.update(canary=Window(600.0, 500.0), primary=Window(11400.0, 1.0))
+    q = 1.15 * 600 / (1.15 * 600 + 11400)
+    assert 0.5 / q < verdict.metrics[0].evidence <= 1.0 / q
+
+
+@pytest.mark.parametrize("noise", ["realistic", "noisy"])
+def test_count_test_alone_keeps_healthy_canaries_under_the_budget(noise: str) -> None:
+    rng = np.random.default_rng(2027)
+    sim = simulate(MID10, Scenario(f"healthy {noise}", noise=noise), 600, 30, rng, BOUNDS)
+    first = first_fail_ticks(sim, JudgeConfig(latency_bounds=tuple(BOUNDS), alpha=0.05, count_weight=1.0))
+    assert np.mean(first > 0) <= 0.05
+
+
+def test_noise_model_knobs_are_validated() -> None:
+    for bad in ({"count_weight": 1.5}, {"error_dispersion": -0.1}, {"latency_dispersion": 1.0},
+                {"burst_cap": 1.5}, {"count_bet": 1.0}):
+        with pytest.raises(ValueError):
+            JudgeConfig(latency_bounds=tuple(BOUNDS), **bad)  # type: ignore[arg-type]

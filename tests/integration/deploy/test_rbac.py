@@ -1,0 +1,326 @@
+"""The ClusterRole in deploy/ grants exactly what the controller uses: every permission, and nothing more.
+
+For each mesh (Istio, Linkerd) the testbed runs the controller in its own
+process with the command line of the rendered Deployment (cluster-wide, as
+deployed) and its own identity: the kubeconfig's bearer token is the
+ServiceAccount's user name, which the sandbox API server counts every
+request under. kopf and the official client inside the controller both send
+that token, so both are attributed, and the testbed's own requests (made
+anonymously) are not. During the run:
+
+- a healthy revision is promoted and a failing one rolled back;
+- the first Canary adopts the Service its app already had, and a custom
+  metric reads a MetricTemplate and the Secret holding its credentials;
+- on Istio, a hand edit of a DestinationRule is reverted by the controller;
+- both Canaries are deleted, so the finalizer gives everything back.
+
+Each request becomes (API group, resource[/subresource], verb) by
+Kubernetes' mapping (see :func:`canary.sandbox.apiserver_audit.rbac_verb`).
+Every one must be granted, and every grant must have been used on some mesh
+or be listed in :data:`GRANTED_UNUSED` with its reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import yaml
+
+from canary.kube.api import (
+    CANARIES,
+    DESTINATION_RULES,
+    METRIC_TEMPLATES,
+    SECRETS,
+    SERVICES,
+    TRAFFIC_SPLITS,
+    VIRTUAL_SERVICES,
+    JsonDict,
+    Resource,
+)
+from canary.sandbox.apiserver_audit import ANONYMOUS, AuditEntry, fetch_audit
+from canary.sandbox.demo import demo_canary
+from canary.sandbox.testbed import Testbed
+from tests.unit.deploy.render import find, render_deploy
+
+pytestmark = [pytest.mark.testbed]
+
+CONTROLLER_USER = "system:serviceaccount:canary-system:canary-controller"
+MESHES = ("istio", "linkerd")
+INTERVAL = "2s"
+Permission = tuple[str, str, str]  # (API group, resource[/subresource], verb)
+
+# Granted on purpose although no request in this test uses them, each with its reason.
+GRANTED_UNUSED: dict[Permission, str] = {
+    ("canary.dev", "canaries/finalizers", "update"): (
+        "objects the controller creates have their Canary as owner with blockOwnerDeletion, which clusters "
+        "running the OwnerReferencesPermissionEnforcement admission plugin (OpenShift) authorize as this; "
+        "the sandbox API server does not enforce it"
+    ),
+}
+# Routing objects of providers this test does not run: they go through the same code (routers.objects:
+# ensure_object, release_object) as one it does, so they are granted exactly that one's verbs.
+SAME_AS: dict[tuple[str, str], tuple[str, str]] = {
+    ("gateway.networking.k8s.io", "httproutes"): ("split.smi-spec.io", "trafficsplits"),
+}
+# Every user may read these (the built-in system:discovery ClusterRole): no rule of ours is needed.
+DISCOVERY_PATHS = ("/api", "/api/*", "/apis", "/apis/*", "/version", "/version/", "/openapi", "/openapi/*")
+# The controller's two clients: kopf, and the official Python client behind canary.kube.client.ClusterApi.
+CLIENT_AGENTS = ("kopf/*", "OpenAPI-Generator/*/python")
+
+
+@dataclass
+class MeshRun:
+    """What one mesh's run showed: the controller's requests, and what the user saw."""
+
+    entries: list[AuditEntry]
+    anonymous: list[AuditEntry]
+    phases: dict[str, str]
+    service_after_delete: JsonDict | None
+    leftovers: list[str]
+    hand_edit_reverted: bool | None  # None: no hand edit on this mesh
+
+    @property
+    def used(self) -> set[Permission]:
+        return {
+            (
+                e.key.api_group or "",
+                f"{e.key.resource}/{e.key.subresource}" if e.key.subresource else str(e.key.resource),
+                e.key.verb,
+            )
+            for e in self.entries
+            if e.key.resource is not None
+        }
+
+
+def _granted() -> set[Permission]:
+    role = find(render_deploy(), "ClusterRole", "canary-controller")
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def _controller_args(bed: Testbed, kubeconfig: Path) -> list[str]:
+    """The rendered Deployment's command line, pointed at the testbed and sped up as the testbed does."""
+    (container,) = find(render_deploy(), "Deployment", "canary-controller")["spec"]["template"]["spec"]["containers"]
+    args = list(container["args"])
+    assert bed.prometheus_url is not None
+    args[args.index("--prometheus") + 1] = bed.prometheus_url
+    return [
+        *args,
+        "--kubeconfig", str(kubeconfig),
+        "--provider", bed.provider,
+        "--tick", str(bed.tick),
+        "--min-interval", str(bed.min_interval),
+        "--metrics-port", str(bed.metrics_port),
+    ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def _controller(bed: Testbed) -> Iterator[Path]:
+    """Run the controller as the ServiceAccount's user; yields its log file."""
+    assert bed.kubeconfig is not None and bed.workdir is not None
+    config = yaml.safe_load(bed.kubeconfig.read_text())
+    for user in config["users"]:
+        user["user"] = {"token": CONTROLLER_USER}
+    kubeconfig = bed.workdir / "controller.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    log = bed.workdir / "rbac-controller.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "canary", *_controller_args(bed, kubeconfig)], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield log
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def _canary(bed: Testbed, name: str, template: str | None = None) -> JsonDict:
+    manifest = demo_canary(bed.provider, name=name, interval=INTERVAL, deadline=30)
+    manifest["spec"]["analysis"]["threshold"] = 2
+    if template is not None:
+        manifest["spec"]["analysis"]["metrics"].append(
+            {"name": "targets-up", "templateRef": {"name": template}, "thresholdRange": {"min": 1}, "interval": "15s"}
+        )
+    return manifest
+
+
+async def _create(bed: Testbed, resource: Resource, body: JsonDict) -> JsonDict:
+    assert bed.api is not None
+    body = {"apiVersion": resource.api_version, "kind": resource.kind, **body}
+    body["metadata"] = {**body["metadata"], "namespace": bed.namespace}
+    return await bed.api.create(resource, bed.namespace, body)
+
+
+async def _run(mesh: str) -> MeshRun:
+    async with Testbed(provider=mesh, namespace="test", tick=0.5, min_interval=1.0, rps=100) as bed:
+        api = bed.api
+        assert api is not None and bed.prometheus_url is not None
+        ns = bed.namespace
+        # What the user had before canary: the app's own Service, and credentials for a metrics backend.
+        user_service = await _create(
+            bed,
+            SERVICES,
+            {"metadata": {"name": "podinfo"}, "spec": {"selector": {"app": "podinfo"}, "ports": [{"port": 9898}]}},
+        )
+        credentials = {"username": "canary", "password": "not-checked"}
+        data = {key: base64.b64encode(value.encode()).decode() for key, value in credentials.items()}
+        await _create(bed, SECRETS, {"metadata": {"name": "prometheus-auth"}, "type": "Opaque", "data": data})
+        await _create(
+            bed,
+            METRIC_TEMPLATES,
+            {
+                "metadata": {"name": "targets-up"},
+                "spec": {
+                    "provider": {
+                        "type": "prometheus",
+                        "address": bed.prometheus_url,
+                        "secretRef": {"name": "prometheus-auth"},
+                    },
+                    "query": "sum(up)",
+                },
+            },
+        )
+        await bed.add_app("podinfo")
+        await bed.add_app("backend")
+        await bed.apply_canary(_canary(bed, "podinfo", template="targets-up"))
+        await bed.apply_canary(_canary(bed, "backend"))
+
+        with _controller(bed) as log:
+            try:
+                await bed.wait_phase("podinfo", {"Initialized"}, timeout=30)
+                await bed.wait_phase("backend", {"Initialized"}, timeout=30)
+                reverted = None
+                if mesh == "istio":  # someone edits a DestinationRule by hand: the controller puts it back
+                    rule = await api.get(DESTINATION_RULES, ns, "podinfo-primary")
+                    assert rule is not None
+                    edit = {"spec": {"trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 1}}}}}
+                    await api.patch(DESTINATION_RULES, ns, "podinfo-primary", edit)
+
+                    async def restored() -> bool:
+                        current = await api.get(DESTINATION_RULES, ns, "podinfo-primary")
+                        return current is not None and current["spec"] == rule["spec"]
+
+                    await bed.wait_for("the hand-edited DestinationRule to be restored", restored, timeout=10)
+                    reverted = True
+                await bed.new_revision("podinfo", image="podinfo:6.0.1", behaviour="healthy")
+                await bed.new_revision("backend", image="backend:2.0.0", behaviour="errors")
+                phases = {}
+                for name in ("podinfo", "backend"):
+                    done = await bed.wait_phase(name, {"Succeeded", "Failed"}, timeout=60)
+                    phases[name] = done["status"]["phase"]
+                for name in ("podinfo", "backend"):
+                    await api.delete(CANARIES, ns, name)
+
+                async def finalized() -> bool:
+                    return [await api.get(CANARIES, ns, name) for name in ("podinfo", "backend")] == [None, None]
+
+                await bed.wait_for("both Canaries to be finalized and gone", finalized, timeout=20)
+            except (TimeoutError, AssertionError) as error:
+                raise AssertionError(f"{error}\ncontroller log:\n{log.read_text()[-4000:]}") from None
+        leftovers = []
+        for resource in (VIRTUAL_SERVICES, DESTINATION_RULES, TRAFFIC_SPLITS):
+            leftovers += [f"{resource.kind} {o['metadata']['name']}" for o in await api.list(resource, ns)]
+        leftovers += [
+            f"Service {o['metadata']['name']}"
+            for o in await api.list(SERVICES, ns)
+            if o["metadata"]["name"] != user_service["metadata"]["name"]
+        ]
+        audit = await fetch_audit(bed.url)
+        return MeshRun(
+            entries=[e for e in audit if e.key.user == CONTROLLER_USER],
+            anonymous=[e for e in audit if e.key.user == ANONYMOUS],
+            phases=phases,
+            service_after_delete=await api.get(SERVICES, ns, "podinfo"),
+            leftovers=leftovers,
+            hand_edit_reverted=reverted,
+        )
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def runs() -> AsyncIterator[dict[str, MeshRun]]:
+    """One full run per mesh, one after the other (the machine has two cores)."""
+    results = {}
+    for mesh in MESHES:
+        results[mesh] = await _run(mesh)
+    yield results
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_rollouts_ran_and_the_finalizer_gave_everything_back(runs: dict[str, MeshRun]) -> None:
+    for mesh, run in runs.items():
+        assert run.phases == {"podinfo": "Succeeded", "backend": "Failed"}, mesh
+        assert run.leftovers == [], f"{mesh}: left behind after the Canaries were deleted"
+        service = run.service_after_delete
+        assert service is not None, f"{mesh}: the adopted Service was deleted instead of given back"
+        assert service["spec"]["selector"] == {"app": "podinfo"}, mesh
+        assert not any(k.startswith("canary.dev/") for k in service["metadata"].get("annotations") or {}), mesh
+    assert runs["istio"].hand_edit_reverted
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_requests_are_attributed_to_the_controller_and_both_its_clients(runs: dict[str, MeshRun]) -> None:
+    for mesh, run in runs.items():
+        agents = {e.key.user_agent for e in run.entries}
+        for pattern in CLIENT_AGENTS:
+            assert any(fnmatch(agent, pattern) for agent in agents), f"{mesh}: no request from {pattern}: {agents}"
+        unknown = {a for a in agents if not any(fnmatch(a, p) for p in CLIENT_AGENTS)}
+        assert not unknown, f"{mesh}: requests from an unexpected client {unknown}"
+        # The testbed's own requests (creating Canaries, simulating the kubelet) are not the controller's.
+        assert any(e.key.verb == "create" and e.key.resource == "canaries" for e in run.anonymous), mesh
+        assert not any(e.key.verb == "create" and e.key.resource == "canaries" for e in run.entries), mesh
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_cluster_role_grants_every_request_the_controller_made(runs: dict[str, MeshRun]) -> None:
+    granted = _granted()
+    for mesh, run in runs.items():
+        missing = sorted(run.used - granted)
+        assert not missing, f"{mesh}: the controller used permissions deploy/clusterrole.yaml does not grant: {missing}"
+        paths = {e.key.path for e in run.entries if e.key.path is not None}
+        outside = {p for p in paths if not any(fnmatch(p, pattern) for pattern in DISCOVERY_PATHS)}
+        assert not outside, f"{mesh}: non-resource requests beyond discovery need a nonResourceURLs rule: {outside}"
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_cluster_role_grants_nothing_the_controller_never_used(runs: dict[str, MeshRun]) -> None:
+    used = set().union(*(run.used for run in runs.values()))
+    granted = _granted()
+    same_as: set[Permission] = set()
+    for (group, resource), (like_group, like_resource) in SAME_AS.items():
+        like = {verb for g, r, verb in used if (g, r) == (like_group, like_resource)}
+        mine = {verb for g, r, verb in granted if (g, r) == (group, resource)}
+        assert mine == like, f"{group}/{resource} must be granted the verbs {like_resource} was used with"
+        same_as |= {(group, resource, verb) for verb in mine}
+    unused = sorted(granted - used - same_as - set(GRANTED_UNUSED))
+    assert not unused, f"deploy/clusterrole.yaml grants what no request used (remove it, or explain it): {unused}"
+    stale = sorted(set(GRANTED_UNUSED) - granted) + sorted(set(GRANTED_UNUSED) & used)
+    assert not stale, f"GRANTED_UNUSED lists permissions that are not granted, or are used after all: {stale}"
+
+
+def test_the_cluster_role_names_every_permission_explicitly() -> None:
+    role: dict[str, Any] = find(render_deploy(), "ClusterRole", "canary-controller")
+    for rule in role["rules"]:
+        assert "*" not in [*rule["apiGroups"], *rule["resources"], *rule["verbs"]], rule
+        assert set(rule) == {"apiGroups", "resources", "verbs"}, rule
+    assert "aggregationRule" not in role
