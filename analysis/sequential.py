@@ -113,23 +113,29 @@ beta-binomial likelihood is evaluated at the real values).
 
 Each tick multiplies the count test's evidence by
 
-    f_t = 1 - theta + theta min(LR_t, c_t),   c_t = burst_cap / q_t,
+    f_t = 1 - theta + theta min(LR_t, c_t),
     LR_t = L_alt(x) / max over pi <= q_t, rho in {0, rho_max/4, rho_max} of BB(x; m, pi, rho),
+    c_t = burst_cap (1 - (1 - q_t) min(LR_t(0), 1)) / q_t  (about burst_cap / q_t),
 
 with ``L_alt`` a beta-binomial mixture over alternatives ``R1`` fixed before
-the tick (design ratios and the plug-in ``R_hat``). Under (C1), ``min(LR, c)
+the tick (design ratios and the plug-in ``R_hat``) and ``LR_t(0)`` the ratio
+had the canary got none of the tick's ``m`` events: with this cap ``q_t f(m)
++ (1 - q_t) f(0) <= 1`` holds exactly. Under (C1), ``min(LR, c)
 <= L_alt / BB_true`` for a true ``rho`` on the grid, so ``E[f_t] <= 1`` (the
 grid stands in for the interval: a count in the upper tail is most likely
 at the largest dispersion, which is on the grid). Under (C2), a cluster on
 the canary earns at most ``c_t`` with probability at most ``q_t``: ``theta
 burst_cap`` in expectation, while a cluster on the primary leaves the
 canary a tiny share, ``LR ~ 0``, so ``E[f_t] <= theta burst_cap + 1 - theta
-<= 1``. Expectations are linear, so every mixture of (C1) and (C2) ticks
+<= 1`` (exactly so for a burst that carries all of the tick's events, by the
+choice of ``c_t``; approximately when a burst lands on top of ordinary
+events). Expectations are linear, so every mixture of (C1) and (C2) ticks
 keeps ``E[f_t] <= 1``; the product is a test supermartingale and Ville's
 inequality applies as above. The per-tick cap ``1 / q_t`` is the same as the
 share bet's (a single burst still cannot decide) but the count test reaches
 it on ticks where the share bet only gets ``s/q``: errors 0.1 % -> 1 % at
-200 rps now reach 1/alpha within 3 minutes in a third of runs, not 2 %.
+200 rps now reach 1/alpha within 3 minutes in 37 % of runs, not 2 %
+(benchmarks/results/detection.md).
 
 For errors the alternatives are mixed *within* each tick (large regressions,
 decided in a few ticks, where a per-tick mixture costs nothing once the cap
@@ -144,8 +150,8 @@ e-processes, valid under (C) (the share bets are valid under the weaker (N)
 and keep working where (C) understates the noise).
 
 What this costs: validity now rests on (C), in particular on ``rho_max``
-(``error_dispersion``, default 0.03: rate-ratio variation of about 50 % per
-minute; ``latency_dispersion``, default 0.002: per-version latency jitter
+(``error_dispersion``, default 0.03: the canary's share of a tick's errors
+varying by about 50 % from minute to minute at 10 % canary weight; ``latency_dispersion``, default 0.002: per-version latency jitter
 of about 4 % per minute at 10 % canary weight, more at smaller weights).
 The benchmark's noise exceeds that on purpose in the noisy-but-fine cell
 (the canary's error rate has a coefficient of variation of 0.8 and its

@@ -18,7 +18,7 @@ from canary.core import Check, JudgeSignal
 from canary.kube.api import METRIC_TEMPLATES, SECRETS, KubeApi
 from canary.models import Canary, CanaryCheck, CanaryMetric, MetricTemplate
 from canary.providers.base import Measurement, ProviderError, measure
-from canary.providers.builtin import fetch_window, judge_queries, metrics_mesh
+from canary.providers.builtin import LATENCY_BUCKETS, Mesh, fetch_window, judge_queries, metrics_mesh
 from canary.providers.checks import MetricPlan, ProviderPool, plan_metric, template_key
 from canary.providers.prometheus import resolve_address
 
@@ -77,7 +77,7 @@ def _duration(seconds: float) -> str:
     return f"{max(1, round(seconds))}s"
 
 
-def _judge_from_status(canary: Canary) -> SequentialJudge:
+def _judge_from_status(canary: Canary, mesh: Mesh) -> SequentialJudge:
     spec = canary.spec.analysis.judge
     assert spec is not None
     metrics = [
@@ -96,8 +96,8 @@ def _judge_from_status(canary: Canary) -> SequentialJudge:
         "latency_tolerance": spec.latency.tolerance / 100.0,
         "tail_quantile": spec.latency.quantile,
     }
-    if spec.latencyBuckets:
-        config["latency_bounds"] = spec.latencyBuckets
+    # The histogram's own bucket bounds: the judge reads latency only at bounds the mesh exports.
+    config["latency_bounds"] = spec.latencyBuckets or LATENCY_BUCKETS[mesh]
     saved = canary.status.judge or {}
     if saved.get("revision") == canary.status.lastAppliedSpec and saved.get("state"):
         return SequentialJudge.from_state(saved["state"], **config)
@@ -112,7 +112,7 @@ async def _run_judge(
         return None, None, None
     mesh = metrics_mesh(canary.spec.provider, default_mesh)
     canary_q, primary_q = judge_queries(mesh, canary.namespace, canary.spec.targetRef.name, _duration(interval))
-    judge = _judge_from_status(canary)
+    judge = _judge_from_status(canary, mesh)
     try:
         address = resolve_address(metrics_server=canary.spec.metricsServer, default=default_address)
         provider = pool.get(MetricPlan(name="judge", query="", provider_type="prometheus", address=address))

@@ -91,6 +91,12 @@ def _kube_target(args: argparse.Namespace) -> CanaryTarget:
         ) from error
     try:
         return asyncio.run(read_canary(api, args.namespace, args.name))
+    except ReportError:
+        raise
+    except Exception as error:  # urllib3 reports a refused connection in its own exception types
+        raise ReportError(
+            f"cannot reach the Kubernetes API ({error}); pass --mesh to skip reading the Canary"
+        ) from error
     finally:
         api.close()
 
