@@ -151,14 +151,15 @@ and keep working where (C) understates the noise).
 
 What this costs: validity now rests on (C), in particular on ``rho_max``
 (``error_dispersion``, default 0.03: the canary's share of a tick's errors
-varying by about 50 % from minute to minute at 10 % canary weight; ``latency_dispersion``, default 0.002: per-version latency jitter
-of about 4 % per minute at 10 % canary weight, more at smaller weights).
+varying by about 50 % from minute to minute at 10 % canary weight;
+``latency_dispersion``, default 0.002: per-version latency jitter of about
+4 % per minute at 10 % canary weight, more at smaller weights).
 The benchmark's noise exceeds that on purpose in the noisy-but-fine cell
 (the canary's error rate has a coefficient of variation of 0.8 and its
 latency jitters 8 % per minute) and the false-rollback rate stays at or
-below 0.3 % at alpha = 1 % in every healthy cell (0.75 % with zero
-tolerance), because excess dispersion that is symmetric loses on as many
-ticks as it wins. For services with wilder minute-to-minute swings, raise
+below 0.3 % at alpha = 1 % in every healthy cell (0.85 % with zero
+error and latency tolerance, 2000 runs a cell), because excess dispersion
+that is symmetric loses on as many ticks as it wins. For services with wilder minute-to-minute swings, raise
 the dispersion bounds (slower, safer) or set ``count_weight=0`` (the share
 bets alone, valid under (N)).
 

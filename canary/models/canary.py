@@ -71,6 +71,7 @@ __all__ = [
     "IngressReference",
     "JudgeErrorRate",
     "JudgeLatency",
+    "JudgeTemplates",
     "MetricKind",
     "Provider",
     "RouteReference",
@@ -490,6 +491,21 @@ class JudgeLatency(StrictModel):
     """The latency quantile compared (0.99 is p99)."""
 
 
+class JudgeTemplates(StrictModel):
+    """A pair of MetricTemplates feeding the judge's error-rate comparison from custom metrics.
+
+    Each query returns a count over ``{{ interval }}`` for the Deployment
+    ``{{ workload }}`` (rendered once for the canary, the target, and once for
+    ``<target>-primary``), e.g.
+    ``sum(increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ workload }}-.*"}[{{ interval }}]))``.
+    """
+
+    requests: CrossNamespaceObjectReference
+    """Template counting requests."""
+    errors: CrossNamespaceObjectReference
+    """Template counting failed requests."""
+
+
 class CanaryJudge(StrictModel):
     """Statistical comparison of the canary against the primary (our addition to Flagger's spec).
 
@@ -514,6 +530,8 @@ class CanaryJudge(StrictModel):
     """Latency comparison."""
     latencyBuckets: list[float] | None = None
     """Upper bounds (ms) of the latency histogram buckets to use; the mesh's buckets when absent."""
+    templates: JudgeTemplates | None = None
+    """Count requests and errors with these MetricTemplates instead of the mesh's metrics."""
 
     @field_validator("latencyBuckets")
     @classmethod

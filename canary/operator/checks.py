@@ -16,11 +16,13 @@ from typing import Any
 from analysis import SequentialJudge, Window, judge_threshold
 from canary.core import Check, JudgeSignal
 from canary.kube.api import METRIC_TEMPLATES, SECRETS, KubeApi
-from canary.models import Canary, CanaryCheck, CanaryMetric, MetricTemplate
-from canary.providers.base import Measurement, ProviderError, measure
+from canary.models import Canary, CanaryCheck, CanaryMetric, JudgeTemplates, MetricTemplate, primary_workload_name
+from canary.providers.base import Measurement, NoDataError, ProviderError, measure
 from canary.providers.builtin import LATENCY_BUCKETS, Mesh, fetch_window, judge_queries, metrics_mesh
 from canary.providers.checks import MetricPlan, ProviderPool, plan_metric, template_key
 from canary.providers.prometheus import resolve_address
+from canary.providers.templates import TemplateContext, render_query
+from canary.routers.names import apex_name
 
 __all__ = ["TickChecks", "run_checks"]
 
@@ -80,15 +82,19 @@ def _duration(seconds: float) -> str:
 def _judge_from_status(canary: Canary, mesh: Mesh) -> SequentialJudge:
     spec = canary.spec.analysis.judge
     assert spec is not None
-    metrics = [
-        m
-        for m, on in (
-            ("error-rate", spec.errorRate.enabled),
-            ("latency", spec.latency.enabled),
-            ("latency-tail", spec.latency.enabled),
-        )
-        if on
-    ]
+    metrics = (
+        ["error-rate"]
+        if spec.templates is not None
+        else [
+            m
+            for m, on in (
+                ("error-rate", spec.errorRate.enabled),
+                ("latency", spec.latency.enabled),
+                ("latency-tail", spec.latency.enabled),
+            )
+            if on
+        ]
+    )
     config: dict[str, Any] = {
         "alpha": spec.alpha,
         "metrics": metrics,
@@ -104,25 +110,83 @@ def _judge_from_status(canary: Canary, mesh: Mesh) -> SequentialJudge:
     return SequentialJudge(**config)
 
 
+async def _template_window(
+    canary: Canary,
+    api: KubeApi,
+    pool: ProviderPool,
+    templates: JudgeTemplates,
+    workload: str,
+    interval: float,
+    default_address: str | None,
+) -> Window:
+    """One side's window from the judge's MetricTemplate pair (no latency histogram)."""
+    counts: list[float] = []
+    for ref in (templates.requests, templates.errors):
+        namespace = ref.namespace or canary.namespace
+        body = await api.get(METRIC_TEMPLATES, namespace, ref.name)
+        if body is None:
+            raise ProviderError(f"MetricTemplate {namespace}/{ref.name} not found", temporary=True)
+        template = MetricTemplate.model_validate(body)
+        context = TemplateContext(
+            name=canary.name,
+            namespace=canary.namespace,
+            target=canary.spec.targetRef.name,
+            service=apex_name(canary),
+            interval=_duration(interval),
+            workload=workload,
+        )
+        spec = template.spec.provider
+        plan = MetricPlan(
+            name=ref.name,
+            query=render_query(template.spec.query, context),
+            provider_type=spec.type,
+            address=resolve_address(
+                template_address=spec.address, metrics_server=canary.spec.metricsServer, default=default_address
+            ),
+            insecure_skip_verify=spec.insecureSkipVerify,
+            headers=dict(spec.headers or {}),
+        )
+        credentials = await _secret_credentials(api, namespace, spec.secretRef.name) if spec.secretRef else None
+        try:
+            counts.append(max(0.0, await pool.get(plan, credentials).query(plan.query)))
+        except NoDataError:
+            counts.append(0.0)  # no series yet: nothing was counted
+    requests, errors = counts
+    return Window(requests=requests, errors=min(errors, requests), latency=None)
+
+
 async def _run_judge(
-    canary: Canary, pool: ProviderPool, default_mesh: str, default_address: str | None, interval: float
+    canary: Canary,
+    api: KubeApi,
+    pool: ProviderPool,
+    default_mesh: str,
+    default_address: str | None,
+    interval: float,
 ) -> tuple[JudgeSignal | None, dict[str, Any] | None, CanaryCheck | None]:
     spec = canary.spec.analysis.judge
     if spec is None:
         return None, None, None
-    mesh = metrics_mesh(canary.spec.provider, default_mesh)
-    canary_q, primary_q = judge_queries(mesh, canary.namespace, canary.spec.targetRef.name, _duration(interval))
+    # Template pairs need no mesh metrics (any provider, even plain Kubernetes, works).
+    mesh = metrics_mesh(None if spec.templates else canary.spec.provider, default_mesh)
     judge = _judge_from_status(canary, mesh)
+    target = canary.spec.targetRef.name
     try:
-        address = resolve_address(metrics_server=canary.spec.metricsServer, default=default_address)
-        provider = pool.get(MetricPlan(name="judge", query="", provider_type="prometheus", address=address))
-        canary_w = await fetch_window(provider, canary_q)
-        primary_w = await fetch_window(provider, primary_q)
-    except ProviderError as error:
+        if spec.templates is not None:
+            canary_w = await _template_window(canary, api, pool, spec.templates, target, interval, default_address)
+            primary_w = await _template_window(
+                canary, api, pool, spec.templates, primary_workload_name(target), interval, default_address
+            )
+        else:
+            canary_q, primary_q = judge_queries(mesh, canary.namespace, target, _duration(interval))
+            address = resolve_address(metrics_server=canary.spec.metricsServer, default=default_address)
+            provider = pool.get(MetricPlan(name="judge", query="", provider_type="prometheus", address=address))
+            canary_w = Window(*await fetch_window(provider, canary_q))
+            primary_w = Window(*await fetch_window(provider, primary_q))
+    except (ProviderError, ValueError) as error:
         reason = f"judge: no evidence this tick: {error}"
         record = CanaryCheck(name="judge", outcome="error", reason=reason)
         return JudgeSignal("inconclusive", reason, decides=False), canary.status.judge, record
-    verdict = judge.update(canary=Window(*canary_w), primary=Window(*primary_w))
+    verdict = judge.update(canary=canary_w, primary=primary_w)
     status = {"revision": canary.status.lastAppliedSpec, "state": judge.state(), "verdict": verdict.to_dict()}
     outcome = verdict.outcome
     record = CanaryCheck(
@@ -166,7 +230,7 @@ async def run_checks(
                 reason=verdict.reason,
             )
         )
-    signal, judge_status, judge_record = await _run_judge(canary, pool, default_mesh, default_address, interval)
+    signal, judge_status, judge_record = await _run_judge(canary, api, pool, default_mesh, default_address, interval)
     if judge_record is not None:
         records.append(judge_record)
     return TickChecks(tuple(checks), records, signal, judge_status)

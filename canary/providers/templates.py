@@ -33,8 +33,13 @@ __all__ = [
     "render_query",
 ]
 
-TEMPLATE_VARIABLES = ("name", "namespace", "target", "service", "ingress", "interval")
-"""The plain placeholders Flagger defines, besides ``variables.<key>``."""
+TEMPLATE_VARIABLES = ("name", "namespace", "target", "service", "ingress", "interval", "workload")
+"""The plain placeholders Flagger defines, besides ``variables.<key>``, plus our ``workload``.
+
+``workload`` is the Deployment being measured: the target for the canary's
+side and ``<target>-primary`` for the primary's, in the judge's template pairs
+(it equals ``target`` everywhere else).
+"""
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -104,6 +109,7 @@ class TemplateContext:
     ingress: str = ""
     interval: str = "1m"
     variables: Mapping[str, str] = field(default_factory=dict)
+    workload: str = ""
 
     def value(self, placeholder: str) -> str:
         """The checked value for one placeholder (``namespace``, ``variables.direction``...)."""
@@ -120,6 +126,8 @@ class TemplateContext:
             return check_dns_label(placeholder, self.namespace)
         if placeholder == "interval":
             return check_duration(placeholder, self.interval)
+        if placeholder == "workload":
+            return check_dns_subdomain(placeholder, self.workload or self.target)
         if placeholder in ("name", "target", "service", "ingress"):
             raw = str(getattr(self, placeholder))
             if not raw:

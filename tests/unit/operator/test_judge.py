@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from canary.kube.api import METRIC_TEMPLATES
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
 from canary.providers import registry
 from canary.sandbox.mesh import SCENARIOS, MeshSimulator, SimulatorProvider
@@ -88,3 +89,49 @@ async def test_evidence_survives_a_controller_restart(simulator: MeshSimulator) 
         if status.get("judge"):
             ticks.append(status["judge"]["verdict"]["ticks"])
     assert ticks == sorted(ticks) and len(set(ticks)) == len(ticks), ticks  # one more tick of evidence each time
+
+
+class CountingProvider:
+    """Answers the judge's template queries like Prometheus would: a count per workload."""
+
+    def __init__(self, counts: dict[tuple[str, str], float]) -> None:
+        self.counts = counts
+        self.queries: list[str] = []
+
+    async def query(self, promql: str) -> float:
+        self.queries.append(promql)
+        kind = "errors" if "code=~" in promql else "requests"
+        workload = "podinfo-primary" if '"podinfo-primary-' in promql else "podinfo"
+        return self.counts[(workload, kind)]
+
+    async def query_vector(self, promql: str, label: str = "le") -> dict[str, float]:
+        raise AssertionError("the template pair has no histogram")
+
+    async def check_online(self) -> None:
+        return None
+
+
+async def test_a_metric_template_pair_feeds_the_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    provider = CountingProvider(
+        {("podinfo", "requests"): 600.0, ("podinfo", "errors"): 60.0,
+         ("podinfo-primary", "requests"): 5400.0, ("podinfo-primary", "errors"): 5.4}
+    )  # fmt: skip
+    monkeypatch.setitem(registry._FACTORIES, "prometheus", lambda address, **_: provider)
+    body = judged(templates={"requests": {"name": "requests"}, "errors": {"name": "errors"}})
+    h = Harness(body)
+    for name, query in {
+        "requests": 'sum(increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ workload }}-.*"}[{{ interval }}]))',
+        "errors": 'sum(increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ workload }}-.*",code=~"5.."}[{{ interval }}]))',
+    }.items():
+        template = {"apiVersion": "canary.dev/v1beta1", "kind": "MetricTemplate", "metadata": {"name": name},
+                    "spec": {"provider": {"type": "prometheus", "address": "http://prometheus.invalid"}, "query": query}}  # fmt: skip
+        await h.api.create(METRIC_TEMPLATES, NS, template)
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    seen = [await h.tick(INTERVAL) for _ in range(8)]
+    assert seen[-1]["phase"] == "Failed", [s.get("message") for s in seen]
+    assert "error rate" in seen[-1]["message"]
+    assert any('pod=~"podinfo-primary-.*"' in q and "[60s]" in q for q in provider.queries)
+    assert [m["name"] for m in seen[-1]["judge"]["verdict"]["metrics"]] == ["error-rate"]
