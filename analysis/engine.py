@@ -418,9 +418,16 @@ class BatchJudge:
         }
 
     def load_state(self, state: dict[str, Any], run: int = 0) -> None:
-        """Restore one run from :meth:`state` output (validated against this config)."""
-        if state.get("v") != _STATE_VERSION:
-            raise ValueError(f"unsupported judge state version {state.get('v')!r}")
+        """Restore one run from :meth:`state` output (validated against this config).
+
+        A version-1 state (share bets only, before the count test) is accepted:
+        its count test starts afresh at 1 from this tick on. That stays valid:
+        the combined evidence at the restart has expectation at most 1 and is a
+        supermartingale from there on.
+        """
+        version = state.get("v")
+        if version not in (1, _STATE_VERSION):
+            raise ValueError(f"unsupported judge state version {version!r}")
         if list(state.get("metrics", [])) != list(self.config.metrics):
             raise ValueError(
                 f"judge state is for metrics {state.get('metrics')}, config judges {list(self.config.metrics)}"
@@ -434,9 +441,11 @@ class BatchJudge:
                 raise ValueError(f"judge state field {name!r} must be a list of {size} numbers")
             target[run] = np.asarray([_unr(v) for v in values], dtype=np.float64)
 
-        flat = np.zeros((self.n_runs, k * self.n_strategies))
-        put("logFail", flat, k * self.n_strategies)
-        self.log_fail_strategies[run] = flat[run].reshape(k, self.n_strategies)
+        stored = self.n_strategies if version == _STATE_VERSION else self.n_share
+        flat = np.zeros((self.n_runs, k * stored))
+        put("logFail", flat, k * stored)
+        self.log_fail_strategies[run] = 0.0
+        self.log_fail_strategies[run, :, :stored] = flat[run].reshape(k, stored)
         put("logPass", self.log_pass, k)
         g = len(CS_GRID)
         for name, target in (("csAbove", self.cs_above), ("csBelow", self.cs_below)):

@@ -68,6 +68,11 @@ class Scenario:
     latency_factor: float = 1.0
     tail_fraction: float = 0.0
     tail_ms: float = 0.0
+    # noise overrides for stress tests (None: the noise level's defaults); they apply to both
+    # versions alike, so a canary that is otherwise healthy stays healthy
+    burst_probability: float | None = None  # share of minutes with an error burst (default 0.1)
+    rate_shape: float | None = None  # gamma shape of per-minute error-rate factors (default 4)
+    jitter: float | None = None  # per-version, per-minute latency jitter, log scale (default 0.03)
 
     @property
     def healthy(self) -> bool:
@@ -168,9 +173,10 @@ def simulate(
         common = np.exp(_random_walk(rng, runs, ticks, 0.15, 0.3) - 0.5 * 0.3**2)
         flaky = 1.0 + 3.0 * _episodes(rng, runs, ticks, 0.04, 3.0)
         mod = common * flaky
-        shape_c = 1.5 if canary_noisy else 4.0
+        shape_p = scenario.rate_shape if scenario.rate_shape is not None else 4.0
+        shape_c = 1.5 if canary_noisy else shape_p
         g_c = rng.gamma(shape_c, 1.0 / shape_c, size=shape)
-        g_p = rng.gamma(4.0, 1.0 / 4.0, size=shape)
+        g_p = rng.gamma(shape_p, 1.0 / shape_p, size=shape)
     else:
         mod = np.ones(shape)
         g_c = g_p = np.ones(shape)
@@ -182,7 +188,7 @@ def simulate(
         e_c = rng.poisson(n_c * rate_c).astype(np.float64)
         e_p = rng.poisson(n_p * rate_p).astype(np.float64)
         # bursts that hit one version within one minute
-        burst = rng.random(shape) < 0.1
+        burst = rng.random(shape) < (scenario.burst_probability if scenario.burst_probability is not None else 0.1)
         size = rng.poisson((n_c + n_p) * rng.uniform(0.001, 0.01, size=shape)) * burst
         to_canary = rng.random(shape) < n_c / np.maximum(n_c + n_p, 1.0)
         e_c += np.where(to_canary, size, 0)
@@ -201,8 +207,9 @@ def simulate(
     log_med = np.full(shape, math.log(LATENCY_MEDIAN_MS))
     if noisy:
         log_med = log_med + _random_walk(rng, runs, ticks, 0.02, 0.0) + 0.26 * (flaky > 1.0)
-        jit_c = rng.normal(0.0, 0.08 if canary_noisy else 0.03, size=shape)
-        jit_p = rng.normal(0.0, 0.03, size=shape)
+        jit = scenario.jitter if scenario.jitter is not None else 0.03
+        jit_c = rng.normal(0.0, 0.08 if canary_noisy else jit, size=shape)
+        jit_p = rng.normal(0.0, jit, size=shape)
     else:
         jit_c = jit_p = np.zeros(shape)
     p_can = bucket_probabilities(bounds, log_med + jit_c, scenario.latency_factor, scenario.tail_fraction,

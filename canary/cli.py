@@ -113,9 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from canary.ctl import register as register_day2
     from canary.gitops.cli import register as register_gitops
+    from canary.report.cli import register as register_report
 
     register_day2(sub)
     register_gitops(sub)
+    register_report(sub)
 
     return parser
 

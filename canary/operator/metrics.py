@@ -123,11 +123,14 @@ class Recorder:
                 self.evidence.labels(name, namespace, metric).set(float(verdict["evidence"]))
             if verdict.get("threshold") is not None:
                 self.evidence_threshold.labels(name, namespace, metric).set(float(verdict["threshold"]))
+        # Both counters exist from the first tick at 0, so increase() sees the first promotion too.
+        successes = self.successes.labels(name, namespace, strategy)
+        failures = self.failures.labels(name, namespace, strategy)
         if phase != previous_phase:
             if phase == Phase.SUCCEEDED.value:
-                self.successes.labels(name, namespace, strategy).inc()
+                successes.inc()
             elif phase == Phase.FAILED.value and previous_phase != Phase.INITIALIZING.value:
-                self.failures.labels(name, namespace, strategy).inc()
+                failures.inc()
 
     def forget(self, name: str, namespace: str) -> None:
         """Drop a deleted Canary's series (its phase gauge would otherwise linger)."""

@@ -4,3 +4,5 @@
 (:mod:`canary.report.fetch`) into a :class:`~canary.report.data.ReportData` and
 draws it with matplotlib (:mod:`canary.report.draw`).
 """
+
+__all__: list[str] = []

@@ -27,7 +27,6 @@ from canary.providers.base import ProviderError
 from canary.providers.builtin import MESHES, metrics_mesh
 from canary.providers.templates import check_dns_label, check_dns_subdomain
 from canary.report.data import DECISIONS, ReportData
-from canary.report.draw import draw
 from canary.report.fetch import PrometheusError, fetch_report
 
 __all__ = ["CanaryTarget", "ReportError", "read_canary", "register", "run_report"]
@@ -106,6 +105,8 @@ def run_report(args: argparse.Namespace, transport: httpx.BaseTransport | None =
 
     ``transport`` replaces the HTTP transport to Prometheus (tests answer with ``httpx.MockTransport``).
     """
+    from canary.report.draw import draw  # matplotlib loads only when a report is drawn
+
     try:
         check_dns_label("namespace", args.namespace)  # both go into PromQL
         check_dns_subdomain("name", args.name)

@@ -1,6 +1,6 @@
 """The Grafana dashboards of ``deploy/grafana/``, built here and written as JSON.
 
-Two dashboards, for Grafana 10 and later (schema version 39; panel types
+Two dashboards, for Grafana 10 and later (schema version 38; panel types
 ``stat``, ``state-timeline``, ``timeseries`` and ``table``; every query on the
 ``${datasource}`` variable of type prometheus):
 
@@ -34,20 +34,25 @@ from canary.core import Phase
 
 __all__ = [
     "DASHBOARDS",
+    "DATASOURCE",
     "PHASE_CODES",
+    "SCHEMA_VERSION",
     "main",
     "mesh_latency",
     "mesh_request_rate",
     "mesh_success_rate",
     "overview_dashboard",
+    "render",
     "rollout_dashboard",
     "write",
 ]
 
 Json = dict[str, Any]
 
-SCHEMA_VERSION = 39
+SCHEMA_VERSION = 38
+"""Grafana's dashboard schema version written: Grafana 10.0's, so every 10.x and later imports without migrating."""
 DATASOURCE: Json = {"type": "prometheus", "uid": "${datasource}"}
+"""Every panel, query, annotation and query variable reads the ``datasource`` variable's Prometheus."""
 
 PHASE_CODES: dict[str, int] = {p.value: i for i, p in enumerate((p for p in Phase if p is not Phase.NEW), start=1)}
 """The number each phase stands for in the phase timelines (a value mapping turns it back into the name)."""
@@ -250,7 +255,7 @@ def _query_variable(
         "type": "query",
         "datasource": DATASOURCE,
         "definition": query,
-        "query": {"query": query, "refId": f"{name}-variable-query"},
+        "query": query,  # the plain string form: what Grafana migrates from and jsonnet mixins write
         "current": {},
         "hide": hide,
         "refresh": 2,  # on time range change: new canaries appear without a reload

@@ -20,6 +20,7 @@ import asyncio
 import json
 import math
 import re
+import statistics
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -250,12 +251,13 @@ async def test_canary_report_draws_the_rollout(
     assert data.decision is not None and data.decision.phase == ("Succeeded" if canary == PROMOTED else "Failed")
     assert rollout.start <= data.decision.at <= rollout.end
     assert max(data.weight.values) >= 10
-    assert [c.phase for c in data.phases][:2] == ["Initialized", "Progressing"]
-    lowest = min(v for v in data.success_rate["canary"].values if math.isfinite(v))
+    phases = [c.phase for c in data.phases]
+    assert phases.index("Progressing") > 0 and phases[phases.index("Progressing") - 1] == "Initialized", phases
+    typical = statistics.median(v for v in data.success_rate["canary"].values if math.isfinite(v))
     if canary == ROLLED_BACK:
-        assert lowest < 99.0  # the errors that caused the rollback are in the picture
+        assert typical < 97.0  # the errors that caused the rollback (10 %) are in the picture
     else:
-        assert lowest > 99.0
+        assert typical > 99.0
     assert any(math.isfinite(v) for v in data.p99["primary"].values)
 
     parser = argparse.ArgumentParser()

@@ -355,3 +355,17 @@ def test_noise_model_knobs_are_validated() -> None:
                 {"burst_cap": 1.5}, {"count_bet": 1.0}):
         with pytest.raises(ValueError):
             JudgeConfig(latency_bounds=tuple(BOUNDS), **bad)  # type: ignore[arg-type]
+
+
+def test_state_from_before_the_count_test_is_restored_with_a_fresh_count_test() -> None:
+    judge = SequentialJudge(latency_bounds=BOUNDS, metrics=("error-rate",))
+    for _ in range(3):
+        judge.update(Window(1200.0, 12.0), Window(10800.0, 11.0))
+    state = judge.state()
+    layout = BatchJudge(1, JudgeConfig(latency_bounds=tuple(BOUNDS), metrics=("error-rate",)))
+    share_only = state["logFail"][: layout.n_share]  # what a version-1 state held
+    old = {**state, "v": 1, "logFail": share_only}
+    restored = SequentialJudge.from_state(old, latency_bounds=BOUNDS, metrics=("error-rate",))
+    assert restored.state()["logFail"] == share_only + [0.0] * layout.n_count
+    assert restored.state()["v"] == 2
+    assert restored.verdict().ticks == 3

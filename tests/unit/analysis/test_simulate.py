@@ -62,3 +62,23 @@ def test_bucket_probabilities_shift_with_latency() -> None:
     assert slower[above_100:].sum() > base[above_100:].sum()
     above_500 = BOUNDS.index(500) + 1
     assert tail[above_500:].sum() >= 0.02 - 1e-9
+
+
+def test_stress_overrides_make_both_versions_noisier_but_keep_the_canary_healthy() -> None:
+    mid10 = TrafficCell("mid10", 200.0, 0.10)
+    base = simulate(mid10, Scenario("calm", burst_probability=0.0), 500, 30, np.random.default_rng(6), BOUNDS)
+    harsh = simulate(mid10, Scenario("overdispersed", burst_probability=0.0, rate_shape=1.5), 500, 30,
+                     np.random.default_rng(6), BOUNDS)
+    assert Scenario("stress", rate_shape=1.5, burst_probability=0.3, jitter=0.06).healthy
+
+    def spread(errors: np.ndarray, requests: np.ndarray) -> float:
+        rates = errors[requests > 20] / requests[requests > 20]
+        return float(np.std(rates) / np.mean(rates))
+
+    for version in ("canary", "primary"):
+        errors, requests = f"{version}_errors", f"{version}_requests"
+        assert spread(getattr(harsh, errors), getattr(harsh, requests)) > 1.1 * spread(
+            getattr(base, errors), getattr(base, requests))
+    ratio = (harsh.canary_errors.sum() / harsh.canary_requests.sum()) / (
+        harsh.primary_errors.sum() / harsh.primary_requests.sum())
+    assert 0.9 < ratio < 1.1

@@ -141,7 +141,7 @@ def test_every_variable_used_is_defined_before_use(board: dict[str, Any]) -> Non
     for variable in board["templating"]["list"]:
         if variable["type"] == "query":
             assert re.fullmatch(r"label_values\(.+, *\w+\)", variable["definition"]), variable["definition"]
-            assert variable["query"]["query"] == variable["definition"]
+            assert variable["query"] == variable["definition"]
             assert _used(variable["definition"]) <= defined, (variable["name"], _used(variable["definition"]))
         defined.add(variable["name"])
     texts = [expr for _, expr in _exprs(board)]
