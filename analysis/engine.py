@@ -543,18 +543,27 @@ class BatchJudge:
         q1c = r1c * nc[..., None] / (r1c * nc[..., None] + np_[..., None])
         lr = np.ones_like(q1c)
         if cfg.count_weight > 0 and not self.hindsight:
-            lr = self._capped_lr(xc, np.where(valid, events, 1.0), q0, q1c)
-        if cfg.count_weight > 0 and not self.hindsight and self._second_bound.any():
-            # latency tail: also at the next bound up, the two likelihood ratios averaged
-            x2 = np.maximum(t.xc2, 0.0)
-            m2 = x2 + np.maximum(t.xp2, 0.0)
-            valid2 = valid & np.isfinite(m2 + t.r02) & (m2 > 0) & self._second_bound[None, :]
-            r02 = np.where(valid2, t.r02, 1.0)
-            q02 = r02 * nc / (r02 * nc + np_)
-            r1c2 = r1c * (r02 / r0)[..., None]
-            q1c2 = r1c2 * nc[..., None] / (r1c2 * nc[..., None] + np_[..., None])
-            lr2 = self._capped_lr(np.where(valid2, x2, 0.0), np.where(valid2, m2, 1.0), q02, q1c2)
-            lr = np.where(valid2[..., None], 0.5 * (lr + lr2), lr)
+            m = np.where(valid, events, 1.0)
+            if self._second_bound.any():
+                # latency tail: also at the next bound up, the two likelihood ratios averaged
+                # (evaluated together with the first bound: one call, twice the metric columns)
+                k = q0.shape[1]
+                x2 = np.maximum(t.xc2, 0.0)
+                m2 = x2 + np.maximum(t.xp2, 0.0)
+                valid2 = valid & np.isfinite(m2 + t.r02) & (m2 > 0) & self._second_bound[None, :]
+                r02 = np.where(valid2, t.r02, 1.0)
+                q02 = r02 * nc / (r02 * nc + np_)
+                r1c2 = r1c * (r02 / r0)[..., None]
+                q1c2 = r1c2 * nc[..., None] / (r1c2 * nc[..., None] + np_[..., None])
+                both = self._capped_lr(
+                    np.concatenate([xc, np.where(valid2, x2, 0.0)], axis=1),
+                    np.concatenate([m, np.where(valid2, m2, 1.0)], axis=1),
+                    np.concatenate([q0, q02], axis=1),
+                    np.concatenate([q1c, q1c2], axis=1),
+                )
+                lr = np.where(valid2[..., None], 0.5 * (both[:, :k] + both[:, k:]), both[:, :k])
+            else:
+                lr = self._capped_lr(xc, m, q0, q1c)
         count_factor = (1.0 - cfg.count_bet) + cfg.count_bet * lr
         fail_factor = np.concatenate([share_factor, count_factor], axis=2)
         if self.hindsight == "share":
@@ -603,12 +612,15 @@ class BatchJudge:
         bound), over the largest null likelihood: share ``min(x/m, q0)`` (the
         most likely share allowed) and dispersions 0 and ``_NULL_RHO_GRID`` x the
         bound. For metrics mixed within the tick every column holds the mixture.
-        Arrays: ``x, m, q0`` are ``(n_runs, n_metrics)``, ``q1`` and the result
-        ``(n_runs, n_metrics, n_alternatives)``.
+        Arrays: ``x, m, q0`` are ``(n_runs, n_metrics)`` (or the metric columns
+        repeated, to evaluate several bounds at once), ``q1`` and the result
+        ``(n_runs, columns, n_alternatives)``.
         """
         cfg = self.config
         x = np.minimum(x, m)
-        rho = self._rho_max
+        reps = x.shape[1] // self._rho_max.size  # the metric columns, possibly repeated
+        rho = np.tile(self._rho_max, reps)
+        mix_cols = np.tile(self._mix_within_tick, reps)
         q_null = np.clip(x / m, 1e-9, q0)
         q1 = np.clip(q1, 1e-9, 1.0 - 1e-9)
         n_grid, n_alt = len(_NULL_RHO_GRID), q1.shape[2]
@@ -627,7 +639,7 @@ class BatchJudge:
         null = np.maximum(np.max(ll[..., :n_grid], axis=2), x * np.log(q_null) + (m - x) * np.log1p(-q_null))
         log_lr = ll[..., n_grid:n_grid + n_alt] - null[..., None]
         log_lr0 = ll[..., n_grid + n_alt:]  # the null likelihood of no canary events is 1
-        mix = self._mix_within_tick[None, :, None]
+        mix = mix_cols[None, :, None]
         log_n = math.log(n_alt)
         log_lr = np.where(mix, _logsumexp(log_lr, axis=2)[..., None] - log_n, log_lr)
         lr0 = np.exp(np.where(mix, _logsumexp(log_lr0, axis=2)[..., None] - log_n, log_lr0))

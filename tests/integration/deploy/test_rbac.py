@@ -126,7 +126,7 @@ def _controller_args(bed: Testbed, kubeconfig: Path) -> list[str]:
         "--provider", bed.provider,
         "--tick", str(bed.tick),
         "--min-interval", str(bed.min_interval),
-        "--metrics-port", str(bed.metrics_port),
+        "--metrics-port", str(bed.metrics_port), "--log-level", "DEBUG",
     ]  # fmt: skip
 
 
@@ -237,7 +237,9 @@ async def _run(mesh: str) -> MeshRun:
 
                 await bed.wait_for("both Canaries to be finalized and gone", finalized, timeout=20)
             except (TimeoutError, AssertionError) as error:
-                raise AssertionError(f"{error}\ncontroller log:\n{log.read_text()[-4000:]}") from None
+                left = [(o["metadata"], o.get("status", {}).get("phase")) for o in await api.list(CANARIES, ns)]
+                (Path("/tmp/rbac") / "fail.log").write_text(log.read_text())
+                raise AssertionError(f"{error}\ncanaries: {left}\ncontroller log:\n{log.read_text()[-4000:]}") from None
         leftovers = []
         for resource in (VIRTUAL_SERVICES, DESTINATION_RULES, TRAFFIC_SPLITS):
             leftovers += [f"{resource.kind} {o['metadata']['name']}" for o in await api.list(resource, ns)]
