@@ -54,6 +54,8 @@ class Plan:
     skip_analysis: bool = False
     suspend: bool = False
     promote_on_pass: bool = False  # a judge "pass" may promote before the last weight step
+    ab_testing: bool = False  # iterations with match conditions: matching requests go to the canary
+    mirror: bool = False  # blue/green: the canary gets a copy of the primary's traffic during the analysis
 
 
 @dataclass(frozen=True)
@@ -156,15 +158,27 @@ class Desired:
 _ALL_PRIMARY = Routes(primary=100, canary=0)
 
 
-def desired(state: State) -> Desired:
-    """The world implied by ``state`` (nothing else: that is what makes restarts safe)."""
+def _analysis_routes(state: State, plan: Plan | None) -> Routes:
+    """Where traffic goes while a revision is analysed, by strategy (Flagger's)."""
+    if plan is not None and plan.ab_testing:
+        return Routes(primary=0, canary=100)  # on the match route only; everything else stays on the primary
+    if plan is not None and plan.iterations:
+        return Routes(primary=100, canary=0, mirrored=plan.mirror)  # blue/green: tested beside, not in, the traffic
+    return Routes.canary_at(state.canary_weight)
+
+
+def desired(state: State, plan: Plan | None = None) -> Desired:
+    """The world implied by ``state`` and the spec's strategy (nothing else: that is what makes restarts safe)."""
     phase = state.phase
     if phase in (Phase.NEW, Phase.INITIALIZING):
         return Desired(True, _ALL_PRIMARY, Replicas.KEEP, primary_from_target=True)
     if phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION):
-        return Desired(True, Routes.canary_at(state.canary_weight), Replicas.UP, primary_from_target=False)
+        return Desired(True, _analysis_routes(state, plan), Replicas.UP, primary_from_target=False)
     if phase == Phase.PROMOTING:
-        return Desired(True, Routes.canary_at(state.canary_weight), Replicas.UP, primary_from_target=True)
+        routes = _analysis_routes(state, plan)
+        if plan is not None and plan.iterations and not plan.ab_testing:
+            routes = Routes(primary=0, canary=100)  # blue/green: the canary serves while the primary is replaced
+        return Desired(True, routes, Replicas.UP, primary_from_target=True)
     if phase == Phase.FINALISING:
         return Desired(True, _ALL_PRIMARY, Replicas.UP, primary_from_target=True)
     if phase in (Phase.TERMINATING, Phase.TERMINATED):
@@ -245,7 +259,8 @@ def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:
             )
             b.event("initialization done: the primary serves all traffic", reason="Initialized")
         elif _elapsed(state.last_transition_time, now) >= plan.progress_deadline:
-            b.move(Phase.FAILED)
+            # Recorded as applied, so this revision is not mistaken for a new one to roll out.
+            b.move(Phase.FAILED, last_applied_spec=world.target_hash)
             b.event(
                 f"the primary deployment did not become ready within {plan.progress_deadline:g}s",
                 reason="ProgressDeadlineExceeded",
@@ -284,7 +299,11 @@ def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:
             b.move(Phase.FINALISING)
             b.event("the primary runs the new revision: routing all traffic to the primary", reason="Finalising")
         elif _elapsed(state.last_transition_time, now) >= plan.progress_deadline:
-            _roll_back(b, f"the promoted primary did not become ready within {plan.progress_deadline:g}s")
+            # No rollback from here: the primary already runs the new template, so routing "back" to
+            # it would be no rollback at all. Hold, keep the canary serving, and say so once.
+            stuck = f"the promoted primary is not ready after {plan.progress_deadline:g}s: holding in Promoting"
+            if state.message != stuck:
+                b.event(stuck, reason="PromotionStalled", warning=True)
     elif phase == Phase.FINALISING:
         b.move(Phase.SUCCEEDED, canary_weight=0, last_promoted_spec=state.last_applied_spec)
         b.event("promotion completed: the canary is scaled to zero", reason="Succeeded")

@@ -41,9 +41,10 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.WAITING: frozenset({Phase.PROGRESSING, Phase.PROMOTING, Phase.FAILED}),
     Phase.PROGRESSING: frozenset({Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FAILED, Phase.WAITING}),
     # Metrics keep running while a confirm-promotion gate is closed.
-    Phase.WAITING_PROMOTION: frozenset({Phase.PROMOTING, Phase.FAILED, Phase.PROGRESSING}),
-    Phase.PROMOTING: frozenset({Phase.FINALISING, Phase.FAILED, Phase.PROGRESSING}),
-    Phase.FINALISING: frozenset({Phase.SUCCEEDED, Phase.PROGRESSING}),
+    # A new revision mid-rollout restarts the analysis, through Waiting when a confirm-rollout gate is closed.
+    Phase.WAITING_PROMOTION: frozenset({Phase.PROMOTING, Phase.FAILED, Phase.PROGRESSING, Phase.WAITING}),
+    Phase.PROMOTING: frozenset({Phase.FINALISING, Phase.PROGRESSING, Phase.WAITING}),
+    Phase.FINALISING: frozenset({Phase.SUCCEEDED, Phase.PROGRESSING, Phase.WAITING}),
     Phase.SUCCEEDED: _START_NEW_REVISION,
     Phase.FAILED: _START_NEW_REVISION,
     Phase.TERMINATING: frozenset({Phase.TERMINATED}),

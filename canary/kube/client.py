@@ -17,6 +17,7 @@ from typing import Any
 
 import kubernetes.client
 import kubernetes.config
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from canary.kube.api import ApiError, Conflict, JsonDict, NotFound, Resource
@@ -139,6 +140,8 @@ class ClusterApi:
             return await asyncio.to_thread(call)
         except ApiException as exc:  # transport-level failures the client reports as status 0
             raise ApiError(int(exc.status or 0) or 503, "Unavailable", str(exc.reason or exc)) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # connection refused, reset, timed out
+            raise ApiError(503, "Unavailable", f"the API server did not answer: {type(exc).__name__}") from None
 
     async def get(self, resource: Resource, namespace: str | None, name: str) -> JsonDict | None:
         try:

@@ -114,6 +114,9 @@ class MemoryApi:
         current = self.objects.get(key)
         if current is None:
             raise NotFound(404, "NotFound", f'{resource.plural} "{name}" not found')
+        expected = (patch.get("metadata") or {}).get("resourceVersion")
+        if expected and expected != current["metadata"]["resourceVersion"]:
+            raise Conflict(409, "Conflict", f'{resource.plural} "{name}" was modified: resourceVersion precondition')
         self.objects[key] = self._stamp(merge_patch(current, patch), resource, namespace)
         return copy.deepcopy(self.objects[key])
 

@@ -22,6 +22,7 @@ __all__ = [
     "TEMPLATE_HASH_ANNOTATION",
     "deployment_ready",
     "render_primary",
+    "replica_count",
     "scale",
     "selector_label",
     "template_hash",
@@ -30,7 +31,6 @@ __all__ = [
 TEMPLATE_HASH_ANNOTATION = "canary.dev/template-hash"
 # Flagger looks for these selector labels, in this order.
 SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
-
 
 
 def template_hash(deployment: JsonDict) -> str:
@@ -67,7 +67,7 @@ def render_primary(target: JsonDict, owner: JsonDict | None, replicas: int | Non
     primary_value = f"{value}-primary"
     spec: dict[str, Any] = copy.deepcopy(target.get("spec", {}))
     spec.pop("paused", None)
-    spec["replicas"] = int(replicas if replicas is not None else spec.get("replicas", 1) or 1)
+    spec["replicas"] = replicas if replicas is not None else max(1, replica_count(target))
     spec["selector"] = {"matchLabels": {key: primary_value}}
     template = spec.setdefault("template", {})
     template_meta = template.setdefault("metadata", {})
@@ -95,9 +95,8 @@ def deployment_ready(deployment: JsonDict | None) -> bool:
     """
     if deployment is None:
         return False
-    spec = deployment.get("spec", {})
     status = deployment.get("status") or {}
-    wanted = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+    wanted = replica_count(deployment)
     if wanted <= 0:
         return False
     generation = int(deployment.get("metadata", {}).get("generation") or 0)
@@ -106,10 +105,16 @@ def deployment_ready(deployment: JsonDict | None) -> bool:
     return int(status.get("updatedReplicas") or 0) >= wanted and int(status.get("readyReplicas") or 0) >= wanted
 
 
-async def scale(api: KubeApi, namespace: str, name: str, replicas: int) -> bool:
-    """Set a Deployment's replica count; answers whether anything was written."""
-    current = await api.get(DEPLOYMENTS, namespace, name)
-    if current is None or int(current.get("spec", {}).get("replicas", 1) or 0) == replicas:
+def replica_count(deployment: JsonDict) -> int:
+    """``spec.replicas`` as Kubernetes reads it: 1 when unset."""
+    value = deployment.get("spec", {}).get("replicas")
+    return 1 if value is None else int(value)
+
+
+async def scale(api: KubeApi, deployment: JsonDict, replicas: int) -> bool:
+    """Set a Deployment's replica count (from the object already read); answers whether it wrote."""
+    if replica_count(deployment) == replicas:
         return False
-    await api.patch(DEPLOYMENTS, namespace, name, {"spec": {"replicas": replicas}})
+    meta = deployment["metadata"]
+    await api.patch(DEPLOYMENTS, meta.get("namespace"), meta["name"], {"spec": {"replicas": replicas}})
     return True

@@ -15,7 +15,7 @@ from typing import Any
 
 from analysis import SequentialJudge, Window, judge_threshold
 from canary.core import Check, JudgeSignal
-from canary.kube.api import METRIC_TEMPLATES, SECRETS, KubeApi
+from canary.kube.api import METRIC_TEMPLATES, SECRETS, ApiError, KubeApi
 from canary.models import Canary, CanaryCheck, CanaryMetric, JudgeTemplates, MetricTemplate, primary_workload_name
 from canary.providers.base import Measurement, NoDataError, ProviderError, measure
 from canary.providers.builtin import LATENCY_BUCKETS, Mesh, fetch_window, judge_queries, metrics_mesh
@@ -70,6 +70,8 @@ async def _measure_metric(
         provider = pool.get(plan, credentials)
     except ProviderError as error:
         return Measurement(name=metric.name, value=None, error=error)
+    except ApiError as error:  # the template or Secret could not be read (RBAC, API down)
+        return Measurement(name=metric.name, value=None, error=ProviderError(str(error), temporary=error.temporary))
     except ValueError as error:  # an invalid MetricTemplate object
         return Measurement(name=metric.name, value=None, error=ProviderError(str(error), temporary=False))
     return await measure(provider, metric.name, plan.query)
@@ -182,7 +184,7 @@ async def _run_judge(
             provider = pool.get(MetricPlan(name="judge", query="", provider_type="prometheus", address=address))
             canary_w = Window(*await fetch_window(provider, canary_q))
             primary_w = Window(*await fetch_window(provider, primary_q))
-    except (ProviderError, ValueError) as error:
+    except (ProviderError, ApiError, ValueError) as error:
         reason = f"judge: no evidence this tick: {error}"
         record = CanaryCheck(name="judge", outcome="error", reason=reason)
         return JudgeSignal("inconclusive", reason, decides=False), canary.status.judge, record
@@ -233,4 +235,8 @@ async def run_checks(
     signal, judge_status, judge_record = await _run_judge(canary, api, pool, default_mesh, default_address, interval)
     if judge_record is not None:
         records.append(judge_record)
+        judge = canary.spec.analysis.judge
+        if judge_record.outcome == "error" and judge is not None and not judge.dryRun:
+            # No evidence is no pass: a deciding judge without data fails the check, like a metric would.
+            checks.append(Check("judge", False, judge_record.reason))
     return TickChecks(tuple(checks), records, signal, judge_status)

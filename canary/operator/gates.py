@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from canary.core import TERMINAL, Check, Phase, Plan, State, World, needs_checks, needs_pre_rollout, pending_gate
+from canary.core import Check, Phase, Plan, State, World, needs_checks, needs_pre_rollout, pending_gate
 from canary.kube.api import JsonDict
 from canary.models import Canary
 from canary.operator.webhooks import HookResult, WebhookCaller
@@ -45,7 +45,7 @@ class Manual:
         annotations = body.get("metadata", {}).get("annotations") or {}
         return cls(
             approve=revision is not None and annotations.get(APPROVE) == revision,
-            abort=ABORT in annotations,
+            abort=str(annotations.get(ABORT, "false")).lower() not in ("false", "no", "0", ""),
             retry=RETRY in annotations,
             suspend=str(annotations.get(SUSPEND, "")).lower() == "true",
         )
@@ -75,7 +75,12 @@ async def open_gates(
     phase = state.phase.value or "Initializing"
     results: list[HookResult] = []
     used: set[str] = set()
-    new_revision = world.target_hash is not None and world.target_hash != state.last_applied_spec
+    # A revision after the first (initialization adopts the first one without a gate).
+    new_revision = (
+        world.target_hash is not None
+        and state.last_applied_spec is not None
+        and world.target_hash != state.last_applied_spec
+    )
 
     def gate(type_: str) -> bool:
         """True when nothing guards this gate, or a manual approval opens it (used up)."""
@@ -87,18 +92,19 @@ async def open_gates(
         return False  # the hooks decide
 
     async def ask(type_: str) -> tuple[bool, str]:
-        found = await caller.run(canary, [type_], phase)
+        found = await caller.run(canary, [type_], phase, None, world.target_hash)
         results.extend(found)
         return _all_ok(found)
 
-    if ((state.phase in TERMINAL and new_revision) or state.phase == Phase.WAITING) and not gate("confirm-rollout"):
+    # Every new revision passes the confirm-rollout gate, also one arriving mid-rollout.
+    if (new_revision or state.phase == Phase.WAITING) and not gate("confirm-rollout"):
         world = replace(world, rollout_gate_open=(await ask("confirm-rollout"))[0])
     if state.phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.WAITING) and not new_revision:
         if manual.abort:
             used.add(ABORT)
             world = replace(world, abort_requested=True)
         elif caller.has(canary, "rollback"):
-            found = await caller.run(canary, ["rollback"], phase)
+            found = await caller.run(canary, ["rollback"], phase, None, world.target_hash)
             results.extend(found)
             world = replace(world, abort_requested=any(r.ok for r in found))
     if state.phase == Phase.FAILED and manual.retry and not new_revision:
@@ -109,15 +115,17 @@ async def open_gates(
         world = replace(world, pre_rollout=Check("pre-rollout", ok, why or "pre-rollout hooks passed"))
     if needs_checks(plan, state, world, now):
         kind = pending_gate(plan, state)
-        type_ = "confirm-promotion" if kind == "promotion" else "confirm-traffic-increase"
-        if not gate(type_):
-            ok = (await ask(type_))[0]
-            world = (
-                replace(world, promotion_gate_open=ok) if kind == "promotion" else replace(world, traffic_gate_open=ok)
-            )
+        if kind == "traffic" and not gate("confirm-traffic-increase"):
+            world = replace(world, traffic_gate_open=(await ask("confirm-traffic-increase"))[0])
+        # A judge "pass" may promote before the last step: the promotion gate guards that too.
+        if (kind == "promotion" or plan.promote_on_pass) and not gate("confirm-promotion"):
+            world = replace(world, promotion_gate_open=(await ask("confirm-promotion"))[0])
     return GateOutcome(world, tuple(results), frozenset(used))
 
 
-async def rollout_hook_checks(caller: WebhookCaller, canary: Canary, phase: str) -> tuple[Check, ...]:
+async def rollout_hook_checks(
+    caller: WebhookCaller, canary: Canary, phase: str, revision: str | None = None
+) -> tuple[Check, ...]:
     """The ``rollout`` hooks, run at every analysis tick, as checks (a failure is a failed check)."""
-    return tuple(Check(f"webhook {r.name}", r.ok, r.reason) for r in await caller.run(canary, ["rollout"], phase))
+    found = await caller.run(canary, ["rollout"], phase, None, revision)
+    return tuple(Check(f"webhook {r.name}", r.ok, r.reason) for r in found)

@@ -12,9 +12,10 @@ world on its next tick, so weights never move backwards except on rollback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +42,9 @@ from canary.kube.workloads import (
     TEMPLATE_HASH_ANNOTATION,
     deployment_ready,
     render_primary,
+    replica_count,
     scale,
+    selector_label,
     template_hash,
 )
 from canary.models import Canary, CanaryCheck, describe, unsupported
@@ -102,7 +105,7 @@ def _state_from(canary: Canary) -> State:
     )
 
 
-def _plan_from(canary: Canary, min_interval: float, gates: tuple[bool, bool] = (True, True)) -> Plan:
+def _plan_from(canary: Canary, min_interval: float) -> Plan:
     analysis = canary.spec.analysis
     judge = analysis.judge
     steps = canary.step_weights()
@@ -115,6 +118,8 @@ def _plan_from(canary: Canary, min_interval: float, gates: tuple[bool, bool] = (
         skip_analysis=canary.skip_analysis(),
         suspend=canary.spec.suspend,
         promote_on_pass=bool(judge and judge.promoteOnPass and not judge.dryRun),
+        ab_testing=bool(canary.iterations() and analysis.match),
+        mirror=analysis.mirror,
     )
 
 
@@ -170,6 +175,8 @@ class Reconciler:
         self.router_factory = router_factory
         self.pool = ProviderPool(timeout=settings.metrics_timeout)
         self.hooks = WebhookCaller()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._routing_errors: dict[tuple[str, str], str] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -177,8 +184,16 @@ class Reconciler:
         return self.router_factory(canary.spec.provider or self.settings.default_provider, self.api)
 
     async def _patch_status(self, body: JsonDict, status: JsonDict) -> None:
+        """Write status only if the Canary is still the one this tick read (409 otherwise).
+
+        A tick on a stale body (a lagging watch) must not overwrite what a
+        later tick persisted: that is how a weight could move backwards.
+        """
         meta = body["metadata"]
-        await self.api.patch(CANARIES, meta.get("namespace"), meta["name"], {"status": status}, subresource="status")
+        patch: JsonDict = {"status": status}
+        if meta.get("resourceVersion"):
+            patch["metadata"] = {"resourceVersion": meta["resourceVersion"]}
+        await self.api.patch(CANARIES, meta.get("namespace"), meta["name"], patch, subresource="status")
 
     async def _event(self, body: JsonDict, type_: str, reason: str, message: str) -> None:
         try:
@@ -208,7 +223,7 @@ class Reconciler:
         except ValidationError as error:
             await self._refuse(body, "InvalidSpec", [f"invalid Canary: {line}" for line in describe(error)])
             return None
-        problems = unsupported(canary)
+        problems = unsupported(canary, self.settings.default_provider)
         refused = [p.message for p in problems if p.severity == "refuse"]
         if refused:
             await self._refuse(body, "Unsupported", refused)
@@ -217,6 +232,12 @@ class Reconciler:
 
         namespace = canary.namespace
         target = await self.api.get(DEPLOYMENTS, namespace, canary.spec.targetRef.name)
+        if target is not None:
+            try:
+                selector_label(target)
+            except ValueError as error:
+                await self._refuse(body, "InvalidTarget", [str(error)])
+                return None
         primary_name = canary.primary_name()
         primary = await self.api.get(DEPLOYMENTS, namespace, primary_name)
         plan = _plan_from(canary, self.settings.min_interval)
@@ -229,8 +250,11 @@ class Reconciler:
         )
         now = self.clock()
         manual = Manual.read(body, world.target_hash)
-        if manual.suspend:
-            plan = replace(plan, suspend=True)
+        if plan.suspend or manual.suspend:
+            # Flagger's suspend: nothing moves, nothing is called, no request is used up.
+            decision = Decision(state)
+            self._observe(canary, state, decision, None, started)
+            return decision
         gates = await open_gates(self.hooks, canary, plan, state, world, now, manual)
         world = gates.world
         measured: TickChecks | None = None
@@ -238,7 +262,7 @@ class Reconciler:
             measured = await run_checks(
                 canary, self.api, self.pool, self.settings.default_provider, self.settings.prometheus_url, plan.interval
             )
-            hooks = await rollout_hook_checks(self.hooks, canary, state.phase.value)
+            hooks = await rollout_hook_checks(self.hooks, canary, state.phase.value, world.target_hash)
             measured.checks = measured.checks + hooks
             measured.records.extend(
                 CanaryCheck(name=c.name, outcome="pass" if c.ok else "fail", reason=c.reason) for c in hooks
@@ -246,48 +270,89 @@ class Reconciler:
             world = replace(world, checks=measured.checks, judge=measured.judge)
         decision = decide(plan, state, world, now)
         await self._persist(body, canary, decision, measured, not_yet, now)
+        # Traffic first: a rollback reaches the primary before any side channel is told.
+        if target is not None:
+            await self._converge(canary, body, desired(decision.state, plan), target, primary, decision.state)
         await self._clear_used(body, canary, gates.used, decision)
         for result in gates.results:
             if not result.ok and result.type != "rollback" and decision.changed:
                 await self._event(body, "Warning", "WebhookFailed", result.reason)
         for event in decision.events:
             await self._event(body, event.type, event.reason, event.message)
-            await self.hooks.run(
-                canary, ["event"], decision.state.phase.value,
-                {"eventMessage": event.message, "eventType": event.type, "timestamp": _iso(now) or ""},
-            )  # fmt: skip
+        self._side_channels(canary, body, state, decision, measured, now)
+        self._observe(canary, state, decision, measured, started)
+        return decision
+
+    def _side_channels(
+        self,
+        canary: Canary,
+        body: JsonDict,
+        state: State,
+        decision: Decision,
+        measured: TickChecks | None,
+        now: datetime,
+    ) -> None:
+        """Event and post-rollout hooks and chat alerts: in the background, never delaying a decision."""
+        phase = decision.state.phase.value
+        revision = decision.state.last_applied_spec
+        for event in decision.events:
+            extra = {"eventMessage": event.message, "eventType": event.type, "timestamp": _iso(now) or ""}
+            self._background(self.hooks.run(canary, ["event"], phase, extra, revision))
         self.alerter.send(
             canary,
             decision.events,
-            decision.state.phase.value,
+            phase,
             decision.state.canary_weight,
             measured.records if measured else (),
             (measured.judge_status or {}).get("verdict") if measured else None,
         )
         ended = decision.state.phase in (Phase.SUCCEEDED, Phase.FAILED) and decision.state.phase != state.phase
         if ended and state.phase != Phase.INITIALIZING:
-            for result in await self.hooks.run(canary, ["post-rollout"], decision.state.phase.value):
-                if not result.ok:
-                    await self._event(body, "Warning", "WebhookFailed", result.reason)
-        if target is not None:
-            await self._converge(canary, body, desired(decision.state), target, primary)
-        if self.recorder is not None:
-            self.recorder.observe(
-                name=canary.name,
-                namespace=namespace,
-                target=canary.spec.targetRef.name,
-                primary=primary_name,
-                provider=canary.spec.provider or self.settings.default_provider,
-                strategy=canary.strategy(),
-                phase=decision.state.phase.value,
-                previous_phase=state.phase.value,
-                canary_weight=decision.state.canary_weight,
-                failed_checks=decision.state.failed_checks,
-                seconds=time.monotonic() - started,
-                checks=[c.model_dump(mode="json") for c in measured.records] if measured else (),
-                judge=measured.judge_status if measured else None,
-            )
-        return decision
+
+            async def post_rollout() -> None:
+                for result in await self.hooks.run(canary, ["post-rollout"], phase, None, revision):
+                    if not result.ok:
+                        await self._event(body, "Warning", "WebhookFailed", result.reason)
+
+            self._background(post_rollout())
+
+    def _background(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for the side-channel work in flight (tests, and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.alerter.drain()
+
+    async def close(self) -> None:
+        """Finish the side channels and release the HTTP clients."""
+        await self.drain()
+        await self.hooks.close()
+        await asyncio.to_thread(self.pool.close)
+
+    def _observe(
+        self, canary: Canary, state: State, decision: Decision, measured: TickChecks | None, started: float
+    ) -> None:
+        if self.recorder is None:
+            return
+        self.recorder.observe(
+            name=canary.name,
+            namespace=canary.namespace,
+            target=canary.spec.targetRef.name,
+            primary=canary.primary_name(),
+            provider=canary.spec.provider or self.settings.default_provider,
+            strategy=canary.strategy(),
+            phase=decision.state.phase.value,
+            previous_phase=state.phase.value,
+            canary_weight=decision.state.canary_weight,
+            failed_checks=decision.state.failed_checks,
+            seconds=time.monotonic() - started,
+            checks=[c.model_dump(mode="json") for c in measured.records] if measured else (),
+            judge=measured.judge_status if measured else None,
+        )
 
     async def _alert_failed(self, canary: Canary, message: str) -> None:
         body = {"apiVersion": canary.apiVersion, "kind": "Canary", "metadata": canary.metadata.model_dump(mode="json")}
@@ -349,6 +414,9 @@ class Reconciler:
                     "conditions": conditions,
                 }
             )
+        fresh_start = state.phase == Phase.PROGRESSING and state.canary_weight == 0 and state.iterations == 0
+        if fresh_start and status_body.get("judge"):
+            patch["judge"] = None  # a new or retried analysis starts from no evidence (merge patch: delete)
         if measured is not None:
             patch["checks"] = [c.model_dump(mode="json", exclude_none=True) for c in measured.records]
             if measured.judge_status is not None:
@@ -357,40 +425,56 @@ class Reconciler:
             await self._patch_status(body, patch)
 
     async def _converge(
-        self, canary: Canary, body: JsonDict, want: Desired, target: JsonDict, primary: JsonDict | None
+        self,
+        canary: Canary,
+        body: JsonDict,
+        want: Desired,
+        target: JsonDict,
+        primary: JsonDict | None,
+        state: State,
     ) -> None:
         namespace = canary.namespace
         if want.ensure_primary and primary is None:
             rendered = render_primary(target, owner_reference(body))
-            rendered["metadata"]["name"] = canary.primary_name()
             await self.api.create(DEPLOYMENTS, namespace, rendered)
             return  # the primary must become ready before anything routes to it
         if primary is None:
             return
-        if want.primary_from_target:
-            current = (primary.get("metadata", {}).get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION)
-            if current != template_hash(target):
-                replicas = int(primary.get("spec", {}).get("replicas", 1) or 1)
-                rendered = render_primary(target, owner_reference(body), replicas=replicas)
-                patch = {
-                    "metadata": {"annotations": rendered["metadata"]["annotations"]},
-                    "spec": {"template": rendered["spec"]["template"]},
-                }
-                await self.api.patch(DEPLOYMENTS, namespace, canary.primary_name(), patch)
+        target_hash = template_hash(target)
+        primary_hash = (primary.get("metadata", {}).get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION)
+        # Only the analysed revision is ever promoted (a change since then restarts the analysis first).
+        if want.primary_from_target and primary_hash != target_hash and target_hash == state.last_applied_spec:
+            rendered = render_primary(target, owner_reference(body), replicas=replica_count(primary))
+            rendered["metadata"]["resourceVersion"] = primary["metadata"].get("resourceVersion")
+            rendered["metadata"]["labels"] = {
+                **(primary["metadata"].get("labels") or {}),
+                **rendered["metadata"]["labels"],
+            }
+            await self.api.replace(DEPLOYMENTS, namespace, primary["metadata"]["name"], rendered)
         if want.routes is not None and deployment_ready(primary):
-            router = self._router(canary)
+            key = (namespace, canary.name)
             try:
-                await router.reconcile(canary)
-                if await router.get_routes(canary) != want.routes:
+                router = self._router(canary)
+                try:
+                    current = await router.get_routes(canary)
+                except RoutingError:
+                    current = None  # not there yet, or not ours yet: reconcile creates or adopts it
+                if current is None or state.phase in (Phase.INITIALIZING, Phase.INITIALIZED):
+                    await router.reconcile(canary)
+                if current != want.routes:
                     await router.set_routes(canary, want.routes)
+                self._routing_errors.pop(key, None)
             except RoutingError as error:
+                # Never scale anything while traffic is not where the state says it is.
+                if self._routing_errors.get(key) != error.message:
+                    self._routing_errors[key] = error.message
+                    await self._event(body, "Warning", "RoutingFailed", error.message)
                 log.warning("routing %s/%s: %s", namespace, canary.name, error)
-                await self._event(body, "Warning", "RoutingFailed", error.message)
-        primary_replicas = int(primary.get("spec", {}).get("replicas", 1) or 1)
+                return
         if want.canary_replicas == Replicas.UP:
-            await scale(self.api, namespace, canary.spec.targetRef.name, primary_replicas)
+            await scale(self.api, target, replica_count(primary))
         elif want.canary_replicas == Replicas.ZERO and deployment_ready(primary):
-            await scale(self.api, namespace, canary.spec.targetRef.name, 0)
+            await scale(self.api, target, 0)
 
     async def finalize(self, body: JsonDict) -> None:
         """On deletion: give back what the routers took over.
@@ -402,12 +486,12 @@ class Reconciler:
             canary = Canary.from_kube(body)
         except ValidationError:
             return  # nothing was ever built for an invalid Canary
-        if any(p.severity == "refuse" for p in unsupported(canary)):
+        if any(p.severity == "refuse" for p in unsupported(canary, self.settings.default_provider)):
             return
-        if canary.spec.revertOnDeletion:
+        target = await self.api.get(DEPLOYMENTS, canary.namespace, canary.spec.targetRef.name)
+        if canary.spec.revertOnDeletion and target is not None:
             primary = await self.api.get(DEPLOYMENTS, canary.namespace, canary.primary_name())
-            replicas = int((primary or {}).get("spec", {}).get("replicas", 1) or 1)
-            await scale(self.api, canary.namespace, canary.spec.targetRef.name, replicas)
+            await scale(self.api, target, replica_count(primary) if primary else 1)
         await self._router(canary).finalize(canary)
 
 

@@ -32,6 +32,8 @@ __all__ = ["HookResult", "WebhookCaller", "hook_payload"]
 log = logging.getLogger(__name__)
 
 _BODY_LIMIT = 500
+# Hook types whose failure decides nothing: every one of them is always called.
+_NOTICES = frozenset({"event", "post-rollout", "rollback"})
 
 
 @dataclass(frozen=True)
@@ -54,15 +56,19 @@ class HookResult:
 
 
 def hook_payload(
-    canary: Canary, hook: CanaryWebhook, phase: str, extra: dict[str, str] | None = None
+    canary: Canary, hook: CanaryWebhook, phase: str, extra: dict[str, str] | None = None, checksum: str | None = None
 ) -> dict[str, Any]:
-    """The JSON body Flagger posts to a hook (``extra`` joins ``metadata``, as for event hooks)."""
+    """The JSON body Flagger posts to a hook (``extra`` joins ``metadata``, as for event hooks).
+
+    ``checksum`` names the revision the hook is asked about (by default the
+    one in status; a gate for a brand-new revision passes the new one).
+    """
     metadata = {**(hook.metadata or {}), **(extra or {})}
     return {
         "name": canary.name,
         "namespace": canary.namespace,
         "phase": phase,
-        "checksum": canary.status.lastAppliedSpec or "",
+        "checksum": checksum or canary.status.lastAppliedSpec or "",
         "metadata": metadata,
     }
 
@@ -85,17 +91,22 @@ class WebhookCaller:
         self._clients.clear()
 
     async def call(
-        self, canary: Canary, hook: CanaryWebhook, phase: str, extra: dict[str, str] | None = None
+        self,
+        canary: Canary,
+        hook: CanaryWebhook,
+        phase: str,
+        extra: dict[str, str] | None = None,
+        checksum: str | None = None,
     ) -> HookResult:
         """POST to one hook, retrying ``retries`` times after a failure."""
         client = self._client(verify=not hook.disableTLS)
-        body = hook_payload(canary, hook, phase, extra)
+        body = hook_payload(canary, hook, phase, extra, checksum)
         attempts = 1 + max(0, int(hook.retries or 0))
         result = HookResult(hook.name, hook.hook_type(), False, None, "not called")
         for attempt in range(attempts):
             try:
                 response = await client.post(hook.url, json=body, timeout=hook.timeout_seconds())
-            except httpx.HTTPError as error:
+            except (httpx.HTTPError, httpx.InvalidURL) as error:
                 result = HookResult(
                     hook.name,
                     hook.hook_type(),
@@ -114,14 +125,28 @@ class WebhookCaller:
         return result
 
     async def run(
-        self, canary: Canary, types: Iterable[str], phase: str, extra: dict[str, str] | None = None
+        self,
+        canary: Canary,
+        types: Iterable[str],
+        phase: str,
+        extra: dict[str, str] | None = None,
+        checksum: str | None = None,
     ) -> list[HookResult]:
-        """Call every hook of the given types, concurrently; answers their results in spec order."""
+        """Call the hooks of the given types one by one, in spec order, as Flagger does.
+
+        Gates and tests stop at the first failure (a later hook may rely on an
+        earlier one, and one failure already decides); notices are all sent.
+        """
         wanted = set(types)
-        hooks = [h for h in canary.spec.analysis.webhooks if h.hook_type() in wanted]
-        if not hooks:
-            return []
-        return list(await asyncio.gather(*(self.call(canary, h, phase, extra) for h in hooks)))
+        results: list[HookResult] = []
+        for hook in canary.spec.analysis.webhooks:
+            if hook.hook_type() not in wanted:
+                continue
+            result = await self.call(canary, hook, phase, extra, checksum)
+            results.append(result)
+            if not result.ok and result.type not in _NOTICES:
+                break
+        return results
 
     def has(self, canary: Canary, type_: str) -> bool:
         """Whether the Canary has any hook of this type."""

@@ -164,6 +164,39 @@ def test_iterations_count_passing_checks_at_weight_zero() -> None:
     assert set(walker.weights) == {0}
 
 
+def test_ab_testing_sends_the_matching_requests_to_the_canary_during_the_analysis() -> None:
+    plan = replace(PLAN, iterations=3, ab_testing=True)
+    walker = Walker(plan=plan)
+    walker.tick(world())
+    state = walker.tick(world())
+    assert desired(state, plan).routes == Routes(0, 100)
+    assert desired(replace(state, phase=Phase.SUCCEEDED), plan).routes == Routes(100, 0)
+
+
+def test_blue_green_mirrors_during_the_analysis_and_serves_from_the_canary_while_promoting() -> None:
+    plan = replace(PLAN, iterations=2, mirror=True)
+    analysing = State(phase=Phase.PROGRESSING, iterations=1)
+    assert desired(analysing, plan).routes == Routes(100, 0, mirrored=True)
+    assert desired(replace(analysing, phase=Phase.PROMOTING), plan).routes == Routes(0, 100)
+
+
+def test_a_primary_that_never_initializes_fails_without_starting_a_rollout() -> None:
+    walker = Walker(plan=replace(PLAN, progress_deadline=120), state=State())
+    phases = [walker.tick(World("v1", False, None, False)).phase for _ in range(5)]
+    assert Phase.FAILED in phases
+    assert phases[-1] == Phase.FAILED  # not "new revision detected"
+
+
+def test_a_stalled_promotion_holds_instead_of_rolling_back_to_the_new_template() -> None:
+    walker = Walker(plan=replace(PLAN, progress_deadline=120))
+    for _ in range(5):
+        walker.tick(world())
+    assert walker.state.phase == Phase.PROMOTING
+    phases = [walker.tick(world(primary="v1")).phase for _ in range(4)]
+    assert set(phases) == {Phase.PROMOTING}
+    assert "holding in Promoting" in walker.events[-1]
+
+
 def test_judge_failure_rolls_back_at_once_and_pass_may_promote_early() -> None:
     walker = Walker()
     walker.tick(world())

@@ -81,7 +81,10 @@ async def test_evidence_survives_a_controller_restart(simulator: MeshSimulator) 
     for step in range(6):
         if step == 3:  # a new controller process: nothing but the Canary's status carries over
             h.reconciler = Reconciler(
-                h.api, ReconcilerSettings(min_interval=1.0), clock=h.clock, router_factory=lambda p, a: h.router  # type: ignore[arg-type, return-value]
+                h.api,
+                ReconcilerSettings(min_interval=1.0),
+                clock=h.clock,
+                router_factory=lambda p, a: h.router,  # type: ignore[arg-type, return-value]
             )
         app.set_routes(h.router.routes)
         simulator.step(INTERVAL)

@@ -100,6 +100,7 @@ async def test_event_and_post_rollout_hooks_are_told_and_their_failure_changes_n
     await started(h)
     phases = [(await h.tick())["phase"] for _ in range(8)]
     assert phases[-1] == "Succeeded", phases
+    await h.reconciler.drain()  # notices are sent in the background
     messages = [body["metadata"]["eventMessage"] for body in hooks.called("events")]
     assert any("promotion completed" in m for m in messages)
     assert all(body["metadata"]["eventType"] in ("Normal", "Warning") for body in hooks.called("events"))
