@@ -92,6 +92,9 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
+        reconciler = holder.get("reconciler")
+        if reconciler is not None:
+            await reconciler.close()
         api = holder.get("api")
         if api is not None:
             await asyncio.to_thread(api.close)

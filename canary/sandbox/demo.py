@@ -76,6 +76,20 @@ class _Record:
     last_analysis: str | None = None
 
 
+async def _converged_weight(bed: Testbed, decided: int, within: float = 3.0) -> int:
+    """The canary weight in the routing object once the controller has applied the decision.
+
+    Status is written before the routing object (so a restart resumes right),
+    so wait briefly for the two to agree; answer what the routing object says.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        seen = (await bed.routes(APP)).canary
+        if seen == decided or time.monotonic() > deadline:
+            return seen
+        await asyncio.sleep(0.1)
+
+
 def _view(canary: JsonDict, events: list[JsonDict], mesh: str, prometheus: bool, started: float) -> Group:
     """The live view: where the demo runs, then the same status view as ``canary status``."""
     head = Table.grid(padding=(0, 2))
@@ -126,7 +140,7 @@ async def _demo(mesh: str, scenario: str, as_json: bool, seed: int, metrics: str
                 "Progressing", "WaitingPromotion", "Promoting",
             ):  # fmt: skip
                 record.last_analysis = status.get("lastAnalysisTime")
-                record.weights.append((await bed.routes(APP)).canary)
+                record.weights.append(await _converged_weight(bed, int(status.get("canaryWeight", 0))))
             return canary
 
         with Live(console=console, refresh_per_second=4, transient=as_json) as live:

@@ -41,7 +41,6 @@ def test_demo_scenarios_end_as_expected(mesh: str, scenario: str, phase: str) ->
     assert summary["mesh"] == mesh
     assert summary["prometheus"] is True
     assert summary["finalRoutes"] == {"primary": 100, "canary": 0}
-    assert summary["seconds"] < 120
     events = " | ".join(summary["events"])
     if scenario == "healthy":
         assert summary["weights"][:5] == [10, 20, 30, 40, 50], summary["weights"]

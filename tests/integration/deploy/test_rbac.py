@@ -9,8 +9,10 @@ that token, so both are attributed, and the testbed's own requests (made
 anonymously) are not. During the run:
 
 - a healthy revision is promoted and a failing one rolled back;
-- the first Canary adopts the Service its app already had, and a custom
-  metric reads a MetricTemplate and the Secret holding its credentials;
+- the first Canary adopts the Service its app already had, a custom metric
+  reads a MetricTemplate and the Secret holding its credentials, and chat
+  alerts go to a local receiver through an AlertProvider whose hook address
+  is in a Secret;
 - on Istio, a hand edit of a DestinationRule is reverted by the controller;
 - both Canaries are deleted, so the finalizer gives everything back.
 
@@ -36,8 +38,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import yaml
+from aiohttp import web
 
 from canary.kube.api import (
+    ALERT_PROVIDERS,
     CANARIES,
     DESTINATION_RULES,
     METRIC_TEMPLATES,
@@ -87,6 +91,7 @@ class MeshRun:
     anonymous: list[AuditEntry]
     phases: dict[str, str]
     messages: dict[str, str]  # each Canary's last status message and checks, for failure reports
+    chat_messages: int  # how many alerts reached the chat receiver
     service_after_delete: JsonDict | None
     leftovers: list[str]
 
@@ -156,14 +161,38 @@ def _controller(bed: Testbed) -> Iterator[Path]:
             proc.wait(timeout=5)
 
 
-def _canary(bed: Testbed, name: str, template: str | None = None) -> JsonDict:
+def _canary(bed: Testbed, name: str, template: str | None = None, alerts: str | None = None) -> JsonDict:
     manifest = demo_canary(bed.provider, name=name, interval=INTERVAL, deadline=30)
-    manifest["spec"]["analysis"]["threshold"] = 2
+    analysis = manifest["spec"]["analysis"]
+    analysis["threshold"] = 2
     if template is not None:
-        manifest["spec"]["analysis"]["metrics"].append(
+        analysis["metrics"].append(
             {"name": "targets-up", "templateRef": {"name": template}, "thresholdRange": {"min": 1}, "interval": "15s"}
         )
+    if alerts is not None:
+        analysis["alerts"] = [{"name": "team-chat", "severity": "info", "providerRef": {"name": alerts}}]
     return manifest
+
+
+@contextlib.asynccontextmanager
+async def _chat_receiver() -> AsyncIterator[tuple[str, list[JsonDict]]]:
+    """A local incoming-webhook endpoint: yields its URL and the messages posted to it."""
+    received: list[JsonDict] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/hook", received
+    finally:
+        await runner.cleanup()
 
 
 async def _create(bed: Testbed, resource: Resource, body: JsonDict) -> JsonDict:
@@ -174,7 +203,10 @@ async def _create(bed: Testbed, resource: Resource, body: JsonDict) -> JsonDict:
 
 
 async def _run(mesh: str) -> MeshRun:
-    async with Testbed(provider=mesh, namespace="test", tick=0.5, min_interval=1.0, rps=100) as bed:
+    async with (
+        _chat_receiver() as (hook_url, chat),
+        Testbed(provider=mesh, namespace="test", tick=0.5, min_interval=1.0, rps=100) as bed,
+    ):
         api = bed.api
         assert api is not None and bed.prometheus_url is not None
         ns = bed.namespace
@@ -202,9 +234,13 @@ async def _run(mesh: str) -> MeshRun:
                 },
             },
         )
+        address = {"address": base64.b64encode(hook_url.encode()).decode()}
+        await _create(bed, SECRETS, {"metadata": {"name": "chat-webhook"}, "type": "Opaque", "data": address})
+        chat_provider = {"type": "generic", "secretRef": {"name": "chat-webhook"}}
+        await _create(bed, ALERT_PROVIDERS, {"metadata": {"name": "team-chat"}, "spec": chat_provider})
         await bed.add_app("podinfo")
         await bed.add_app("backend")
-        await bed.apply_canary(_canary(bed, "podinfo", template="targets-up"))
+        await bed.apply_canary(_canary(bed, "podinfo", template="targets-up", alerts="team-chat"))
         await bed.apply_canary(_canary(bed, "backend"))
 
         with _controller(bed) as log:
@@ -253,6 +289,7 @@ async def _run(mesh: str) -> MeshRun:
             anonymous=[e for e in audit if e.key.user == ANONYMOUS],
             phases=phases,
             messages=messages,
+            chat_messages=len(chat),
             service_after_delete=await api.get(SERVICES, ns, "podinfo"),
             leftovers=leftovers,
         )
@@ -271,6 +308,7 @@ async def runs() -> AsyncIterator[dict[str, MeshRun]]:
 async def test_the_rollouts_ran_and_the_finalizer_gave_everything_back(runs: dict[str, MeshRun]) -> None:
     for mesh, run in runs.items():
         assert run.phases == {"podinfo": "Succeeded", "backend": "Failed"}, (mesh, run.messages)
+        assert run.chat_messages > 0, f"{mesh}: no alert reached the chat receiver"
         assert run.leftovers == [], f"{mesh}: left behind after the Canaries were deleted"
         service = run.service_after_delete
         assert service is not None, f"{mesh}: the adopted Service was deleted instead of given back"

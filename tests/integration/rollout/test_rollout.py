@@ -19,14 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from canary.kube.api import EVENTS, ApiError, JsonDict
+from canary.kube.api import DEPLOYMENTS, EVENTS, ApiError, JsonDict
 from canary.sandbox.demo import demo_canary
 from canary.sandbox.testbed import Testbed
 
@@ -136,15 +135,14 @@ async def test_rollouts_survive_a_controller_restart_and_bad_input(bed: Testbed)
     bed.start_controller()
 
     failed = await bed.wait_phase("backend", {"Failed", "Succeeded"}, timeout=90)
-    decided_at = time.monotonic()
     assert failed["status"]["phase"] == "Failed", failed["status"]
     assert "request-success-rate" in failed["status"]["message"]
 
     async def all_on_primary() -> bool:
         return (await bed.routes("backend")).canary == 0
 
+    # Within one interval of the decision (plus a second for the simulator's poll of the routing object).
     await bed.wait_for("backend traffic back on the primary", all_on_primary, timeout=INTERVAL + 1, poll=0.1)
-    assert time.monotonic() - decided_at <= INTERVAL + 1
 
     done = await bed.wait_phase("podinfo", {"Succeeded", "Failed"}, timeout=120)
     assert done["status"]["phase"] == "Succeeded", (done["status"].get("message"), done["status"].get("checks"))
@@ -162,9 +160,13 @@ async def test_rollouts_survive_a_controller_restart_and_bad_input(bed: Testbed)
         e["message"] for e in await bed.api.list(EVENTS, bed.namespace) if e["involvedObject"]["name"] == "backend"
     ]
     assert any("request-success-rate" in m and "%" in m for m in messages), messages
-    # The primary now runs the promoted template.
-    primary = await bed.canary("podinfo")
-    assert primary["status"]["phase"] == "Succeeded"
+    # The primary now runs the promoted template, and the target is scaled to zero.
+    primary = await bed.api.get(DEPLOYMENTS, bed.namespace, "podinfo-primary")
+    target = await bed.api.get(DEPLOYMENTS, bed.namespace, "podinfo")
+    assert primary is not None and target is not None
+    assert primary["spec"]["template"]["spec"] == target["spec"]["template"]["spec"]
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "podinfo:6.0.1"
+    assert target["spec"]["replicas"] == 0
 
 
 CONTROLLER_METRICS = {
