@@ -62,6 +62,8 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
         settings.watching.connect_timeout = 10
         settings.posting.level = logging.WARNING
         settings.persistence.finalizer = FINALIZER
+        # Deletion re-checks a running reconcile each tick, not each minute (kopf's default 60 s).
+        settings.background.cancellation_polling = controller.tick
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=API_GROUP, key="last-handled-configuration"

@@ -248,8 +248,15 @@ async def _run(mesh: str) -> MeshRun:
                 await bed.wait_phase("podinfo", {"Initialized"}, timeout=30)
                 await bed.wait_phase("backend", {"Initialized"}, timeout=30)
                 if mesh == "istio":  # someone edits a DestinationRule by hand: the controller puts it back
-                    rule = await api.get(DESTINATION_RULES, ns, "podinfo-primary")
-                    assert rule is not None
+                    found: list[JsonDict] = []
+
+                    async def routed() -> bool:  # routing objects follow the primary's readiness
+                        rule = await api.get(DESTINATION_RULES, ns, "podinfo-primary")
+                        found[:] = [rule] if rule is not None else []
+                        return bool(found)
+
+                    await bed.wait_for("the primary DestinationRule", routed, timeout=10)
+                    (rule,) = found
                     edit = {"spec": {"trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 1}}}}}
                     await api.patch(DESTINATION_RULES, ns, "podinfo-primary", edit)
 
