@@ -130,11 +130,12 @@ class Decision:
 
     state: State
     events: tuple[Event, ...] = ()
+    previous: State | None = None
 
     @property
     def changed(self) -> bool:
-        """Whether anything must be persisted."""
-        return bool(self.events)
+        """Whether anything must be persisted: the state moved, or something is worth an Event."""
+        return bool(self.events) or (self.previous is not None and self.state != self.previous)
 
 
 class Replicas(StrEnum):
@@ -208,6 +209,7 @@ class _Builder:
     """Accumulates one decision: phase moves are checked against the transition table."""
 
     def __init__(self, state: State, now: datetime) -> None:
+        self.original = state
         self.state = state
         self.now = now
         self.events: list[Event] = []
@@ -226,7 +228,7 @@ class _Builder:
         self.state = replace(self.state, message=message)
 
     def done(self) -> Decision:
-        return Decision(self.state, tuple(self.events))
+        return Decision(self.state, tuple(self.events), self.original)
 
 
 def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:

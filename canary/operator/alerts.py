@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from canary.core import Event
+from canary.core import Event, State
 from canary.kube.api import ALERT_PROVIDERS, SECRETS, KubeApi
 from canary.models import AlertProvider, Canary, CanaryCheck
 from canary.notifiers import (
@@ -81,9 +81,7 @@ def notification_for(
         title, severity = NEW_REVISION, "info"
     elif event.reason in ("Waiting", "WaitingPromotion") and "gate" in message:
         title, severity = WAITING_FOR_GATE, "info"
-    elif event.reason == "Halted":
-        title, severity = "halted", "warn"
-    else:
+    else:  # weight steps and halted steps are Events only, as in Flagger: chat hears of outcomes
         return None
     verdict = verdict if verdict is not None else (canary.status.judge or {}).get("verdict") or {}
     return Notification(
@@ -164,11 +162,27 @@ class Alerter:
         """Queue the notifications for a decision's events; returns at once."""
         for event in events:
             notification = notification_for(canary, event, phase, weight, checks, verdict)
-            if notification is None:
-                continue
-            task = asyncio.get_running_loop().create_task(self._send(canary, notification))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            if notification is not None:
+                self._queue(canary, notification)
+
+    def send_text(self, canary: Canary, state: State, title: str, severity: str, reason: str) -> None:
+        """Queue one notification that no decision event carries (a failed webhook)."""
+        notification = Notification(
+            name=canary.name,
+            namespace=canary.namespace,
+            phase=state.phase.value,
+            weight=state.canary_weight,
+            severity=severity,  # type: ignore[arg-type]
+            title=title,
+            reason=reason,
+            revision=state.last_applied_spec,
+        )
+        self._queue(canary, notification)
+
+    def _queue(self, canary: Canary, notification: Notification) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(canary, notification))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def drain(self) -> None:
         """Wait for queued notifications (tests, and shutdown)."""

@@ -125,7 +125,7 @@ async def open_gates(
 
 async def rollout_hook_checks(
     caller: WebhookCaller, canary: Canary, phase: str, revision: str | None = None
-) -> tuple[Check, ...]:
+) -> tuple[tuple[Check, ...], tuple[HookResult, ...]]:
     """The ``rollout`` hooks, run at every analysis tick, as checks (a failure is a failed check)."""
     found = await caller.run(canary, ["rollout"], phase, None, revision)
-    return tuple(Check(f"webhook {r.name}", r.ok, r.reason) for r in found)
+    return tuple(Check(f"webhook {r.name}", r.ok, r.reason) for r in found), tuple(found)

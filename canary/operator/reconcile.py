@@ -257,12 +257,14 @@ class Reconciler:
             return decision
         gates = await open_gates(self.hooks, canary, plan, state, world, now, manual)
         world = gates.world
+        hook_results = gates.results
         measured: TickChecks | None = None
         if needs_checks(plan, state, world, now):
             measured = await run_checks(
                 canary, self.api, self.pool, self.settings.default_provider, self.settings.prometheus_url, plan.interval
             )
-            hooks = await rollout_hook_checks(self.hooks, canary, state.phase.value, world.target_hash)
+            hooks, rollout_results = await rollout_hook_checks(self.hooks, canary, state.phase.value, world.target_hash)
+            hook_results += rollout_results
             measured.checks = measured.checks + hooks
             measured.records.extend(
                 CanaryCheck(name=c.name, outcome="pass" if c.ok else "fail", reason=c.reason) for c in hooks
@@ -280,6 +282,10 @@ class Reconciler:
         for event in decision.events:
             await self._event(body, event.type, event.reason, event.message)
         self._side_channels(canary, body, state, decision, measured, now)
+        # Flagger alerts on a failed test hook unless the hook says muteAlert (gates only wait: no alert).
+        for result in hook_results:
+            if not result.ok and not result.muted and result.type in ("pre-rollout", "rollout"):
+                self.alerter.send_text(canary, decision.state, f"{result.type} webhook failed", "warn", result.reason)
         self._observe(canary, state, decision, measured, started)
         return decision
 

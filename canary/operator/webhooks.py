@@ -45,6 +45,7 @@ class HookResult:
     ok: bool
     status: int | None
     message: str
+    muted: bool = False  # the hook's muteAlert: its failure is not sent to chat
 
     @property
     def reason(self) -> str:
@@ -102,22 +103,18 @@ class WebhookCaller:
         client = self._client(verify=not hook.disableTLS)
         body = hook_payload(canary, hook, phase, extra, checksum)
         attempts = 1 + max(0, int(hook.retries or 0))
-        result = HookResult(hook.name, hook.hook_type(), False, None, "not called")
+        muted = bool(hook.muteAlert)
+        result = HookResult(hook.name, hook.hook_type(), False, None, "not called", muted)
         for attempt in range(attempts):
             try:
                 response = await client.post(hook.url, json=body, timeout=hook.timeout_seconds())
             except (httpx.HTTPError, httpx.InvalidURL) as error:
-                result = HookResult(
-                    hook.name,
-                    hook.hook_type(),
-                    False,
-                    None,
-                    type(error).__name__ + (f": {error}" if str(error) else ""),
-                )
+                text = type(error).__name__ + (f": {error}" if str(error) else "")
+                result = HookResult(hook.name, hook.hook_type(), False, None, text, muted)
             else:
                 ok = 200 <= response.status_code < 300
                 text = "" if ok else response.text.strip()[:_BODY_LIMIT]
-                result = HookResult(hook.name, hook.hook_type(), ok, response.status_code, text)
+                result = HookResult(hook.name, hook.hook_type(), ok, response.status_code, text, muted)
                 if ok:
                     return result
             if attempt + 1 < attempts:

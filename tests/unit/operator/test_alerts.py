@@ -77,3 +77,26 @@ async def test_the_controller_default_provider_serves_canaries_without_alerts(ho
     posted = hooks.called("discord")
     assert len(posted) == 2
     assert posted[1]["embeds"][0]["description"].startswith("rolling back")
+
+
+async def test_a_failed_test_hook_is_sent_to_chat_unless_muted(hooks: HookServer) -> None:
+    hooks.answers["smoke"] = (500, "smoke test failed")
+    hooks.answers["quiet"] = (500, "flaky, known")
+    alerts = [{"name": "chat", "providerRef": {"name": "slack"}}]
+    webhooks = [hooks.hook("smoke", "pre-rollout"), hooks.hook("quiet", "rollout", muteAlert=True)]
+    h = Harness(canary_body(alerts=alerts, webhooks=webhooks, threshold=5))
+    await provider(h, "slack", "slack", f"{hooks.url}/slack")
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    await h.tick()
+    await h.tick()  # pre-rollout fails
+    hooks.answers["smoke"] = (200, "ok")
+    await h.tick()  # starts
+    await h.tick()  # the muted rollout hook fails
+    await h.reconciler.alerter.drain()
+    texts = [str(body) for body in hooks.called("slack")]
+    assert any("pre-rollout webhook failed" in t and "smoke test failed" in t for t in texts), texts
+    assert not any("flaky, known" in t for t in texts)
+    assert len(hooks.called("quiet")) >= 1  # it was called, and failed, but chat heard nothing of it
