@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from canary.core import Phase
+from canary.report.data import PHASE_COLOURS
 
 __all__ = [
     "DASHBOARDS",
@@ -57,19 +58,6 @@ DATASOURCE: Json = {"type": "prometheus", "uid": "${datasource}"}
 PHASE_CODES: dict[str, int] = {p.value: i for i, p in enumerate((p for p in Phase if p is not Phase.NEW), start=1)}
 """The number each phase stands for in the phase timelines (a value mapping turns it back into the name)."""
 
-_PHASE_COLOURS = {
-    "Initializing": "#8e8e8e",
-    "Initialized": "#b7b7b7",
-    "Waiting": "#fade2a",
-    "Progressing": "#5794f2",
-    "WaitingPromotion": "#ffb357",
-    "Promoting": "#96d98d",
-    "Finalising": "#73bf69",
-    "Succeeded": "#37872d",
-    "Failed": "#e02f44",
-    "Terminating": "#b877d9",
-    "Terminated": "#8f3bb8",
-}
 
 # The mesh's series for one workload ("$target" or "$primary") in "$namespace".
 _ISTIO = 'reporter="destination",destination_workload_namespace="$namespace",destination_workload="{workload}"'
@@ -119,7 +107,7 @@ def _phase_code(selector: str, by: str = "") -> str:
 
 def _phase_mappings() -> list[Json]:
     options = {
-        str(code): {"text": phase, "color": _PHASE_COLOURS[phase], "index": code - 1}
+        str(code): {"text": phase, "color": PHASE_COLOURS[phase], "index": code - 1}
         for phase, code in PHASE_CODES.items()
     }
     return [{"type": "value", "options": options}]
@@ -548,7 +536,7 @@ def overview_dashboard() -> Json:
             {"matcher": {"id": "byName", "options": "Phase"},
              "properties": [{"id": "custom.cellOptions", "value": {"type": "color-text"}},
                             {"id": "mappings", "value": [{"type": "value", "options": {
-                                phase: {"text": phase, "color": colour} for phase, colour in _PHASE_COLOURS.items()}}]}]},
+                                phase: {"text": phase, "color": colour} for phase, colour in PHASE_COLOURS.items()}}]}]},
         ],
         custom={"align": "auto", "cellOptions": {"type": "auto"}},
         options={"showHeader": True, "cellHeight": "sm", "sortBy": [{"displayName": "Canary", "desc": False}]},

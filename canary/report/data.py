@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["DECISIONS", "PhaseChange", "ReportData", "Series"]
+__all__ = ["DECISIONS", "PHASE_COLOURS", "PhaseChange", "ReportData", "Series"]
 
 DECISIONS = {"Succeeded": "promoted", "Failed": "rolled back"}
 """The phases that end a rollout, and what the report calls each decision."""
+
+
+PHASE_COLOURS = {
+    "Initializing": "#8e8e8e",
+    "Initialized": "#b7b7b7",
+    "Waiting": "#fade2a",
+    "Progressing": "#5794f2",
+    "WaitingPromotion": "#ffb357",
+    "Promoting": "#96d98d",
+    "Finalising": "#73bf69",
+    "Succeeded": "#37872d",
+    "Failed": "#e02f44",
+    "Terminating": "#b877d9",
+    "Terminated": "#8f3bb8",
+}
+"""The colour of each phase, the same on the dashboards and in `canary report`."""
 
 
 @dataclass(frozen=True)

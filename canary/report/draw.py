@@ -29,9 +29,9 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
-from canary.report.data import DECISIONS, ReportData, Series
+from canary.report.data import DECISIONS, PHASE_COLOURS, ReportData, Series
 
-__all__ = ["COLOURS", "DPI", "FIGURE_SIZE", "PHASE_COLOURS", "draw"]
+__all__ = ["COLOURS", "DPI", "FIGURE_SIZE", "draw"]
 
 FIGURE_SIZE = (11.0, 8.0)
 """Inches; at DPI below, the PNG is 1100 x 800 pixels."""
@@ -40,21 +40,6 @@ DPI = 100
 
 COLOURS = {"canary": "#e8710a", "primary": "#1a73e8"}
 """Line colour per workload (orange canary, blue primary, as on the dashboards)."""
-
-PHASE_COLOURS = {
-    "Initializing": "#8e8e8e",
-    "Initialized": "#b7b7b7",
-    "Waiting": "#fade2a",
-    "Progressing": "#5794f2",
-    "WaitingPromotion": "#ffb357",
-    "Promoting": "#96d98d",
-    "Finalising": "#73bf69",
-    "Succeeded": "#37872d",
-    "Failed": "#e02f44",
-    "Terminating": "#b877d9",
-    "Terminated": "#8f3bb8",
-}
-"""Fill colour of each phase in the phase strip."""
 
 _DECISION_COLOURS = {"Succeeded": "#188038", "Failed": "#d93025"}
 

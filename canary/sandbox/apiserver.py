@@ -55,7 +55,33 @@ T = TypeVar("T")
 _CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
-class ApiServerThread:
+class _Lifecycle:
+    """``with`` and ``async with`` for a server that has blocking ``start()`` and ``stop()``."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+
+class ApiServerThread(_Lifecycle):
     """Runs a :class:`SandboxApiServer` on 127.0.0.1 in a daemon thread with its own event loop.
 
     Usable as a context manager from sync code (``with``) and async code
@@ -150,24 +176,8 @@ class ApiServerThread:
         self._loop.call_soon_threadsafe(runner)
         return future.result(timeout)
 
-    def __enter__(self) -> Self:
-        return self.start()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await asyncio.to_thread(self.stop)
-
-
-class ApiServerProcess:
+class ApiServerProcess(_Lifecycle):
     """Runs ``python -m canary.sandbox.apiserver`` in a subprocess; :attr:`url` once it listens.
 
     The state survives restarts of other processes (e.g. a controller that is
@@ -242,22 +252,6 @@ class ApiServerProcess:
             proc.wait(timeout)
         if proc.stdout is not None:
             proc.stdout.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await asyncio.to_thread(self.stop)
 
 
 def write_kubeconfig(url: str, path: Path, namespace: str = "default") -> Path:
