@@ -290,12 +290,11 @@ def _builtin_annotations() -> Json:
 def _decision_expr(counter: str, selector: str) -> str:
     """Non-empty in the minute a promotion (or rollback) counter went up.
 
-    The controller creates a counter's series at its first increment, so that
-    first one appears at 1 and ``changes()`` cannot see it: the second half
-    catches a series that did not exist a minute earlier.
+    The controller creates both counters at 0 on a Canary's first tick, and
+    ``increase()`` ignores the drop to 0 of a restarted controller, so every
+    decision, and only a decision, shows.
     """
-    series = f"{counter}{{{selector}}}"
-    return f"(changes({series}[1m]) > 0) or ({series} unless {series} offset 1m)"
+    return f"increase({counter}{{{selector}}}[1m]) > 0"
 
 
 def _dashboard(
