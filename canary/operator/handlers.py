@@ -73,7 +73,12 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
         recorder = Recorder()
         holder["reconciler"] = Reconciler(api, controller.reconciler, recorder=recorder)
         if controller.metrics_port is not None:
-            holder["metrics"] = await serve_metrics(recorder, controller.metrics_port, healthy=lambda: True)
+            # Unhealthy once ticks stop for a while: the liveness probe then restarts a controller whose
+            # watch went quiet (kopf issue #585) instead of leaving Canaries unattended.
+            silence = max(120.0, 10 * controller.tick)
+            holder["metrics"] = await serve_metrics(
+                recorder, controller.metrics_port, healthy=lambda: recorder.ticking(silence)
+            )
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:

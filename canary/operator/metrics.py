@@ -81,8 +81,12 @@ class Recorder:
         self.failures = Counter(
             "canary_failures", "Rollbacks, by strategy", [*labels, "strategy"], registry=self.registry
         )
-        self.healthy_since = time.monotonic()
-        self.last_tick = 0.0
+        self.last_tick: float | None = None  # monotonic time of the last reconcile tick, None before any
+        self.known: set[tuple[str, str]] = set()
+
+    def ticking(self, within: float) -> bool:
+        """Healthy unless Canaries were being reconciled and the ticks stopped (a silent watch, a hung loop)."""
+        return self.last_tick is None or time.monotonic() - self.last_tick <= within
 
     def observe(
         self,
@@ -103,6 +107,7 @@ class Recorder:
     ) -> None:
         """Record one tick's outcome for one Canary."""
         self.last_tick = time.monotonic()
+        self.known.add((name, namespace))
         self.info.labels(name, namespace, primary, target, provider).set(1)
         for known in _PHASES:
             self.status.labels(name, namespace, known).set(1 if known == phase else 0)
@@ -134,6 +139,9 @@ class Recorder:
 
     def forget(self, name: str, namespace: str) -> None:
         """Drop a deleted Canary's series (its phase gauge would otherwise linger)."""
+        self.known.discard((name, namespace))
+        if not self.known:
+            self.last_tick = None  # nothing left to reconcile: silence is healthy
         for gauge in (self.status, self.failed_checks, self.metric_value, self.metric_bound, self.evidence, self.info):
             for labels in list(gauge._metrics):  # prometheus_client keeps children by label tuple
                 if labels[:2] == (name, namespace):

@@ -1,0 +1,51 @@
+"""The controller's /metrics and /healthz over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+
+from canary.operator.metrics import Recorder, serve_metrics
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def observe(recorder: Recorder, phase: str, previous: str) -> None:
+    recorder.observe(
+        name="podinfo", namespace="test", target="podinfo", primary="podinfo-primary", provider="istio",
+        strategy="canary", phase=phase, previous_phase=previous, canary_weight=20, failed_checks=1, seconds=0.01,
+        checks=[{"name": "request-success-rate", "value": 99.5, "min": 99.0}],
+        judge={"verdict": {"metrics": [{"name": "error-rate", "evidence": 3.5, "threshold": 200.0}]}},
+    )  # fmt: skip
+
+
+async def test_metrics_and_health_are_served() -> None:
+    recorder = Recorder()
+    port = free_port()
+    runner = await serve_metrics(recorder, port, healthy=lambda: recorder.ticking(60), host="127.0.0.1")
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.get("/healthz")).status_code == 200  # nothing to reconcile yet
+            observe(recorder, "Succeeded", "Finalising")
+            text = (await client.get("/metrics")).text
+            assert 'canary_status{name="podinfo",namespace="test",phase="Succeeded"} 1.0' in text
+            assert 'canary_weight{namespace="test",workload="podinfo"} 20.0' in text
+            assert 'canary_weight{namespace="test",workload="podinfo-primary"} 80.0' in text
+            assert 'canary_metric_value{metric="request-success-rate",name="podinfo",namespace="test"} 99.5' in text
+            assert 'canary_judge_evidence{metric="error-rate",name="podinfo",namespace="test"} 3.5' in text
+            assert 'canary_successes_total{name="podinfo",namespace="test",strategy="canary"} 1.0' in text
+            assert 'canary_failures_total{name="podinfo",namespace="test",strategy="canary"} 0.0' in text
+            assert recorder.last_tick is not None
+            recorder.last_tick -= 120  # ticks stopped two minutes ago: a silent watch
+            assert (await client.get("/healthz")).status_code == 503
+            recorder.forget("podinfo", "test")  # the last Canary is gone: silence is fine
+            assert (await client.get("/healthz")).status_code == 200
+            after = (await client.get("/metrics")).text
+            assert "canary_status{" not in after and "canary_info{" not in after  # no phase of a deleted Canary
+    finally:
+        await runner.cleanup()
