@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["WeightPlan"]
@@ -11,30 +10,19 @@ __all__ = ["WeightPlan"]
 
 @dataclass(frozen=True)
 class WeightPlan:
-    """The canary weights a rollout walks through, in Flagger's semantics.
+    """The canary weights a rollout walks through, ascending, the last one being ``maxWeight``.
 
-    Either an explicit ascending list (``stepWeights``) or the arithmetic
-    series ``stepWeight, 2*stepWeight, ...`` capped at ``maxWeight``.
+    The list comes from the spec through ``Canary.step_weights()`` (explicit
+    ``stepWeights``, or Flagger's ``stepWeight, 2*stepWeight, ...`` capped at
+    ``maxWeight``); the plan only walks it.
     """
 
     steps: tuple[int, ...]
 
-    @classmethod
-    def from_spec(cls, step_weight: int | None, max_weight: int | None, step_weights: Sequence[int] | None) -> WeightPlan:
-        """Build the plan from the analysis fields (validated upstream; checked again here)."""
-        if step_weights:
-            steps = tuple(int(w) for w in step_weights)
-            if any(b <= a for a, b in itertools.pairwise(steps)) or steps[0] <= 0 or steps[-1] > 100:
-                raise ValueError(f"stepWeights must ascend within 1..100, got {list(steps)}")
-            return cls(steps)
-        top = 100 if max_weight is None else int(max_weight)
-        step = int(step_weight) if step_weight is not None else top
-        if not (0 < step <= 100 and 0 < top <= 100):
-            raise ValueError(f"stepWeight and maxWeight must be within 1..100, got {step} and {top}")
-        weights = list(range(step, top + 1, step))
-        if not weights or weights[-1] != top:
-            weights.append(top)
-        return cls(tuple(weights))
+    def __post_init__(self) -> None:
+        steps = self.steps
+        if not steps or any(b <= a for a, b in itertools.pairwise(steps)) or steps[0] <= 0 or steps[-1] > 100:
+            raise ValueError(f"weight steps must ascend within 1..100, got {list(steps)}")
 
     @property
     def max_weight(self) -> int:

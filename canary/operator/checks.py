@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from analysis import SequentialJudge, Window, judge_threshold
@@ -39,7 +39,6 @@ class TickChecks:
     records: list[CanaryCheck]
     judge: JudgeSignal | None = None
     judge_status: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 async def _secret_credentials(api: KubeApi, namespace: str, name: str) -> dict[str, str]:

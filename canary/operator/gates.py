@@ -22,7 +22,7 @@ from canary.kube.api import JsonDict
 from canary.models import Canary
 from canary.operator.webhooks import HookResult, WebhookCaller
 
-__all__ = ["ABORT", "APPROVE", "RETRY", "SUSPEND", "GateOutcome", "Manual", "open_gates", "read_manual"]
+__all__ = ["ABORT", "APPROVE", "RETRY", "SUSPEND", "GateOutcome", "Manual", "open_gates", "rollout_hook_checks"]
 
 APPROVE = "canary.dev/approve"
 ABORT = "canary.dev/abort"
@@ -50,8 +50,6 @@ class Manual:
             suspend=str(annotations.get(SUSPEND, "")).lower() == "true",
         )
 
-
-read_manual = Manual.read
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from canary.core import (
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-PLAN = Plan(interval=60, threshold=2, weights=WeightPlan.from_spec(20, 60, None), progress_deadline=600)
+PLAN = Plan(interval=60, threshold=2, weights=WeightPlan((20, 40, 60)), progress_deadline=600)
 OK = (Check("request-success-rate", True, "request-success-rate 99.9 % >= 99 %"),)
 BAD = (Check("request-success-rate", False, "request-success-rate 97.2 % < 99 %"),)
 
