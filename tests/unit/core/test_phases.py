@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from canary.core import TRANSITIONS, IllegalTransition, Phase, can_transition, check_transition
+from canary.models import PHASES
 
 # The edges a user of Flagger expects, written out by hand so a change to the table shows up here.
 EXPECTED_EDGES = {
@@ -82,3 +83,7 @@ def test_phase_values_are_flaggers_names() -> None:
         "Terminating",
         "Terminated",
     ]
+
+
+def test_the_core_and_the_crd_know_the_same_phases() -> None:
+    assert [p.value for p in Phase] == list(PHASES)
