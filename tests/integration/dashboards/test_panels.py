@@ -253,11 +253,13 @@ async def test_canary_report_draws_the_rollout(
     assert max(data.weight.values) >= 10
     phases = [c.phase for c in data.phases]
     assert phases.index("Progressing") > 0 and phases[phases.index("Progressing") - 1] == "Initialized", phases
-    typical = statistics.median(v for v in data.success_rate["canary"].values if math.isfinite(v))
+    seen = [v for v in data.success_rate["canary"].values if math.isfinite(v)]
     if canary == ROLLED_BACK:
-        assert typical < 97.0  # the errors that caused the rollback (10 %) are in the picture
+        # The errors that caused the rollback (10 % of the canary's requests) are in the picture; the
+        # series also holds the clean seconds before the first error, so look at its low end.
+        assert min(seen) < 95.0, seen
     else:
-        assert typical > 99.0
+        assert statistics.median(seen) > 99.0, seen
     assert any(math.isfinite(v) for v in data.p99["primary"].values)
 
     parser = argparse.ArgumentParser()
