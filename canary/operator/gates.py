@@ -51,7 +51,6 @@ class Manual:
         )
 
 
-
 @dataclass(frozen=True)
 class GateOutcome:
     """The world with this tick's gate answers, and which annotations were used up."""

@@ -27,10 +27,8 @@ from canary.core import (
     Decision,
     Desired,
     Phase,
-    Plan,
     Replicas,
     State,
-    WeightPlan,
     World,
     decide,
     desired,
@@ -52,6 +50,7 @@ from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, run_checks
 from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates, rollout_hook_checks
 from canary.operator.metrics import Recorder
+from canary.operator.status import PROMOTED, condition, conditions_differ, iso, plan_from, state_from
 from canary.operator.webhooks import WebhookCaller
 from canary.providers.checks import ProviderPool
 from canary.routers.base import Router, RoutingError
@@ -84,76 +83,6 @@ def owner_reference(body: JsonDict) -> JsonDict:
         "controller": True,
         "blockOwnerDeletion": True,
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
-def _state_from(canary: Canary) -> State:
-    status = canary.status
-    return State(
-        phase=Phase(status.phase or ""),
-        canary_weight=status.canaryWeight,
-        failed_checks=status.failedChecks,
-        iterations=status.iterations,
-        last_applied_spec=status.lastAppliedSpec,
-        last_promoted_spec=status.lastPromotedSpec,
-        last_transition_time=status.lastTransitionTime,
-        last_analysis_time=status.lastAnalysisTime,
-        message=status.message or "",
-    )
-
-
-def _plan_from(canary: Canary, min_interval: float) -> Plan:
-    analysis = canary.spec.analysis
-    judge = analysis.judge
-    steps = canary.step_weights()
-    return Plan(
-        interval=canary.analysis_interval_seconds(floor=min_interval),
-        threshold=canary.threshold(),
-        weights=WeightPlan(tuple(steps)) if steps else WeightPlan((100,)),
-        iterations=canary.iterations() or None,
-        progress_deadline=float(canary.progress_deadline_seconds()),
-        skip_analysis=canary.skip_analysis(),
-        suspend=canary.spec.suspend,
-        promote_on_pass=bool(judge and judge.promoteOnPass and not judge.dryRun),
-        ab_testing=bool(canary.iterations() and analysis.match),
-        mirror=analysis.mirror,
-    )
-
-
-_PROMOTED = {
-    Phase.INITIALIZED: ("True", "Initialized"),
-    Phase.SUCCEEDED: ("True", "Succeeded"),
-    Phase.FAILED: ("False", "Failed"),
-    Phase.WAITING: ("Unknown", "Waiting"),
-    Phase.WAITING_PROMOTION: ("Unknown", "WaitingPromotion"),
-    Phase.PROGRESSING: ("Unknown", "Progressing"),
-    Phase.PROMOTING: ("Unknown", "Progressing"),
-    Phase.FINALISING: ("Unknown", "Finalising"),
-    Phase.INITIALIZING: ("Unknown", "Initializing"),
-}
-
-
-def _condition(
-    conditions: list[JsonDict], type_: str, status: str, reason: str, message: str, now: datetime
-) -> list[JsonDict]:
-    """Set one condition, keeping lastTransitionTime when its status did not change."""
-    result = [dict(c) for c in conditions if c.get("type") != type_]
-    old = next((c for c in conditions if c.get("type") == type_), None)
-    changed = old is None or old.get("status") != status
-    result.append(
-        {
-            "type": type_,
-            "status": status,
-            "reason": reason,
-            "message": message,
-            "lastUpdateTime": _iso(now),
-            "lastTransitionTime": _iso(now) if changed else old.get("lastTransitionTime") if old else _iso(now),
-        }
-    )
-    return sorted(result, key=lambda c: str(c["type"]))
 
 
 class Reconciler:
@@ -209,7 +138,7 @@ class Reconciler:
         if old is not None and old.get("status") == "False" and old.get("message") == message:
             return
         now = self.clock()
-        conditions = _condition(status.get("conditions") or [], "Valid", "False", reason, message, now)
+        conditions = condition(status.get("conditions") or [], "Valid", "False", reason, message, now)
         await self._patch_status(body, {"conditions": conditions, "message": message})
         await self._event(body, "Warning", reason, message)
 
@@ -240,8 +169,8 @@ class Reconciler:
                 return None
         primary_name = canary.primary_name()
         primary = await self.api.get(DEPLOYMENTS, namespace, primary_name)
-        plan = _plan_from(canary, self.settings.min_interval)
-        state = _state_from(canary)
+        plan = plan_from(canary, self.settings.min_interval)
+        state = state_from(canary)
         world = World(
             target_hash=template_hash(target) if target is not None else None,
             primary_ready=deployment_ready(primary),
@@ -302,7 +231,7 @@ class Reconciler:
         phase = decision.state.phase.value
         revision = decision.state.last_applied_spec
         for event in decision.events:
-            extra = {"eventMessage": event.message, "eventType": event.type, "timestamp": _iso(now) or ""}
+            extra = {"eventMessage": event.message, "eventType": event.type, "timestamp": iso(now) or ""}
             self._background(self.hooks.run(canary, ["event"], phase, extra, revision))
         self.alerter.send(
             canary,
@@ -394,16 +323,14 @@ class Reconciler:
         state = decision.state
         patch: dict[str, Any] = {}
         conditions: list[JsonDict] = list(status_body.get("conditions") or [])
-        promoted = _PROMOTED.get(state.phase)
+        promoted = PROMOTED.get(state.phase)
         if promoted is not None:
-            conditions = _condition(conditions, "Promoted", promoted[0], promoted[1], state.message, now)
-        conditions = _condition(conditions, "Valid", "True", "Valid", "the spec is valid", now)
+            conditions = condition(conditions, "Promoted", promoted[0], promoted[1], state.message, now)
+        conditions = condition(conditions, "Valid", "True", "Valid", "the spec is valid", now)
         if not_yet:
-            conditions = _condition(conditions, "Supported", "False", "NotSupportedYet", "; ".join(not_yet), now)
+            conditions = condition(conditions, "Supported", "False", "NotSupportedYet", "; ".join(not_yet), now)
         else:
-            conditions = _condition(
-                conditions, "Supported", "True", "Supported", "every field in use is supported", now
-            )
+            conditions = condition(conditions, "Supported", "True", "Supported", "every field in use is supported", now)
         if decision.changed or measured is not None or conditions_differ(status_body.get("conditions"), conditions):
             patch.update(
                 {
@@ -413,8 +340,8 @@ class Reconciler:
                     "iterations": state.iterations,
                     "lastAppliedSpec": state.last_applied_spec,
                     "lastPromotedSpec": state.last_promoted_spec,
-                    "lastTransitionTime": _iso(state.last_transition_time),
-                    "lastAnalysisTime": _iso(state.last_analysis_time),
+                    "lastTransitionTime": iso(state.last_transition_time),
+                    "lastAnalysisTime": iso(state.last_analysis_time),
                     "message": state.message,
                     "observedGeneration": canary.metadata.generation,
                     "conditions": conditions,
@@ -499,12 +426,3 @@ class Reconciler:
             primary = await self.api.get(DEPLOYMENTS, canary.namespace, canary.primary_name())
             await scale(self.api, target, replica_count(primary) if primary else 1)
         await self._router(canary).finalize(canary)
-
-
-def conditions_differ(old: list[JsonDict] | None, new: list[JsonDict]) -> bool:
-    """Whether the conditions changed in anything but their update times."""
-
-    def strip(items: list[JsonDict] | None) -> list[tuple[Any, ...]]:
-        return sorted((c.get("type"), c.get("status"), c.get("reason"), c.get("message")) for c in items or [])
-
-    return strip(old) != strip(new)
