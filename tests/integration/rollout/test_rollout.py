@@ -170,16 +170,18 @@ async def test_rollouts_survive_a_controller_restart_and_bad_input(bed: Testbed)
 
 
 CONTROLLER_METRICS = {
-    # metric -> a PromQL selector that must return data after the rollouts above
-    "canary_info": 'canary_info{name="podinfo"}',
-    "canary_status": 'canary_status{name="podinfo",phase="Succeeded"} == 1',
-    "canary_weight": 'canary_weight{workload="podinfo-primary"}',
-    "canary_duration_seconds": 'canary_duration_seconds_bucket{name="podinfo"}',
-    "canary_metric_value": 'canary_metric_value{name="backend",metric="request-success-rate"}',
-    "canary_judge_evidence": 'canary_judge_evidence{name="podinfo"}',
-    "canary_successes_total": 'canary_successes_total{name="podinfo"} > 0',
-    "canary_failures_total": 'canary_failures_total{name="backend"} > 0',
-    "canary_failed_checks": 'canary_failed_checks{name="backend"}',
+    # metric -> a PromQL query that must return data after the rollouts above. Over a window, because
+    # the controller was killed and restarted meanwhile: a series the new process has not (yet)
+    # exported again is stale now, and its counters restarted at 0.
+    "canary_info": 'max_over_time(canary_info{name="podinfo"}[10m])',
+    "canary_status": 'max_over_time(canary_status{name="podinfo",phase="Succeeded"}[10m]) == 1',
+    "canary_weight": 'max_over_time(canary_weight{workload="podinfo-primary"}[10m])',
+    "canary_duration_seconds": 'max_over_time(canary_duration_seconds_bucket{name="podinfo"}[10m])',
+    "canary_metric_value": 'max_over_time(canary_metric_value{name="backend",metric="request-success-rate"}[10m])',
+    "canary_judge_evidence": 'max_over_time(canary_judge_evidence{name="podinfo"}[10m])',
+    "canary_successes_total": 'max_over_time(canary_successes_total{name="podinfo"}[10m]) > 0',
+    "canary_failures_total": 'max_over_time(canary_failures_total{name="backend"}[10m]) > 0',
+    "canary_failed_checks": 'max_over_time(canary_failed_checks{name="backend"}[10m])',
 }
 
 
