@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from canary.models.base import (
@@ -37,6 +36,7 @@ from canary.models.mesh import (
     ParentReference,
     TrafficPolicy,
 )
+from canary.models.status import PHASES, CanaryCheck, CanaryCondition, CanaryPhase, CanaryStatus, CheckOutcome
 
 __all__ = [
     "BUILTIN_METRICS",
@@ -131,23 +131,6 @@ Provider = Literal[
 """Every ``spec.provider`` Flagger accepts (which ones we route: see :mod:`canary.models.support`)."""
 PROVIDERS: tuple[str, ...] = get_args(Provider)
 
-CanaryPhase = Literal[
-    "",
-    "Initializing",
-    "Initialized",
-    "Waiting",
-    "Progressing",
-    "WaitingPromotion",
-    "Promoting",
-    "Finalising",
-    "Succeeded",
-    "Failed",
-    "Terminating",
-    "Terminated",
-]
-"""Flagger's phase names (``canary.core.Phase`` holds the same values)."""
-PHASES: tuple[str, ...] = get_args(CanaryPhase)
-
 WebhookType = Literal[
     "",
     "confirm-rollout",
@@ -164,9 +147,6 @@ WEBHOOK_TYPES: tuple[str, ...] = get_args(WebhookType)
 
 AlertSeverity = Literal["", "info", "warn", "error"]
 """Which events an alert forwards; empty means ``info``."""
-
-CheckOutcome = Literal["pass", "fail", "error", "inconclusive"]
-"""Result of one metric check: within range, out of range, or not measurable (no data, NaN, unreachable)."""
 
 MetricKind = Literal["builtin", "query", "template"]
 """Where a metric's query comes from: the mesh's built-in PromQL, an inline query, or a MetricTemplate."""
@@ -650,100 +630,6 @@ class CanarySpec(StrictModel):
     """Restore the target and routing to their original state when the Canary is deleted."""
     suspend: bool = False
     """Pause the Canary: no new runs, and a run in progress stops where it is."""
-
-
-# --------------------------------------------------------------------------- status
-
-
-class CanaryCondition(StrictModel):
-    """A status condition (``Promoted``, ``Supported``, ...)."""
-
-    type: str
-    """Type of the condition, e.g. ``Promoted``."""
-    status: Literal["True", "False", "Unknown"]
-    """Status of the condition."""
-    reason: str
-    """One-word reason for the status, e.g. ``Succeeded``."""
-    message: str | None = None
-    """Human-readable details."""
-    lastUpdateTime: datetime | None = None
-    """When the condition was last written."""
-    lastTransitionTime: datetime | None = None
-    """When the status last changed."""
-
-
-class CanaryCheck(StrictModel):
-    """The result of one check at the last analysis tick, as shown to people."""
-
-    name: str
-    """Name of the metric (or of the judge)."""
-    value: float | None = None
-    """Measured value; absent when it could not be measured."""
-    min: float | None = None
-    """Lowest accepted value."""
-    max: float | None = None
-    """Highest accepted value."""
-    unit: str | None = None
-    """Unit of value, min and max (e.g. ``%``, ``ms``)."""
-    outcome: CheckOutcome
-    """pass, fail, error (not measurable), or inconclusive (the judge needs more evidence)."""
-    reason: str
-    """Why, in words: "request-success-rate 97.2 % < 99 %"."""
-
-
-def _check_phase(value: str) -> str:
-    if value not in PHASES:
-        raise PydanticCustomError(
-            "phase", "must be one of {phases} (got '{value}')", {"phases": ", ".join(PHASES[1:]), "value": value}
-        )
-    return str(value)
-
-
-class CanaryStatus(StrictModel):
-    """The observed state of a Canary; the controller's only state, so a restart resumes from it."""
-
-    phase: Annotated[str, AfterValidator(_check_phase), Field(json_schema_extra={"enum": list(PHASES)})] | None = None
-    """Phase of the rollout (a ``canary.core.Phase`` value)."""
-    canaryWeight: int = 0
-    """Traffic weight routed to the canary."""
-    failedChecks: int = 0
-    """Failed checks of the current analysis."""
-    iterations: int = 0
-    """Analysis ticks run in the current analysis."""
-    trackedConfigs: dict[str, str] | None = None
-    """Hashes of the ConfigMaps and Secrets the target uses."""
-    lastAppliedSpec: str | None = None
-    """Hash of the target's pod template last seen (the revision being rolled out)."""
-    lastPromotedSpec: str | None = None
-    """Hash of the pod template last promoted."""
-    lastTransitionTime: datetime | None = None
-    """When the phase last changed."""
-    sessionAffinityCookie: str | None = None
-    """Session affinity cookie of the current canary run."""
-    primarySessionAffinityCookie: str | None = None
-    """Primary session affinity cookie of the current canary run."""
-    previousSessionAffinityCookie: str | None = None
-    """Session affinity cookie of the previous canary run."""
-    conditions: list[CanaryCondition] = Field(default_factory=list)
-    """Status conditions of this Canary."""
-    # Ours, beyond Flagger's status:
-    observedGeneration: int | None = None
-    """The ``metadata.generation`` this status was computed for."""
-    lastAnalysisTime: datetime | None = None
-    """When the last analysis tick ran (so a restarted controller keeps the interval)."""
-    message: str | None = None
-    """The reason for the last decision, in words."""
-    checks: list[CanaryCheck] = Field(default_factory=list)
-    """Each check's result at the last analysis tick."""
-    judge: dict[str, Any] | None = None
-    """The judge's persisted state and last verdict (free-form; owned by the analysis package)."""
-
-    def condition(self, type_: str) -> CanaryCondition | None:
-        """The condition of that type, if present."""
-        for cond in self.conditions:
-            if cond.type == type_:
-                return cond
-        return None
 
 
 def primary_workload_name(target: str) -> str:
