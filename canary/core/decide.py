@@ -326,9 +326,10 @@ def _start_revision(b: _Builder, plan: Plan, world: World, restart: bool) -> Non
         b.event(f"{prefix}: scaling up the canary", reason="Progressing")
 
 
-def _roll_back(b: _Builder, why: str) -> None:
+def _roll_back(b: _Builder, why: str, reason: str = "RolledBack") -> None:
+    """Move to Failed; ``reason`` (the Event's) tells the cause apart for alerts and dashboards."""
     b.move(Phase.FAILED, canary_weight=0)
-    b.event(f"rolling back: {why}; all traffic on the primary, canary scaled to zero", reason="RolledBack", warning=True)
+    b.event(f"rolling back: {why}; all traffic on the primary, canary scaled to zero", reason=reason, warning=True)
 
 
 def _progress(b: _Builder, plan: Plan, world: World) -> None:
@@ -338,7 +339,11 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
     since = max(marks) if marks else b.now
     if not world.canary_ready:
         if _elapsed(since, b.now) >= plan.progress_deadline:
-            _roll_back(b, f"the canary did not become ready within progressDeadlineSeconds ({plan.progress_deadline:g}s)")
+            _roll_back(
+                b,
+                f"the canary did not become ready within progressDeadlineSeconds ({plan.progress_deadline:g}s)",
+                reason="ProgressDeadlineExceeded",
+            )
         elif state.message != "waiting for the canary deployment to become ready":
             b.event("waiting for the canary deployment to become ready", reason="Waiting")
         return
@@ -365,9 +370,13 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
         b.update(failed_checks=count)
         reasons = "; ".join(c.reason for c in failed)
         if count >= plan.threshold:
-            _roll_back(b, f"failed checks threshold reached {count}/{plan.threshold} ({reasons})")
+            _roll_back(
+                b, f"failed checks threshold reached {count}/{plan.threshold} ({reasons})", reason="FailedChecks"
+            )
         else:
-            b.event(f"halting advancement, failed checks {count}/{plan.threshold}: {reasons}", reason="Halted", warning=True)
+            b.event(
+                f"halting advancement, failed checks {count}/{plan.threshold}: {reasons}", reason="Halted", warning=True
+            )
         return
 
     passed = "; ".join(c.reason for c in world.checks) or "no checks configured"

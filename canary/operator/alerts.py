@@ -66,13 +66,10 @@ def notification_for(
     persisted when the tick measured nothing).
     """
     message = event.message
-    if event.reason == "RolledBack":
-        if "progressDeadlineSeconds" in message or "did not become ready" in message:
-            title, severity = DEADLINE_EXCEEDED, "error"
-        elif "failed checks threshold" in message:
-            title, severity = FAILED_CHECKS, "error"
-        else:
-            title, severity = ROLLED_BACK, "error"
+    if event.reason == "FailedChecks":
+        title, severity = FAILED_CHECKS, "error"
+    elif event.reason == "RolledBack":
+        title, severity = ROLLED_BACK, "error"
     elif event.reason == "ProgressDeadlineExceeded":
         title, severity = DEADLINE_EXCEEDED, "error"
     elif event.reason == "Succeeded":

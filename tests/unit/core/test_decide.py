@@ -276,3 +276,17 @@ def test_retry_runs_the_failed_revision_again() -> None:
     state = walker.tick(world(retry_requested=True))
     assert (state.phase, state.failed_checks, state.canary_weight) == (Phase.PROGRESSING, 0, 0)
     assert state.last_applied_spec == "v2"
+
+
+def test_each_rollback_names_its_cause_in_the_event_reason() -> None:
+    analysing = State(
+        phase=Phase.PROGRESSING, canary_weight=20, failed_checks=1, last_applied_spec="v2",
+        last_transition_time=T0, last_analysis_time=T0,
+    )  # fmt: skip
+    later = T0 + timedelta(seconds=60)
+    failed = decide(PLAN, analysing, replace(world(), checks=BAD), later)
+    assert (failed.state.phase, [e.reason for e in failed.events]) == (Phase.FAILED, ["FailedChecks"])
+    stuck = decide(PLAN, analysing, world(canary_ready=False), T0 + timedelta(seconds=601))
+    assert (stuck.state.phase, [e.reason for e in stuck.events]) == (Phase.FAILED, ["ProgressDeadlineExceeded"])
+    aborted = decide(PLAN, analysing, world(abort_requested=True), later)
+    assert [e.reason for e in aborted.events] == ["RolledBack"]
