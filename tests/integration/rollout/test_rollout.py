@@ -188,6 +188,16 @@ CONTROLLER_METRICS = {
 @pytest.mark.asyncio(loop_scope="module")
 async def test_prometheus_scrapes_the_controllers_own_metrics(bed: Testbed) -> None:
     assert bed.prometheus_url is not None
+    # The backend may have failed before the kill above, and a killed process' counters die unscraped:
+    # roll out another failing revision under the controller that runs now.
+    before = (await bed.canary("backend"))["status"]["lastAppliedSpec"]
+    await bed.new_revision("backend", image="backend:3.0.0", behaviour="errors")
+
+    async def failed_again() -> bool:
+        status = (await bed.canary("backend")).get("status") or {}
+        return status.get("lastAppliedSpec") != before and status.get("phase") == "Failed"
+
+    await bed.wait_for("the backend's second rollback", failed_again, timeout=60)
     missing: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=bed.prometheus_url) as client:
 
