@@ -17,7 +17,8 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import betaln
+from numpy.polynomial.hermite_e import hermegauss
+from scipy.special import betaln, ndtr, ndtri
 
 __all__ = [
     "CS_GRID",
@@ -53,7 +54,19 @@ _STATE_VERSION: Final = 2
 _NULL_RHO_GRID: Final = (0.25, 1.0)
 #: Fraction of the dispersion bound the alternative assumes.
 _ALT_RHO: Final = 0.25
-_MIX_WITHIN: Final = ("error-rate",)
+
+#: The histogram tests (the latency metrics' count tests): Gauss-Hermite nodes over the tick's
+#: jitter for the null (adaptive: centred where the integrand peaks) and for the alternatives
+#: (fixed; any mixture is a valid alternative, fewer nodes only change how well it is
+#: approximated), fractions of the jitter bound at which the null is evaluated besides 0, and
+#: the fraction the alternatives assume.
+_JITTER_NODES: Final = 5
+_JITTER_ALT_NODES: Final = 3
+_JITTER_NULL_GRID: Final = (0.5, 1.0)
+_JITTER_ALT: Final = 0.5
+#: Points (over +-3 jitter standard deviations) on which the null's likelihood is first scanned
+#: to find where its jitter integral concentrates.
+_JITTER_SCAN: Final = 7
 
 #: Ratios (canary rate / primary rate) at which the confidence sequence on the
 #: effect is evaluated: the reported bounds are the tightest grid points.
@@ -83,11 +96,12 @@ class JudgeConfig:
       judged metric) may be reported; otherwise the judge only says fail or
       inconclusive.
 
-    Noise-model knobs (the count test's validity rests on them; see
-    :mod:`analysis.sequential`, model (C)): ``error_dispersion`` and
-    ``latency_dispersion`` bound the per-minute overdispersion (intra-class
-    correlation ``rho``) of the canary's share of a tick's errors / slow
-    requests; larger is safer and slower. ``burst_cap`` (at most 1) caps one
+    Noise-model knobs (the count tests' validity rests on them; see
+    :mod:`analysis.sequential`, models (C) and (H)): ``error_dispersion``
+    bounds the per-minute overdispersion (intra-class correlation ``rho``) of
+    the canary's share of a tick's errors; ``latency_jitter`` the per-version,
+    per-minute jitter of log latency (0.045: about 4.5 %) that the histogram
+    tests allow each version. Larger is safer and slower. ``burst_cap`` (at most 1) caps one
     tick's count evidence at ``burst_cap / q`` (``q`` = the canary's tolerated
     share of the tick's events), what a single burst landing on the canary may
     earn. ``count_weight`` is the count test's share of each metric's evidence
@@ -97,9 +111,13 @@ class JudgeConfig:
     not depend on them): ``error_design_ratios`` / ``latency_design_ratios``
     are the regressions (over the tolerance) that share bets are sized for; each
     metric's share evidence is the average of one betting strategy per design
-    ratio (equally many for both). ``error_count_ratios`` /
-    ``latency_count_ratios`` are the count test's alternatives (equally many
-    for both; the plug-in estimate is added). ``max_bet`` is the largest
+    ratio (equally many for both). ``error_count_ratios`` are the error
+    count test's alternatives (the plug-in estimate is added);
+    ``latency_shift_factors`` the ``latency`` histogram test's (latency
+    factors beyond the tolerance) and ``latency_tail_alternatives`` the
+    ``latency-tail`` one's (a share of requests made that many times slower),
+    one more each: every metric's count evidence averages equally many
+    strategies. ``max_bet`` is the largest
     fraction of the evidence a share bet stakes on one tick, ``count_bet`` the
     count test's, ``bet_cap_events`` the most events a share bet counts on.
     """
@@ -121,9 +139,12 @@ class JudgeConfig:
     count_weight: float = 0.75
     count_bet: float = 0.95
     error_count_ratios: tuple[float, ...] = (3.0, 8.0, 20.0, 60.0)
-    latency_count_ratios: tuple[float, ...] = (1.1, 1.3, 2.0, 6.0)
+    latency_shift_factors: tuple[float, ...] = (1.05, 1.1, 1.2, 1.4, 2.0)
+    latency_tail_alternatives: tuple[tuple[float, float], ...] = (
+        (0.005, 10.0), (0.01, 10.0), (0.02, 10.0), (0.05, 10.0), (0.1, 3.0)
+    )
+    latency_jitter: float = 0.035
     error_dispersion: float = 0.03
-    latency_dispersion: float = 0.002
     burst_cap: float = 1.0
 
     def __post_init__(self) -> None:
@@ -134,7 +155,10 @@ class JudgeConfig:
         object.__setattr__(self, "error_design_ratios", tuple(float(r) for r in self.error_design_ratios))
         object.__setattr__(self, "latency_design_ratios", tuple(float(r) for r in self.latency_design_ratios))
         object.__setattr__(self, "error_count_ratios", tuple(float(r) for r in self.error_count_ratios))
-        object.__setattr__(self, "latency_count_ratios", tuple(float(r) for r in self.latency_count_ratios))
+        object.__setattr__(self, "latency_shift_factors", tuple(float(r) for r in self.latency_shift_factors))
+        object.__setattr__(
+            self, "latency_tail_alternatives", tuple((float(e), float(f)) for e, f in self.latency_tail_alternatives)
+        )
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
         if not bounds or any(b <= 0 for b in bounds) or list(bounds) != sorted(set(bounds)):
@@ -154,15 +178,27 @@ class JudgeConfig:
             raise ValueError("max_bet and count_bet must be in (0, 1)")
         if not 0 <= self.count_weight <= 1:
             raise ValueError(f"count_weight must be in [0, 1], got {self.count_weight}")
-        if not (0 <= self.error_dispersion < 1 and 0 <= self.latency_dispersion < 1 and 0 < self.burst_cap <= 1):
-            raise ValueError("error_dispersion and latency_dispersion must be in [0, 1), burst_cap in (0, 1]")
-        designs = (*self.error_design_ratios, *self.latency_design_ratios, *self.error_count_ratios,
-                   *self.latency_count_ratios)
+        if not (0 <= self.error_dispersion < 1 and 0 < self.burst_cap <= 1):
+            raise ValueError("error_dispersion must be in [0, 1), burst_cap in (0, 1]")
+        if not 0 <= self.latency_jitter <= 1:
+            raise ValueError(f"latency_jitter must be in [0, 1] (log scale), got {self.latency_jitter}")
+        strategies = len(self.error_count_ratios) + 1
+        if len(self.latency_shift_factors) != strategies or any(r <= 1 for r in self.latency_shift_factors):
+            raise ValueError(
+                f"latency_shift_factors must be {strategies} factors > 1"
+                " (one more than error_count_ratios: the count test's strategies per metric)"
+            )
+        if len(self.latency_tail_alternatives) != strategies or any(
+            not (0 < e < 1 and f > 1) for e, f in self.latency_tail_alternatives
+        ):
+            raise ValueError(
+                f"latency_tail_alternatives must be {strategies} pairs (share in (0, 1), slowdown factor > 1)"
+            )
+        designs = (*self.error_design_ratios, *self.latency_design_ratios, *self.error_count_ratios)
         if (
             not self.error_design_ratios
             or len(self.error_design_ratios) != len(self.latency_design_ratios)
             or not self.error_count_ratios
-            or len(self.error_count_ratios) != len(self.latency_count_ratios)
             or any(r <= 1 for r in designs)
             or self.bet_cap_events < 1
         ):
@@ -187,13 +223,70 @@ class _Tick:
     np_: FloatArray
     r0: FloatArray
     bound: FloatArray = field(default_factory=lambda: np.zeros(0))
-    # latency only: exceedances at the next bucket bound up, and its tolerance (for the count test)
-    xc2: FloatArray = field(default_factory=lambda: np.zeros(0))
-    xp2: FloatArray = field(default_factory=lambda: np.zeros(0))
-    r02: FloatArray = field(default_factory=lambda: np.zeros(0))
 
 
-_TICK_FIELDS = ("xc", "nc", "xp", "np_", "r0", "bound", "xc2", "xp2", "r02")
+_TICK_FIELDS = ("xc", "nc", "xp", "np_", "r0", "bound")
+
+
+class _ShiftPlan:
+    """Where the histogram tests evaluate the pooled latency distribution, fixed by the configuration.
+
+    The tests compare the canary's latency distribution with the pooled one
+    shifted by ``delta`` in log latency. The null is the shift at the tolerance
+    ``d0 = log(1 + latency_tolerance)``, without jitter and integrated over the
+    jitter at each fraction of :data:`_JITTER_NULL_GRID`. Each alternative is a
+    mixture: ``1 - eps`` of the requests shifted by ``d0 + log(factor)``,
+    ``eps`` by ``d0 + log(slow)`` (``eps = 0``: a pure shift), averaged over
+    :data:`_JITTER_ALT` x the jitter. The shifts that do not depend on the data
+    (the null without jitter, the scan of the jitter, the alternatives) are
+    rows of one matrix product (:attr:`interpolation`) of the pooled survival's
+    probits at the bounds.
+    """
+
+    def __init__(self, cfg: JudgeConfig, alternatives: Sequence[tuple[float, float, float]]) -> None:
+        self.knots = np.log(np.asarray(cfg.latency_bounds, dtype=np.float64))
+        tau = math.sqrt(2.0) * cfg.latency_jitter  # the canary's jitter relative to the primary's
+        self.d0 = d0 = math.log1p(cfg.latency_tolerance)
+        self.taus = np.asarray([g * tau for g in _JITTER_NULL_GRID])
+        self.scan = np.linspace(-3.0, 3.0, _JITTER_SCAN)[None, :] * self.taus[:, None]  # (levels, scan)
+        null_nodes, null_weights = hermegauss(_JITTER_NODES)
+        alt_nodes, alt_weights = hermegauss(_JITTER_ALT_NODES)
+        self.null_nodes = null_nodes
+        self.null_log_weights = np.log(null_weights / null_weights.sum())
+        self.alt_log_weights = np.log(alt_weights / alt_weights.sum())
+        # rows: the null without jitter, the scans, then per alternative its body shift at every
+        # alternative node, then (if eps > 0) its slow share likewise
+        main = [d0 + math.log(f) + _JITTER_ALT * tau * alt_nodes for f, _, _ in alternatives]
+        slow = [d0 + math.log(sl) + _JITTER_ALT * tau * alt_nodes for _, e, sl in alternatives if e > 0]
+        deltas = np.concatenate([[d0], d0 + self.scan.ravel(), *main, *slow])
+        self.n_null = 1 + self.scan.size
+        self.n_alt = len(alternatives)
+        n_main = self.n_alt * _JITTER_ALT_NODES
+        self.main = np.arange(self.n_null, self.n_null + n_main)
+        slow_rows, row = [], self.n_null + n_main
+        for i, (_, e, _) in enumerate(alternatives):  # an alternative without a slow share mixes its body with itself
+            start = row if e > 0 else self.n_null + i * _JITTER_ALT_NODES
+            slow_rows.append(np.arange(start, start + _JITTER_ALT_NODES))
+            row += _JITTER_ALT_NODES if e > 0 else 0
+        self.slow = np.concatenate(slow_rows)
+        self.eps = np.repeat(np.asarray([e for _, e, _ in alternatives], dtype=np.float64), _JITTER_ALT_NODES)
+        self.n_rows = len(deltas)
+        index, frac = self.locate(self.knots[None, :] - deltas[:, None])
+        interpolation = np.zeros((len(self.knots), index.size))
+        columns = np.arange(index.size)
+        np.add.at(interpolation, (index.ravel(), columns), 1.0 - frac.ravel())
+        np.add.at(interpolation, (index.ravel() + 1, columns), frac.ravel())
+        self.interpolation = interpolation
+
+    def locate(self, points: FloatArray) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        """For log latencies: the segment between bounds they fall in and where (beyond the ends: extrapolated).
+
+        The pooled survival's probit is taken linear in log latency between
+        bounds and beyond the outer ones (exact for a log-normal latency).
+        """
+        knots = self.knots
+        index = np.clip(np.searchsorted(knots, points, side="right") - 1, 0, len(knots) - 2)
+        return index, (points - knots[index]) / (knots[index + 1] - knots[index])
 
 
 class BatchJudge:
@@ -256,13 +349,6 @@ class BatchJudge:
             ],
             dtype=np.float64,
         )
-        self._count_designs = np.asarray(
-            [
-                self.config.error_count_ratios if m == "error-rate" else self.config.latency_count_ratios
-                for m in self.config.metrics
-            ],
-            dtype=np.float64,
-        )
         self._rows = np.arange(self.n_runs)
         metrics = self.config.metrics
         cw = self.config.count_weight
@@ -270,16 +356,25 @@ class BatchJudge:
             self._log_strategy_weights = np.log(
                 np.asarray([(1.0 - cw) / self.n_share] * self.n_share + [cw / self.n_count] * self.n_count)
             )
-        # per metric: mix the count test's alternatives within each tick (errors: large effects, few
-        # ticks) or across ticks, one strategy per alternative (latency: small effects, many ticks)
-        self._mix_within_tick = np.asarray([m in _MIX_WITHIN for m in self.config.metrics])
-        # the tail's count test also looks one bucket bound further up (tail regressions are sharper there)
-        self._second_bound = np.asarray([m == "latency-tail" for m in self.config.metrics])
-        self._rho_max = np.asarray(
-            [self.config.error_dispersion if m == "error-rate" else self.config.latency_dispersion for m in metrics],
-            dtype=np.float64,
-        )
         self._error_col = metrics.index("error-rate") if "error-rate" in metrics else -1
+        # the latency metrics' count tests look at the whole histogram: a shift of the body
+        # ("latency") or a share of requests made much slower ("latency-tail"); one plan for both
+        cfg = self.config
+        tests = [
+            (metrics.index(m), alts)
+            for m, alts in (
+                ("latency", [(f, 0.0, f) for f in cfg.latency_shift_factors]),
+                ("latency-tail", [(1.0, eps, slow) for eps, slow in cfg.latency_tail_alternatives]),
+            )
+            if m in metrics
+        ]
+        self._histogram_cols = np.asarray([col for col, _ in tests], dtype=np.intp)
+        # (one finite bound has no shape to shift: no histogram evidence)
+        usable = tests and len(cfg.latency_bounds) >= 2
+        self._histogram_plan = _ShiftPlan(cfg, [a for _, alts in tests for a in alts]) if usable else None
+        if self._histogram_plan is not None:
+            self._histogram_edges = np.zeros((n, self._histogram_plan.n_rows, nb + 1))
+            self._histogram_edges[..., 0] = 1.0
         lat = [(i, 1.0 - (self.config.latency_quantile if m == "latency" else self.config.tail_quantile))
                for i, m in enumerate(metrics) if m != "error-rate"]
         self._latency_cols = np.asarray([i for i, _ in lat], dtype=np.intp)
@@ -350,6 +445,13 @@ class BatchJudge:
             for name in _TICK_FIELDS:
                 getattr(tick, name)[:, cols] = getattr(lat, name)
         self._share_step(tick)
+        plan = self._histogram_plan
+        if plan is not None and ch is not None and ph is not None and cfg.count_weight > 0 and not self.hindsight:
+            lr, valid = self._histogram_lr(plan, ch, ph, hist_ok)
+            factor = (1.0 - cfg.count_bet) + cfg.count_bet * lr.reshape(n, len(self._histogram_cols), self.n_count)
+            self.log_fail_strategies[:, self._histogram_cols, self.n_share:] += np.where(
+                valid[:, None, None], np.log(factor), 0.0
+            )
 
         log_comb = _logsumexp(self.log_fail + self._log_weights, axis=1)
         newly = (~self.failed) & (log_comb >= self._log_threshold)
@@ -375,15 +477,13 @@ class BatchJudge:
         above the true ratio to reject: probability at most alpha, at every tick
         simultaneously (per metric). None: not yet bounded.
         """
-        out: list[tuple[float | None, float | None]] = []
-        for k in range(len(self.config.metrics)):
-            above = np.cumprod(self.cs_above[run, k] >= self._log_threshold)
-            below = np.cumprod((self.cs_below[run, k] >= self._log_threshold)[::-1])
-            n_lo, n_hi = int(above.sum()), int(below.sum())
-            lower = float(self._grid[n_lo - 1]) if n_lo else None
-            upper = float(self._grid[len(self._grid) - n_hi]) if n_hi else None
-            out.append((lower, upper))
-        return out
+        # per metric: how many grid points from the bottom (top) are all rejected
+        n_lo = np.cumprod(self.cs_above[run] >= self._log_threshold, axis=1).sum(axis=1).tolist()
+        n_hi = np.cumprod(self.cs_below[run, :, ::-1] >= self._log_threshold, axis=1).sum(axis=1).tolist()
+        grid = self._grid.tolist()
+        return [
+            (grid[lo - 1] if lo else None, grid[len(grid) - hi] if hi else None) for lo, hi in zip(n_lo, n_hi, strict=True)
+        ]
 
     def combined_log_evidence(self) -> FloatArray:
         """Natural log of the alpha-weighted average of the metrics' regression e-values."""
@@ -483,14 +583,13 @@ class BatchJudge:
         dist = np.abs(log_surv[:, None, :] - np.log(targets)[None, :, None])
         dist = np.where(np.isfinite(dist), dist, np.inf)
         j = np.argmin(dist, axis=2)
-        usable = ok[:, None] & np.isfinite(np.take_along_axis(dist, j[..., None], axis=2)[..., 0])
+        usable = ok[:, None] & np.isfinite(dist[self._rows[:, None], np.arange(len(targets))[None, :], j])
         nc = np.broadcast_to(ch[:, -1:], j.shape)
         np_ = np.broadcast_to(ph[:, -1:], j.shape)
         xc, xp, r0 = self._exceedances(ch, ph, j)
-        xc2, xp2, r02 = self._exceedances(ch, ph, np.minimum(j + 1, len(self._bounds) - 1))
         # a NaN in r0 disqualifies the run's tick in _share_step
         r0 = np.where(usable, r0, np.nan)
-        return _Tick(xc, nc, xp, np_, r0, np.where(usable, self._bounds[j], np.nan), xc2, xp2, r02)
+        return _Tick(xc, nc, xp, np_, r0, np.where(usable, self._bounds[j], np.nan))
 
     def _exceedances(self, ch: FloatArray, ph: FloatArray, j: npt.NDArray[np.intp]) -> tuple[FloatArray, ...]:
         """Canary's and primary's requests slower than ``bounds[j]``, and the tolerated ratio R0 there."""
@@ -535,35 +634,18 @@ class BatchJudge:
         theta = np.minimum(cfg.max_bet, 1.0 - (1.0 - theta1) ** m[..., None])
         x = share / q0
         share_factor = 1.0 + theta * (x - 1.0)[..., None]
-        # the count test: alternatives mixed within the tick (the design ratios and the plug-in estimate)
-        r1c = np.concatenate(
-            [r0[..., None] * self._count_designs, np.maximum(ratio_hat, r0 * self._count_designs[:, 0])[..., None]],
-            axis=2,
-        )
-        q1c = r1c * nc[..., None] / (r1c * nc[..., None] + np_[..., None])
-        lr = np.ones_like(q1c)
-        if cfg.count_weight > 0 and not self.hindsight:
-            m = np.where(valid, events, 1.0)
-            if self._second_bound.any():
-                # latency tail: also at the next bound up, the two likelihood ratios averaged
-                # (evaluated together with the first bound: one call, twice the metric columns)
-                k = q0.shape[1]
-                x2 = np.maximum(t.xc2, 0.0)
-                m2 = x2 + np.maximum(t.xp2, 0.0)
-                valid2 = valid & np.isfinite(m2 + t.r02) & (m2 > 0) & self._second_bound[None, :]
-                r02 = np.where(valid2, t.r02, 1.0)
-                q02 = r02 * nc / (r02 * nc + np_)
-                r1c2 = r1c * (r02 / r0)[..., None]
-                q1c2 = r1c2 * nc[..., None] / (r1c2 * nc[..., None] + np_[..., None])
-                both = self._capped_lr(
-                    np.concatenate([xc, np.where(valid2, x2, 0.0)], axis=1),
-                    np.concatenate([m, np.where(valid2, m2, 1.0)], axis=1),
-                    np.concatenate([q0, q02], axis=1),
-                    np.concatenate([q1c, q1c2], axis=1),
-                )
-                lr = np.where(valid2[..., None], 0.5 * (both[:, :k] + both[:, k:]), both[:, :k])
-            else:
-                lr = self._capped_lr(xc, m, q0, q1c)
+        # the error rate's count test (the latency metrics' are the histogram tests): the design
+        # ratios and the plug-in estimate, mixed within the tick
+        lr = np.ones((*q0.shape, self.n_count))
+        col = self._error_col
+        if col >= 0 and cfg.count_weight > 0 and not self.hindsight:
+            designs = np.asarray(cfg.error_count_ratios)
+            r1c = np.concatenate(
+                [r0[:, col, None] * designs, np.maximum(ratio_hat[:, col], r0[:, col] * designs[0])[:, None]], axis=1
+            )
+            q1c = r1c * nc[:, col, None] / (r1c * nc[:, col, None] + np_[:, col, None])
+            m_col = np.where(valid[:, col], events[:, col], 1.0)
+            lr[:, col, :] = self._capped_lr(xc[:, col], m_col, q0[:, col], q1c)[:, None]
         count_factor = (1.0 - cfg.count_bet) + cfg.count_bet * lr
         fail_factor = np.concatenate([share_factor, count_factor], axis=2)
         if self.hindsight == "share":
@@ -604,49 +686,160 @@ class BatchJudge:
         self.last_r0 = np.where(valid, t.r0, self.last_r0)
 
 
-    def _capped_lr(self, x: FloatArray, m: FloatArray, q0: FloatArray, q1: FloatArray) -> FloatArray:
-        """The count test's capped likelihood ratios ``min(LR, burst_cap / q0)``, one per alternative.
+    def _histogram_lr(
+        self, plan: _ShiftPlan, ch: FloatArray, ph: FloatArray, ok: npt.NDArray[np.bool_]
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """The latency shift test's capped likelihood ratios, ``(n_runs, alternatives)``, and which runs count.
 
-        ``LR`` is the beta-binomial likelihood of the canary's ``x`` of the tick's
-        ``m`` events at the alternative share ``q1`` (dispersion ``_ALT_RHO`` x the
-        bound), over the largest null likelihood: share ``min(x/m, q0)`` (the
-        most likely share allowed) and dispersions 0 and ``_NULL_RHO_GRID`` x the
-        bound. For metrics mixed within the tick every column holds the mixture.
-        Arrays: ``x, m, q0`` are ``(n_runs, n_metrics)`` (or the metric columns
-        repeated, to evaluate several bounds at once), ``q1`` and the result
-        ``(n_runs, columns, n_alternatives)``.
+        Model (J), given the past and the tick's pooled histogram: each request
+        of a bucket is the canary's independently, with probability
+        ``q_k = w r_k / (w r_k + 1 - w)``, ``w`` the canary's share of the
+        tick's requests and ``r_k`` the ratio of the bucket's probability under
+        the canary's latency distribution to its probability under the pooled
+        one; the canary's distribution is the pooled one shifted by ``delta +
+        e`` in log latency, ``e`` the tick's jitter (normal, standard deviation
+        at most ``sqrt(2) x latency_jitter``). The pooled distribution between
+        bucket bounds is taken log-linear in survival against log latency (the
+        same interpolation as the tolerance). Null: ``delta`` = the tolerance,
+        likelihood maximised over no jitter and the jitter grid; alternatives:
+        the shift factors beyond it. Capped at ``burst_cap / w``, what a tick
+        whose every slow request landed on the canary may earn.
         """
         cfg = self.config
+        n = self.n_runs
+        pooled = self.pooled_hist
+        total = pooled[:, -1:]
+        floor = 0.5 / np.maximum(total, 1.0)
+        surv = np.clip(1.0 - pooled[:, :-1] / np.where(total > 0, total, 1.0), floor, 1.0 - floor)
+        probit = ndtri(surv)
+        # bucket probabilities: differences of the survival function (1 below every bound, 0 above)
+        edges = self._histogram_edges
+        edges[..., 1:-1] = ndtr(probit @ plan.interpolation).reshape(n, plan.n_rows, -1)
+        p_d = edges[..., :-1] - edges[..., 1:]
+        edges0 = np.concatenate([np.ones((n, 1)), surv, np.zeros((n, 1))], axis=1)
+        p_0 = edges0[:, :-1] - edges0[:, 1:]
+        nc, np_ = ch[:, -1], ph[:, -1]
+        x = np.maximum(np.diff(ch, axis=1, prepend=0.0), 0.0)
+        m = np.maximum(x + np.maximum(np.diff(ph, axis=1, prepend=0.0), 0.0), x)
+        valid = ok & np.isfinite(nc + np_ + m.sum(axis=1)) & (nc > 0) & (np_ > 0)
+        x = np.where(valid[:, None], x, 0.0)
+        m = np.where(valid[:, None], m, 0.0)
+        w = np.where(valid, nc / np.where(valid, nc + np_, 1.0), 0.5)
+        ll = _bucket_ll(p_d[:, :plan.n_null], p_0, x, m, w)
+        null = np.maximum(ll[:, 0], self._jitter_integral(plan, ll[:, 1:], probit, p_0, x, m, w))
+        # alternatives: pure shifts are rows as they are; those that make a share eps of the
+        # requests much slower mix two rows
+        main = p_d[:, plan.n_null:plan.n_null + plan.eps.size]
+        mixed = plan.eps > 0
+        alt_ll = np.empty((n, plan.eps.size))
+        if (~mixed).any():
+            alt_ll[:, ~mixed] = _bucket_ll(main[:, ~mixed], p_0, x, m, w)
+        if mixed.any():
+            eps = plan.eps[mixed][None, :, None]
+            alt_ll[:, mixed] = _bucket_ll((1.0 - eps) * main[:, mixed] + eps * p_d[:, plan.slow[mixed]], p_0, x, m, w)
+        alts = alt_ll.reshape(n, plan.n_alt, _JITTER_ALT_NODES)
+        log_lr = _logsumexp(alts + plan.alt_log_weights, axis=2) - null[:, None]
+        cap = cfg.burst_cap / w[:, None]
+        lr = np.minimum(np.exp(np.minimum(log_lr, 700.0)), cap)
+        return np.asarray(np.where(np.isfinite(lr), lr, 1.0), dtype=np.float64), valid
+
+    def _jitter_integral(
+        self, plan: _ShiftPlan, scanned: FloatArray, probit: FloatArray, p_0: FloatArray, x: FloatArray,
+        m: FloatArray, w: FloatArray,
+    ) -> FloatArray:
+        """Log of the null's likelihood integrated over the jitter, the largest over the jitter levels; per run.
+
+        ``integral of L(d0 + e) N(e; 0, tau^2) de`` by adaptive Gauss-Hermite
+        quadrature: the scan (``scanned``: log L on :attr:`_ShiftPlan.scan`)
+        locates the integrand's peak and its width (a parabola through the best
+        scan point and its neighbours: log L is close to quadratic in the shift
+        however many requests the tick holds), and the nodes are placed there;
+        the trapezoid sum over the scan is the fallback, and the larger of the
+        two is kept (a larger null likelihood is the safe side). Fixed nodes
+        would miss the peak of a tick with many requests, whose likelihood is
+        far narrower than the jitter.
+        """
+        n = self.n_runs
+        levels, points = plan.scan.shape
+        taus = plan.taus[None, :, None]
+        g = scanned.reshape(n, levels, points) - 0.5 * (plan.scan[None] / taus) ** 2
+        step = (plan.scan[:, 1] - plan.scan[:, 0])[None, :]
+        trapezoid = _logsumexp(g, axis=2) + np.log(step / (plan.taus[None, :] * math.sqrt(2.0 * math.pi)))
+        best = np.minimum(np.maximum(np.argmax(g, axis=2), 1), points - 2)
+        runs, level = np.arange(n)[:, None], np.arange(levels)[None, :]
+        g_lo, g_mid, g_hi = g[runs, level, best - 1], g[runs, level, best], g[runs, level, best + 1]
+        curvature = (g_lo - 2.0 * g_mid + g_hi) / step**2  # second derivative, < 0 at a peak
+        peaked = curvature < 0
+        curvature = np.where(peaked, curvature, -1.0)
+        width = np.where(peaked, 1.0 / np.sqrt(-curvature), step)
+        width = np.minimum(np.maximum(width, 1e-6), plan.taus[None, :])
+        shift = np.where(peaked, (g_hi - g_lo) / (-2.0 * step * curvature), 0.0)
+        peak = plan.scan[level, best] + np.minimum(np.maximum(shift, -step), step)
+        nodes = peak[..., None] + width[..., None] * plan.null_nodes  # (runs, levels, nodes)
+        index, frac = plan.locate(plan.knots[None, None, None, :] - (plan.d0 + nodes)[..., None])
+        rows = np.arange(n)[:, None, None, None]
+        at = probit[rows, index] * (1.0 - frac) + probit[rows, index + 1] * frac
+        s_d = ndtr(at).reshape(n, levels * len(plan.null_nodes), -1)
+        ones = np.ones((*s_d.shape[:2], 1))
+        p_d = np.concatenate([ones, s_d], axis=2) - np.concatenate([s_d, 0.0 * ones], axis=2)
+        ll = _bucket_ll(p_d, p_0, x, m, w).reshape(n, levels, len(plan.null_nodes))
+        h = ll - 0.5 * (nodes / taus) ** 2 + 0.5 * plan.null_nodes**2
+        adaptive = _logsumexp(h + plan.null_log_weights, axis=2) + np.log(width / plan.taus[None, :])
+        return np.asarray(np.max(np.maximum(adaptive, trapezoid), axis=1), dtype=np.float64)
+
+    def _capped_lr(self, x: FloatArray, m: FloatArray, q0: FloatArray, q1: FloatArray) -> FloatArray:
+        """The error count test's capped likelihood ratio ``min(LR, cap)`` for one tick, per run.
+
+        ``LR`` is the beta-binomial likelihood of the canary's ``x`` of the tick's
+        ``m`` errors, averaged over the alternative shares ``q1`` (``(n_runs,
+        alternatives)``; dispersion ``_ALT_RHO`` x ``error_dispersion``), over
+        the largest null likelihood: share ``min(x/m, q0)`` (the most likely
+        share allowed) and dispersions 0 and ``_NULL_RHO_GRID`` x the bound.
+        ``cap`` is what a burst carrying all ``m`` errors may earn (see
+        :mod:`analysis.sequential`).
+        """
+        cfg = self.config
+        rho = cfg.error_dispersion
         x = np.minimum(x, m)
-        reps = x.shape[1] // self._rho_max.size  # the metric columns, possibly repeated
-        rho = np.tile(self._rho_max, reps)
-        mix_cols = np.tile(self._mix_within_tick, reps)
         q_null = np.clip(x / m, 1e-9, q0)
         q1 = np.clip(q1, 1e-9, 1.0 - 1e-9)
-        n_grid, n_alt = len(_NULL_RHO_GRID), q1.shape[2]
-        shape = (*q1.shape[:2], n_grid + 2 * n_alt)
-        # one beta-binomial evaluation for: the null on the dispersion grid, the alternatives at
-        # x, and the alternatives at 0 (had the canary got none of the tick's events)
-        xs = np.broadcast_to(x[..., None], shape).copy()
-        xs[..., n_grid + n_alt:] = 0.0
-        mus = np.concatenate([np.broadcast_to(q_null[..., None], (*q1.shape[:2], n_grid)), q1, q1], axis=2)
-        rhos = np.concatenate(
-            [np.asarray(_NULL_RHO_GRID)[None, :] * rho[:, None], np.broadcast_to((_ALT_RHO * rho)[:, None],
-                                                                                (rho.size, 2 * n_alt))],
-            axis=1,
-        )[None, ...]
-        ll = _log_bb(xs, m[..., None], mus, rhos)
-        null = np.maximum(np.max(ll[..., :n_grid], axis=2), x * np.log(q_null) + (m - x) * np.log1p(-q_null))
-        log_lr = ll[..., n_grid:n_grid + n_alt] - null[..., None]
-        log_lr0 = ll[..., n_grid + n_alt:]  # the null likelihood of no canary events is 1
-        mix = mix_cols[None, :, None]
+        n_grid, n_alt = len(_NULL_RHO_GRID), q1.shape[1]
+        # one beta-binomial evaluation for: the null on the dispersion grid, the alternatives at x,
+        # and the alternatives at 0 (had the canary got none of the tick's errors; its null likelihood is 1)
+        xs = np.repeat(x[:, None], n_grid + 2 * n_alt, axis=1)
+        xs[:, n_grid + n_alt:] = 0.0
+        mus = np.concatenate([np.repeat(q_null[:, None], n_grid, axis=1), q1, q1], axis=1)
+        rhos = np.asarray([*(g * rho for g in _NULL_RHO_GRID), *[_ALT_RHO * rho] * (2 * n_alt)])[None, :]
+        ll = _log_bb(xs, m[:, None], mus, rhos)
+        null = np.maximum(np.max(ll[:, :n_grid], axis=1), x * np.log(q_null) + (m - x) * np.log1p(-q_null))
         log_n = math.log(n_alt)
-        log_lr = np.where(mix, _logsumexp(log_lr, axis=2)[..., None] - log_n, log_lr)
-        lr0 = np.exp(np.where(mix, _logsumexp(log_lr0, axis=2)[..., None] - log_n, log_lr0))
-        # cap: a burst carrying all m events lands on the canary with probability q0, so
+        log_lr = _logsumexp(ll[:, n_grid:n_grid + n_alt], axis=1) - log_n - null
+        lr0 = np.exp(_logsumexp(ll[:, n_grid + n_alt:], axis=1) - log_n)
+        # cap: a burst carrying all m errors lands on the canary with probability q0, so
         # q0 f(m) + (1 - q0) f(0) <= 1 must hold: min(LR, cap) with this cap keeps it
-        cap = cfg.burst_cap * (1.0 - (1.0 - q0[..., None]) * np.minimum(lr0, 1.0)) / q0[..., None]
+        cap = cfg.burst_cap * (1.0 - (1.0 - q0) * np.minimum(lr0, 1.0)) / q0
         return np.asarray(np.minimum(np.exp(np.minimum(log_lr, 700.0)), cap), dtype=np.float64)
+
+
+def _bucket_ll(p: FloatArray, p_0: FloatArray, x: FloatArray, m: FloatArray, w: FloatArray) -> FloatArray:
+    """Log-likelihood of the canary's bucket counts for each row of bucket probabilities, up to a constant.
+
+    ``p`` is ``(runs, rows, buckets)``: the canary's latency distribution per
+    row; ``p_0`` the pooled one, ``x`` / ``m`` the canary's and the pooled
+    counts per bucket, ``w`` the canary's share of the tick's requests. Each
+    request of bucket k is the canary's with probability ``q_k = w r_k / (w r_k +
+    1 - w)``, ``r_k = p_k / p0_k``: the binomial log-likelihood is ``sum_k x_k
+    log r_k - m_k log(1 + w (r_k - 1))`` plus terms without ``p``, i.e. ``sum_k
+    x_k log p_k - m_k log((1 - w) p0_k + w p_k)`` plus others. A bucket without
+    pooled mass has ``m_k = 0``.
+    """
+    p = np.maximum(p, 1e-300)
+    mixed = p * w[:, None, None]
+    mixed += ((1.0 - w)[:, None] * p_0)[:, None, :]
+    np.log(p, out=p)
+    np.log(mixed, out=mixed)
+    ll: FloatArray = np.einsum("nk,nrk->nr", x, p) - np.einsum("nk,nrk->nr", m, mixed)
+    return ll
 
 
 def _log_bb(x: FloatArray, m: FloatArray, mu: FloatArray, rho: FloatArray) -> FloatArray:
@@ -678,9 +871,11 @@ def _safe_div(a: FloatArray, b: FloatArray, fill: float = 0.0) -> FloatArray:
 
 
 def _logsumexp(a: FloatArray, axis: int) -> FloatArray:
-    top = np.max(a, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    return np.asarray(np.log(np.sum(np.exp(a - top), axis=axis)) + np.squeeze(top, axis=axis), dtype=np.float64)
+    """``log(sum(exp(a), axis))`` without overflow (an all ``-inf`` slice gives ``-inf``)."""
+    top = a.max(axis=axis, keepdims=True)
+    top[~np.isfinite(top)] = 0.0
+    out: FloatArray = np.log(np.exp(a - top).sum(axis=axis)) + top.squeeze(axis=axis)
+    return out
 
 
 def _r(v: float) -> float | str | None:
