@@ -100,7 +100,7 @@ class JudgeConfig:
     :mod:`analysis.sequential`, models (C) and (H)): ``error_dispersion``
     bounds the per-minute overdispersion (intra-class correlation ``rho``) of
     the canary's share of a tick's errors; ``latency_jitter`` the per-version,
-    per-minute jitter of log latency (0.045: about 4.5 %) that the histogram
+    per-minute jitter of log latency (0.035: about 3.5 %) that the histogram
     tests allow each version. Larger is safer and slower. ``burst_cap`` (at most 1) caps one
     tick's count evidence at ``burst_cap / q`` (``q`` = the canary's tolerated
     share of the tick's events), what a single burst landing on the canary may
