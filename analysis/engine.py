@@ -254,21 +254,23 @@ class _ShiftPlan:
         self.null_nodes = null_nodes
         self.null_log_weights = np.log(null_weights / null_weights.sum())
         self.alt_log_weights = np.log(alt_weights / alt_weights.sum())
-        # rows: the null without jitter, the scans, then per alternative its body shift at every
-        # alternative node, then (if eps > 0) its slow share likewise
-        main = [d0 + math.log(f) + _JITTER_ALT * tau * alt_nodes for f, _, _ in alternatives]
-        slow = [d0 + math.log(sl) + _JITTER_ALT * tau * alt_nodes for _, e, sl in alternatives if e > 0]
-        deltas = np.concatenate([[d0], d0 + self.scan.ravel(), *main, *slow])
+        # rows: the null without jitter, the scans, then each distinct shift the alternatives use
+        # (a body shift, or a slow share's) at every alternative node
+        rows = [np.asarray([d0]), d0 + self.scan.ravel()]
         self.n_null = 1 + self.scan.size
+        start: dict[float, int] = {}
+
+        def shift_rows(factor: float) -> npt.NDArray[np.intp]:
+            if factor not in start:
+                start[factor] = sum(len(r) for r in rows)
+                rows.append(d0 + math.log(factor) + _JITTER_ALT * tau * alt_nodes)
+            return np.arange(start[factor], start[factor] + _JITTER_ALT_NODES)
+
         self.n_alt = len(alternatives)
-        n_main = self.n_alt * _JITTER_ALT_NODES
-        self.main = np.arange(self.n_null, self.n_null + n_main)
-        slow_rows, row = [], self.n_null + n_main
-        for i, (_, e, _) in enumerate(alternatives):  # an alternative without a slow share mixes its body with itself
-            start = row if e > 0 else self.n_null + i * _JITTER_ALT_NODES
-            slow_rows.append(np.arange(start, start + _JITTER_ALT_NODES))
-            row += _JITTER_ALT_NODES if e > 0 else 0
-        self.slow = np.concatenate(slow_rows)
+        self.main = np.concatenate([shift_rows(f) for f, _, _ in alternatives])
+        # an alternative without a slow share mixes its body with itself
+        self.slow = np.concatenate([shift_rows(sl if e > 0 else f) for f, e, sl in alternatives])
+        deltas = np.concatenate(rows)
         self.eps = np.repeat(np.asarray([e for _, e, _ in alternatives], dtype=np.float64), _JITTER_ALT_NODES)
         self.n_rows = len(deltas)
         index, frac = self.locate(self.knots[None, :] - deltas[:, None])
@@ -627,13 +629,24 @@ class BatchJudge:
         # planning: the regression to size the bet for (predictable: past ticks only)
         expected = np.where(self.sum_np > 0, self.sum_nc * self.sum_xp / np.where(self.sum_np > 0, self.sum_np, 1.0), 0.0)
         ratio_hat = (self.sum_xc + 1.0) / (expected + 1.0)
-        r1 = np.maximum(r0[..., None] * self._designs, ratio_hat[..., None])
-        q1 = r1 * nc[..., None] / (r1 * nc[..., None] + np_[..., None])
         m = np.minimum(np.where(valid, events, 1.0), cfg.bet_cap_events)
-        theta1 = np.maximum((q1 - q0[..., None]) / (1.0 - q0[..., None]), 0.0)
-        theta = np.minimum(cfg.max_bet, 1.0 - (1.0 - theta1) ** m[..., None])
+        mm = m[..., None]
+        # bets that the canary's share exceeds the share q at a ratio: the share bets (at R0, sized for
+        # each design ratio) and the confidence sequence's (at each grid ratio, no tolerance), at once
+        g = self._grid
+        n_design = self._designs.shape[1]
+        rh = ratio_hat[..., None]
+        ratios = np.concatenate([
+            np.repeat(r0[..., None], n_design, axis=2), np.broadcast_to(g, (*r0.shape, g.size)),  # null
+            np.maximum(r0[..., None] * self._designs, rh), np.maximum(2.0 * g, rh),  # alternative
+        ], axis=2)
+        qs = ratios * nc[..., None] / (ratios * nc[..., None] + np_[..., None])
+        width = n_design + g.size
+        q_null, q_alt = qs[..., :width], qs[..., width:]
+        theta = np.minimum(cfg.max_bet, 1.0 - (1.0 - np.maximum((q_alt - q_null) / (1.0 - q_null), 0.0)) ** mm)
+        up = 1.0 + theta * (share[..., None] / q_null - 1.0)
+        share_factor, above = up[..., :n_design], up[..., n_design:]
         x = share / q0
-        share_factor = 1.0 + theta * (x - 1.0)[..., None]
         # the error rate's count test (the latency metrics' are the histogram tests): the design
         # ratios and the plug-in estimate, mixed within the tick
         lr = np.ones((*q0.shape, self.n_count))
@@ -653,28 +666,18 @@ class BatchJudge:
         elif self.hindsight == "count":
             best = np.where(x > 1.0, cfg.burst_cap / q0, 1.0)
             fail_factor = np.broadcast_to(best[..., None], fail_factor.shape)
-        # pass: bet that the canary's share stays below the tolerated share q0
-        ra = np.minimum(1.0, ratio_hat)
-        qa = ra * nc / (ra * nc + np_)
-        phi1 = np.maximum((q0 - qa) / q0, 0.0)
-        phi = np.minimum(cfg.max_bet, 1.0 - (1.0 - phi1) ** m)
-        pass_factor = 1.0 + phi * ((1.0 - share) / (1.0 - q0) - 1.0)
-        self.log_fail_strategies += np.where(valid[..., None], np.log(fail_factor), 0.0)
-        self.log_pass += np.where(valid, np.log(pass_factor), 0.0)
-        # confidence sequence on the ratio itself (no tolerance): the same two bets at each grid ratio
-        g = self._grid
-        qg = g * nc[..., None] / (g * nc[..., None] + np_[..., None])
-        r1 = np.maximum(2.0 * g, ratio_hat[..., None])
-        q1 = r1 * nc[..., None] / (r1 * nc[..., None] + np_[..., None])
-        mm = m[..., None]
-        th = np.minimum(cfg.max_bet, 1.0 - (1.0 - np.maximum((q1 - qg) / (1.0 - qg), 0.0)) ** mm)
-        above = 1.0 + th * (share[..., None] / qg - 1.0)
-        ra = np.minimum(ratio_hat[..., None], 0.5 * g)
+        # bets that the canary's share stays below q: "pass" (at R0) and the confidence sequence's
+        # (at each grid ratio), at once
+        ra = np.concatenate([np.minimum(1.0, rh), np.minimum(rh, 0.5 * g)], axis=2)
         qa = ra * nc[..., None] / (ra * nc[..., None] + np_[..., None])
-        ph = np.minimum(cfg.max_bet, 1.0 - (1.0 - np.maximum((qg - qa) / qg, 0.0)) ** mm)
-        below = 1.0 + ph * ((1.0 - share[..., None]) / (1.0 - qg) - 1.0)
-        self.cs_above += np.where(valid[..., None], np.log(above), 0.0)
-        self.cs_below += np.where(valid[..., None], np.log(below), 0.0)
+        qn = np.concatenate([q0[..., None], q_null[..., n_design:]], axis=2)
+        phi = np.minimum(cfg.max_bet, 1.0 - (1.0 - np.maximum((qn - qa) / qn, 0.0)) ** mm)
+        down = 1.0 + phi * ((1.0 - share[..., None]) / (1.0 - qn) - 1.0)
+        valid3 = valid[..., None]
+        self.log_fail_strategies += np.where(valid3, np.log(fail_factor), 0.0)
+        self.log_pass += np.where(valid, np.log(down[..., 0]), 0.0)
+        self.cs_above += np.where(valid3, np.log(above), 0.0)
+        self.cs_below += np.where(valid3, np.log(down[..., 1:]), 0.0)
         # bookkeeping (ticks without events still count requests for the effect estimate)
         seen = np.isfinite(t.nc + t.np_ + t.xc + t.xp) & (t.nc >= 0) & (t.np_ >= 0)
         self.sum_xc += np.where(seen, xc, 0.0)
@@ -729,7 +732,7 @@ class BatchJudge:
         null = np.maximum(ll[:, 0], self._jitter_integral(plan, ll[:, 1:], probit, p_0, x, m, w))
         # alternatives: pure shifts are rows as they are; those that make a share eps of the
         # requests much slower mix two rows
-        main = p_d[:, plan.n_null:plan.n_null + plan.eps.size]
+        main = p_d[:, plan.main]
         mixed = plan.eps > 0
         alt_ll = np.empty((n, plan.eps.size))
         if (~mixed).any():

@@ -160,6 +160,50 @@ def histogram_quantile(q: float, hist: FloatArray) -> FloatArray:
     return np.asarray(np.where(total > 0, value, np.nan), dtype=np.float64)
 
 
+def run_oracle(sim: SimulatedTicks, scenario: Scenario) -> Outcome:
+    """A reference, not a test we could run: the likelihood ratio of the scenario's true regression.
+
+    It knows the effect (the canary's true error rate; its true latency
+    distribution, from the simulator's parameters), compares it with the
+    tolerance our judge uses, treats the tick's counts as binomial given the
+    tick's pooled events or buckets (so common drift cancels, but no allowance
+    for bursts, overdispersion or jitter), caps each tick at ``1/q`` (what one
+    burst landing on the canary may earn; the cap that keeps a single burst
+    from deciding), and spends only the judged metric's share of alpha. Where
+    it misses a target, so would any burst-robust judge that has to find the
+    effect instead of knowing it.
+    """
+    runs = sim.canary_requests.shape[0]
+    config = JudgeConfig(latency_bounds=BOUNDS, alpha=ALPHA)
+    weights = dict(zip(config.metrics, config.metric_weights(), strict=True))
+    nc, np_ = sim.canary_requests, sim.primary_requests
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if scenario.canary_error_rate > BASE_ERROR_RATE:
+            r0 = 1.0 + config.error_rate_tolerance_ratio
+            r1 = scenario.canary_error_rate / BASE_ERROR_RATE
+            q0, q1 = r0 * nc / (r0 * nc + np_), r1 * nc / (r1 * nc + np_)
+            ll = sim.canary_errors * np.log(q1 / q0) + sim.primary_errors * np.log((1.0 - q1) / (1.0 - q0))
+            cap, share = -np.log(q0), weights["error-rate"]
+        else:
+            median = math.log(LATENCY_MEDIAN_MS)
+            p_primary = bucket_probabilities(BOUNDS, median)
+            p_null = bucket_probabilities(BOUNDS, median, 1.0 + config.latency_tolerance)
+            p_alt = bucket_probabilities(BOUNDS, median, scenario.latency_factor, scenario.tail_fraction,
+                                         scenario.tail_ms)
+            w = (nc / (nc + np_))[..., None]
+            q0 = w * p_null / (w * p_null + (1.0 - w) * p_primary)
+            q1 = w * p_alt / (w * p_alt + (1.0 - w) * p_primary)
+            xc = np.diff(sim.canary_hist, axis=2, prepend=0.0)
+            m = xc + np.diff(sim.primary_hist, axis=2, prepend=0.0)
+            terms = xc * np.log(q1 / q0) + (m - xc) * np.log((1.0 - q1) / (1.0 - q0))
+            ll = np.sum(np.where(m > 0, terms, 0.0), axis=2)
+            cap, share = -np.log(w[..., 0]), weights["latency-tail" if scenario.tail_fraction else "latency"]
+        ll = np.minimum(np.where(np.isfinite(ll), ll, 0.0), np.where(np.isfinite(cap), cap, 0.0))
+    hit = np.cumsum(ll, axis=1) >= math.log(1.0 / (ALPHA * share))
+    tick = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, NEVER).astype(np.int64)
+    return _at_decision(sim, tick[:runs])
+
+
 def run_flagger(sim: SimulatedTicks, threshold: int) -> Outcome:
     with np.errstate(invalid="ignore", divide="ignore"):
         success = np.where(sim.canary_requests > 0, 100.0 * (1 - sim.canary_errors / sim.canary_requests), np.nan)
@@ -221,6 +265,10 @@ def run_kayenta(sim: SimulatedTicks) -> Outcome:
 PREVIOUS = "share bets only"
 CEILING = "share-null ceiling"
 COUNT_CEILING = "capped-count ceiling"
+ORACLE = "oracle (knows the effect)"
+
+#: Columns of the tables: the methods, and the oracle (regression scenarios only).
+COLUMNS: tuple[str, ...] = ()
 
 METHODS: dict[str, Callable[[SimulatedTicks], Outcome]] = {
     "ours": run_ours,
@@ -231,6 +279,7 @@ METHODS: dict[str, Callable[[SimulatedTicks], Outcome]] = {
     CEILING: lambda s: run_ours(s, hindsight="share"),
     COUNT_CEILING: lambda s: run_ours(s, hindsight="count"),
 }
+COLUMNS = (*METHODS, ORACLE)
 
 
 # -------------------------------------------------------------------- SPRT
@@ -278,8 +327,13 @@ class CellResult:
     sprt: float
 
 
-def measure_update_us(repeats: int = 3000) -> float:
-    """Mean wall time of ``SequentialJudge.update`` with Istio-like windows, in microseconds."""
+def measure_update_us(rounds: int = 5, calls: int = 300) -> tuple[float, float]:
+    """Wall time of ``SequentialJudge.update`` with Istio-like windows, in microseconds per call.
+
+    Returns the fastest and the median of ``rounds`` rounds of ``calls`` calls:
+    the fastest is what the code costs, the median what a busy shared machine
+    adds.
+    """
     judge = SequentialJudge(latency_bounds=BOUNDS, alpha=ALPHA)
     fr = [0.0, 0.0, 0.05, 0.37, 0.82, 0.995, 1.0, 1.0, 1.0, 1.0, 1.0]
 
@@ -290,10 +344,13 @@ def measure_update_us(repeats: int = 3000) -> float:
 
     canary, primary = window(612.0, 1.0), window(11630.4, 9.2)
     judge.update(canary, primary)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        judge.update(canary, primary)
-    return (time.perf_counter() - start) / repeats * 1e6
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(calls):
+            judge.update(canary, primary)
+        times.append((time.perf_counter() - start) / calls * 1e6)
+    return min(times), float(np.median(times))
 
 
 def _cell(job: tuple[bool, int, int, int, np.random.SeedSequence]) -> CellResult:
@@ -303,6 +360,8 @@ def _cell(job: tuple[bool, int, int, int, np.random.SeedSequence]) -> CellResult
     sim = simulate(cell, scenario, runs, TICKS, np.random.default_rng(seed), BOUNDS)
     names = ("ours", PREVIOUS) if stress else tuple(METHODS)
     outcomes = {name: METHODS[name](sim) for name in names}
+    if not stress and not scenario.healthy:
+        outcomes[ORACLE] = run_oracle(sim, scenario)
     return CellResult(scenario, cell, runs, outcomes, math.nan if stress else sprt_requests(scenario))
 
 
@@ -334,7 +393,7 @@ def _rate(o: Outcome, mask: npt.NDArray[np.bool_] | None = None) -> float:
     return 100.0 * float(np.mean(hit))
 
 
-def render(results: list[CellResult], seconds: float, update_us: float, command: str) -> str:
+def render(results: list[CellResult], seconds: float, update_us: tuple[float, float], command: str) -> str:
     by = {(r.scenario.name, r.cell.name): r for r in results}
     stress_names = {s.name for s in STRESS}
     results = [r for r in results if r.scenario.name not in stress_names]
@@ -342,8 +401,8 @@ def render(results: list[CellResult], seconds: float, update_us: float, command:
         "# Detection benchmark",
         "",
         f"Reproduce with `{command}` (seeded; {TICKS} one-minute ticks; alpha = {ALPHA}).",
-        f"This run took {seconds:.1f} s. `SequentialJudge.update` took {update_us:.0f} µs per tick"
-        " (mean over 3000 calls, verdict included).",
+        f"This run took {seconds:.1f} s. `SequentialJudge.update` took {update_us[0]:.0f} µs per tick"
+        f" (verdict included; fastest of 5 rounds of 300 calls, median round {update_us[1]:.0f} µs).",
         "",
         "Cells: low5 = 20 rps at 5 % canary weight, low10 = 20 rps at 10 %, mid10 = 200 rps at 10 %."
         " Healthy scenarios use "
@@ -354,12 +413,15 @@ def render(results: list[CellResult], seconds: float, update_us: float, command:
         "",
         "Healthy rows: false rollbacks; regression rows: detections within 30 minutes.",
         "",
-        "| scenario | " + " | ".join(f"{m} ({'/'.join(c.name for c in CELLS)})" for m in METHODS) + " |",
-        "| --- | " + " | ".join("---" for _ in METHODS) + " |",
+        "| scenario | " + " | ".join(f"{m} ({'/'.join(c.name for c in CELLS)})" for m in COLUMNS) + " |",
+        "| --- | " + " | ".join("---" for _ in COLUMNS) + " |",
     ]
     for s in SCENARIOS:
         cells = []
-        for m in METHODS:
+        for m in COLUMNS:
+            if m not in by[(s.name, CELLS[0].name)].outcomes:
+                cells.append("-")
+                continue
             cells.append(" / ".join(_fmt(_rate(by[(s.name, c.name)].outcomes[m]), 1) for c in CELLS))
         lines.append(f"| {s.name} | " + " | ".join(cells) + " |")
     lines += [
@@ -372,7 +434,7 @@ def render(results: list[CellResult], seconds: float, update_us: float, command:
     for s in SCENARIOS:
         if s.healthy:
             continue
-        for m in METHODS:
+        for m in COLUMNS:
             mins, reqs, errs, sprts = [], [], [], []
             for c in CELLS:
                 r = by[(s.name, c.name)]
@@ -425,10 +487,15 @@ def render(results: list[CellResult], seconds: float, update_us: float, command:
         f" (modelled) null, not from better betting. \"{COUNT_CEILING}\" multiplies the evidence by the"
         " per-tick cap 1/q whenever the canary's share exceeded q, with hindsight: no judge that caps a"
         " tick at what one burst landing on the canary may earn (ours) can do better; where it misses,"
-        " the target is out of reach for burst-robust tick-level tests.",
+        " the target is out of reach for burst-robust tick-level tests. But it is generous: hindsight makes"
+        f" every such tick count in full. \"{ORACLE}\" is a sharper reference: the likelihood ratio of the"
+        " scenario's true effect (from the simulator's parameters) against our tolerance, binomial given"
+        " the tick's pooled events or buckets, capped at 1/q a tick, with the metric's share of alpha:"
+        " a judge that must find the effect instead of knowing it, and must allow for bursts, overdispersion"
+        " and jitter, does not reach it (see benchmarks/README.md).",
         "",
-        f"| target | ours | {PREVIOUS} | {CEILING} | {COUNT_CEILING} | verdict (ours) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        f"| target | ours | {PREVIOUS} | {CEILING} | {COUNT_CEILING} | {ORACLE} | verdict (ours) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += targets(by)
     return "\n".join(lines) + "\n"
@@ -439,9 +506,10 @@ def targets(by: dict[tuple[str, str], CellResult]) -> list[str]:
     rows: list[str] = []
     ceiling = CEILING
 
-    def add(target: str, measured: str, before: str, bound: str, cbound: str, ok: bool, miss: str) -> None:
+    def add(target: str, measured: str, before: str, bound: str, cbound: str, ok: bool, miss: str,
+            oracle: str = "(not a test)") -> None:
         verdict = "met" if ok else "NOT met: " + miss
-        rows.append(f"| {target} | {measured} | {before} | {bound} | {cbound} | {verdict} |")
+        rows.append(f"| {target} | {measured} | {before} | {bound} | {cbound} | {oracle} | {verdict} |")
 
     healthy = [s for s in SCENARIOS if s.healthy]
     worst = max((_rate(by[(s.name, c.name)].outcomes["ours"]), s.name, c.name) for s in healthy for c in CELLS)
@@ -462,7 +530,14 @@ def targets(by: dict[tuple[str, str], CellResult]) -> list[str]:
         p = within(PREVIOUS, sname, cname, minutes, max_errors)
         b = within(ceiling, sname, cname, minutes, max_errors)
         cb = within(COUNT_CEILING, sname, cname, minutes, max_errors)
-        add(label, f"{v:.1f} %", f"{p:.1f} %", f"{b:.1f} %", f"{cb:.1f} %", v >= goal, f"{goal - v:.1f} points short")
+        o = within(ORACLE, sname, cname, minutes, max_errors)
+        runs = by[(sname, cname)].runs
+        se = 100.0 * math.sqrt(max(v / 100.0 * (1.0 - v / 100.0), 0.25 / runs) / runs)  # Monte-Carlo error
+        close = " (within 2 standard errors of the goal)" if abs(v - goal) < 2.0 * se else ""
+        add(label, f"{v:.1f} % (±{se:.1f})", f"{p:.1f} %", f"{b:.1f} %", f"{cb:.1f} %", v >= goal,
+            f"{goal - v:.1f} points short{close}", f"{o:.1f} %")
+        if v >= goal and close:
+            rows[-1] = rows[-1].replace("| met |", f"| met{close} |")
 
     e1, e5 = "errors 0.1 % -> 1 %", "errors 0.1 % -> 5 %"
     check("errors 1 %: >= 65 % caught at low5 with <= 10 canary-user errors", e1, "low5", TICKS, 65, 10.0)
@@ -483,7 +558,8 @@ def targets(by: dict[tuple[str, str], CellResult]) -> list[str]:
             if not (r.sprt / per_min >= 5):
                 continue
             o, po, h = r.outcomes["ours"], r.outcomes[PREVIOUS], r.outcomes[ceiling]
-            ch = r.outcomes[COUNT_CEILING]
+            ch, orc = r.outcomes[COUNT_CEILING], r.outcomes[ORACLE]
+            omed = _median(orc.requests[orc.decided])
             med = _median(o.requests[o.decided])
             pmed = _median(po.requests[po.decided])
             hmed = _median(h.requests[h.decided])
@@ -493,7 +569,7 @@ def targets(by: dict[tuple[str, str], CellResult]) -> list[str]:
                 f"{_fmt(med)} ({ratio:.1f}x)" if math.isfinite(med) else "no detections",
                 f"{_fmt(pmed)} ({pmed / r.sprt:.1f}x)", f"{_fmt(hmed)} ({hmed / r.sprt:.1f}x)",
                 f"{_fmt(cmed)} ({cmed / r.sprt:.1f}x)", ratio <= 3.0,
-                f"{ratio / 3.0:.1f}x the allowance")
+                f"{ratio / 3.0:.1f}x the allowance", f"{_fmt(omed)} ({omed / r.sprt:.1f}x)")
     return rows
 
 
@@ -501,8 +577,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--healthy-runs", type=int, default=2000)
-    parser.add_argument("--regression-runs", type=int, default=500)
-    parser.add_argument("--stress-runs", type=int, default=600)
+    parser.add_argument("--regression-runs", type=int, default=400)
+    parser.add_argument("--stress-runs", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2, help="processes (the results do not depend on it)")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "detection.md")
     args = parser.parse_args(argv)
@@ -516,9 +592,9 @@ def main(argv: list[str] | None = None) -> int:
         extra.append(f"--seed {args.seed}")
     if args.healthy_runs != 2000:
         extra.append(f"--healthy-runs {args.healthy_runs}")
-    if args.regression_runs != 500:
+    if args.regression_runs != 400:
         extra.append(f"--regression-runs {args.regression_runs}")
-    if args.stress_runs != 600:
+    if args.stress_runs != 500:
         extra.append(f"--stress-runs {args.stress_runs}")
     if extra:
         command += " " + " ".join(extra)
