@@ -729,7 +729,9 @@ class BatchJudge:
         m = np.where(valid[:, None], m, 0.0)
         w = np.where(valid, nc / np.where(valid, nc + np_, 1.0), 0.5)
         ll = _bucket_ll(p_d[:, :plan.n_null], p_0, x, m, w)
-        null = np.maximum(ll[:, 0], self._jitter_integral(plan, ll[:, 1:], probit, p_0, x, m, w))
+        null = ll[:, 0]
+        if plan.taus[-1] > 0:  # latency_jitter = 0: the null has no jitter to integrate over
+            null = np.maximum(null, self._jitter_integral(plan, ll[:, 1:], probit, p_0, x, m, w))
         # alternatives: pure shifts are rows as they are; those that make a share eps of the
         # requests much slower mix two rows
         main = p_d[:, plan.main]

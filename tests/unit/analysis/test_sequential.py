@@ -452,3 +452,13 @@ def test_histograms_with_little_shape_are_harmless(bounds: list[float]) -> None:
         verdict = judge.update(Window(600.0, 0.0, lat), Window(11400.0, 0.0, plat))
     assert verdict.outcome != "fail"
     assert all(math.isfinite(m.evidence) for m in verdict.metrics)
+
+
+def test_a_judge_without_jitter_allowance_still_works() -> None:
+    judge = SequentialJudge(latency_bounds=BOUNDS, latency_jitter=0.0)
+    slow = [0.0, 0.0, 0.01, 0.2, 0.6, 0.99, 1.0, 1.0, 1.0, 1.0, 1.0]
+    for _ in range(5):
+        verdict = judge.update(Window(600.0, 0.0, hist(600.0, slow)), Window(11400.0, 0.0, hist(11400.0, FAST)))
+    assert all(math.isfinite(m.evidence) for m in verdict.metrics)
+    assert verdict.outcome == "fail"
+    assert "latency" in verdict.reason
