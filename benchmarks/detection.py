@@ -5,7 +5,7 @@ in three traffic cells and nine scenarios, and runs, on the same data:
 
 * our sequential judge (``analysis.BatchJudge``, the arithmetic of
   ``analysis.SequentialJudge``, default configuration, alpha = 0.01), and the
-  same judge with share bets only (``count_weight=0``, the previous design);
+  same judge with share bets only (``count_weight=0``: no noise model);
 * Flagger-style thresholds: request success rate >= 99 % and p99 <= 500 ms on
   the canary alone, rollback after 5 and after 10 failed checks (no data is a
   failed check);
@@ -17,14 +17,16 @@ in three traffic cells and nine scenarios, and runs, on the same data:
 * Wald's SPRT expected sample size (alpha = beta = 0.01) per request, without
   noise: the limit no valid tick-level method can beat;
 * two hindsight ceilings (not tests): the most any test of the share-only
-  null could collect, and the most a judge capped per tick like ours could.
+  null could collect, and the most a judge capped per tick like ours could;
+* an oracle (not a test): the likelihood ratio of each regression's true
+  effect, capped per tick like ours, with the judged metric's share of alpha.
 
 Three more healthy scenarios with harsher noise (stress) run ours and the
 share bets only.
 
 Usage::
 
-    .venv/bin/python benchmarks/detection.py            # writes benchmarks/results/detection.md
+    .venv/bin/python benchmarks/detection.py            # writes benchmarks/results/detection.md (2 workers)
 
 Seeded; the same command reproduces the same file (apart from the timing line).
 """

@@ -63,7 +63,8 @@ class Rollout:
 
 def _canary(provider: str, name: str) -> dict[str, Any]:
     manifest = demo_canary(provider, name=name, interval="2s", deadline=30)
-    manifest["spec"]["analysis"]["threshold"] = 2
+    # three failed checks in a row (see test_rbac: two can happen to the healthy canary at 99 %)
+    manifest["spec"]["analysis"]["threshold"] = 3
     return manifest
 
 
@@ -257,8 +258,8 @@ async def test_canary_report_draws_the_rollout(
     if canary == ROLLED_BACK:
         # The errors that caused the rollback (10 % of the canary's requests) are in the picture: the
         # series dips below the 99 % the failed checks were judged against. How deep depends on how
-        # many seconds of errors a 10 s window holds before the rollback (two failed 2 s checks): it
-        # was seen at 95.2 % at its lowest, so the dip is asserted against the threshold itself.
+        # many seconds of errors a 10 s window holds before the rollback (three failed 2 s checks):
+        # with two it was seen at 95.2 % at its lowest, so the dip is asserted against the threshold.
         assert min(seen) < 99.0, seen
     else:
         assert statistics.median(seen) > 99.0, seen
