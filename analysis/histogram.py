@@ -23,7 +23,7 @@ __all__ = ["HistogramTests", "bucket_log_likelihood", "logsumexp"]
 
 FloatArray = npt.NDArray[np.float64]
 
-#: The histogram tests: Gauss-Hermite nodes over the tick's
+#: Gauss-Hermite nodes over the tick's
 #: jitter for the null (adaptive: centred where the integrand peaks) and for the alternatives
 #: (fixed; any mixture is a valid alternative, fewer nodes only change how well it is
 #: approximated), fractions of the jitter bound at which the null is evaluated besides 0, and

@@ -175,7 +175,6 @@ def run_oracle(sim: SimulatedTicks, scenario: Scenario) -> Outcome:
     it misses a target, so would any burst-robust judge that has to find the
     effect instead of knowing it.
     """
-    runs = sim.canary_requests.shape[0]
     config = JudgeConfig(latency_bounds=BOUNDS, alpha=ALPHA)
     weights = dict(zip(config.metrics, config.metric_weights(), strict=True))
     nc, np_ = sim.canary_requests, sim.primary_requests
@@ -203,7 +202,7 @@ def run_oracle(sim: SimulatedTicks, scenario: Scenario) -> Outcome:
         ll = np.minimum(np.where(np.isfinite(ll), ll, 0.0), np.where(np.isfinite(cap), cap, 0.0))
     hit = np.cumsum(ll, axis=1) >= math.log(1.0 / (ALPHA * share))
     tick = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, NEVER).astype(np.int64)
-    return _at_decision(sim, tick[:runs])
+    return _at_decision(sim, tick)
 
 
 def run_flagger(sim: SimulatedTicks, threshold: int) -> Outcome:
