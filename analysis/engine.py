@@ -248,6 +248,9 @@ class BatchJudge:
         self.n_count = len(self.config.error_count_ratios) + 1
         self.n_strategies = self.n_share + self.n_count
         self.log_fail_strategies = np.zeros((n, k, self.n_strategies))
+        #: natural log of each metric's regression e-value, the weighted average of its strategies'
+        #: (kept up to date by update and load_state)
+        self.log_fail = np.zeros((n, k))
         self.log_pass = np.zeros((n, k))
         self._grid = np.asarray(CS_GRID, dtype=np.float64)
         self.cs_above = np.zeros((n, k, len(CS_GRID)))  # evidence against "ratio <= g"
@@ -277,6 +280,26 @@ class BatchJudge:
             dtype=np.float64,
         )
         self._rows = np.arange(self.n_runs)
+        # work arrays of the share bets, reused every tick (see _share_step)
+        g = self._grid.size
+        n_design = self._designs.shape[1]
+        self._ratio_buffer = np.zeros((n, k, 2 * (n_design + g)))
+        self._ratio_buffer[..., n_design:n_design + g] = self._grid
+        self._double_grid = 2.0 * self._grid
+        self._half_grid = 0.5 * self._grid
+        self._pass_ratio_buffer = np.zeros((n, k, 1 + g))
+        self._pass_null_buffer = np.zeros((n, k, 1 + g))
+        self._fail_factor_buffer = np.zeros((n, k, self.n_strategies))
+        self._error_count_ratios = np.asarray(self.config.error_count_ratios, dtype=np.float64)
+        self._count_ratio_buffer = np.zeros((n, self.n_count))
+        # the error count test's beta-binomial evaluations: x (0 in the last n_count columns), mean
+        # and dispersion per column (see _capped_lr)
+        rho = self.config.error_dispersion
+        self._count_rhos = np.asarray(
+            [*(g * rho for g in _NULL_RHO_GRID), *[_ALT_RHO * rho] * (2 * self.n_count)]
+        )[None, :]
+        self._count_x_buffer = np.zeros((n, self._count_rhos.size))
+        self._count_mu_buffer = np.zeros((n, self._count_rhos.size))
         metrics = self.config.metrics
         cw = self.config.count_weight
         with np.errstate(divide="ignore"):
@@ -357,7 +380,7 @@ class BatchJudge:
         self.pooled_requests += np.where(ok_totals, np.maximum(c_req, 0) + np.maximum(p_req, 0), 0.0)
 
         k = len(cfg.metrics)
-        tick = _Tick(*(np.full((n, k), np.nan) for _ in _TICK_FIELDS))
+        tick = _Tick(*np.full((len(_TICK_FIELDS), n, k), np.nan))
         if self._error_col >= 0:
             r0 = np.full(n, 1.0 + cfg.error_rate_tolerance_ratio)
             if cfg.error_rate_tolerance_pp > 0.0:
@@ -380,6 +403,7 @@ class BatchJudge:
                 valid[:, None, None], np.log(factor), 0.0
             )
 
+        self.log_fail = logsumexp(self.log_fail_strategies + self._log_strategy_weights, axis=2)
         log_comb = logsumexp(self.log_fail + self._log_weights, axis=1)
         newly = (~self.failed) & (log_comb >= self._log_threshold)
         self.fail_tick = np.where(newly, self.ticks, self.fail_tick)
@@ -390,11 +414,6 @@ class BatchJudge:
             out = np.where(passed, PASS, out).astype(np.int8)
         return out
 
-    @property
-    def log_fail(self) -> FloatArray:
-        """Natural log of each metric's regression e-value, shape ``(n_runs, n_metrics)``."""
-        return logsumexp(self.log_fail_strategies + self._log_strategy_weights, axis=2)
-
     def effect_bounds(self, run: int = 0) -> list[tuple[float | None, float | None]]:
         """Per metric: (lower, upper) confidence-sequence bounds on canary rate / primary rate.
 
@@ -404,13 +423,21 @@ class BatchJudge:
         above the true ratio to reject: probability at most alpha, at every tick
         simultaneously (per metric). None: not yet bounded.
         """
-        # per metric: how many grid points from the bottom (top) are all rejected
-        n_lo = np.cumprod(self.cs_above[run] >= self._log_threshold, axis=1).sum(axis=1).tolist()
-        n_hi = np.cumprod(self.cs_below[run, :, ::-1] >= self._log_threshold, axis=1).sum(axis=1).tolist()
-        grid = self._grid.tolist()
-        return [
-            (grid[lo - 1] if lo else None, grid[len(grid) - hi] if hi else None) for lo, hi in zip(n_lo, n_hi, strict=True)
-        ]
+        threshold = self._log_threshold
+        out: list[tuple[float | None, float | None]] = []
+        for above, below in zip(self.cs_above[run].tolist(), self.cs_below[run].tolist(), strict=True):
+            # the last grid point of the rejected run from the bottom, the first of the one from the top
+            lower = upper = None
+            for g, e in zip(CS_GRID, above, strict=True):
+                if e < threshold:
+                    break
+                lower = g
+            for g, e in zip(reversed(CS_GRID), reversed(below), strict=True):
+                if e < threshold:
+                    break
+                upper = g
+            out.append((lower, upper))
+        return out
 
     def combined_log_evidence(self) -> FloatArray:
         """Natural log of the alpha-weighted average of the metrics' regression e-values."""
@@ -473,6 +500,7 @@ class BatchJudge:
         put("logFail", flat, k * stored)
         self.log_fail_strategies[run] = 0.0
         self.log_fail_strategies[run, :, :stored] = flat[run].reshape(k, stored)
+        self.log_fail[run] = logsumexp(self.log_fail_strategies[run] + self._log_strategy_weights, axis=1)
         put("logPass", self.log_pass, k)
         g = len(CS_GRID)
         for name, target in (("csAbove", self.cs_above), ("csBelow", self.cs_below)):
@@ -511,12 +539,11 @@ class BatchJudge:
         dist = np.where(np.isfinite(dist), dist, np.inf)
         j = np.argmin(dist, axis=2)
         usable = ok[:, None] & np.isfinite(dist[self._rows[:, None], np.arange(len(targets))[None, :], j])
-        nc = np.broadcast_to(ch[:, -1:], j.shape)
-        np_ = np.broadcast_to(ph[:, -1:], j.shape)
         xc, xp, r0 = self._exceedances(ch, ph, j)
         # a NaN in r0 disqualifies the run's tick in _share_step
         r0 = np.where(usable, r0, np.nan)
-        return _Tick(xc, nc, xp, np_, r0, np.where(usable, self._bounds[j], np.nan))
+        # (every metric's requests are the tick's: one column, broadcast where it is stored)
+        return _Tick(xc, ch[:, -1:], xp, ph[:, -1:], r0, np.where(usable, self._bounds[j], np.nan))
 
     def _exceedances(self, ch: FloatArray, ph: FloatArray, j: npt.NDArray[np.intp]) -> tuple[FloatArray, ...]:
         """Canary's and primary's requests slower than ``bounds[j]``, and the tolerated ratio R0 there."""
@@ -554,55 +581,65 @@ class BatchJudge:
         # planning: the regression to size the bet for (predictable: past ticks only)
         expected = np.where(self.sum_np > 0, self.sum_nc * self.sum_xp / np.where(self.sum_np > 0, self.sum_np, 1.0), 0.0)
         ratio_hat = (self.sum_xc + 1.0) / (expected + 1.0)
-        m = np.minimum(np.where(valid, events, 1.0), cfg.bet_cap_events)
-        mm = m[..., None]
+        mm = np.minimum(np.where(valid, events, 1.0), cfg.bet_cap_events)[..., None]
         # bets that the canary's share exceeds the share q at a ratio: the share bets (at R0, sized for
-        # each design ratio) and the confidence sequence's (at each grid ratio, no tolerance), at once
-        g = self._grid
+        # each design ratio) and the confidence sequence's (at each grid ratio, no tolerance), at once.
+        # Ratios, null then alternative: R0 per design, the grid (fixed), max(R0 x design, estimate),
+        # max(2 x grid, estimate)
         n_design = self._designs.shape[1]
+        width = n_design + self._grid.size
         rh = ratio_hat[..., None]
-        ratios = np.concatenate([
-            np.repeat(r0[..., None], n_design, axis=2), np.broadcast_to(g, (*r0.shape, g.size)),  # null
-            np.maximum(r0[..., None] * self._designs, rh), np.maximum(2.0 * g, rh),  # alternative
-        ], axis=2)
-        qs = ratios * nc[..., None] / (ratios * nc[..., None] + np_[..., None])
-        width = n_design + g.size
+        ratios = self._ratio_buffer
+        ratios[..., :n_design] = r0[..., None]
+        np.maximum(r0[..., None] * self._designs, rh, out=ratios[..., width:width + n_design])
+        np.maximum(self._double_grid, rh, out=ratios[..., width + n_design:])
+        scaled = ratios * nc[..., None]
+        qs = scaled / (scaled + np_[..., None])
         q_null, q_alt = qs[..., :width], qs[..., width:]
         theta = np.minimum(cfg.max_bet, 1.0 - (1.0 - np.maximum((q_alt - q_null) / (1.0 - q_null), 0.0)) ** mm)
         up = 1.0 + theta * (share[..., None] / q_null - 1.0)
         share_factor, above = up[..., :n_design], up[..., n_design:]
-        x = share / q0
+        fail_factor = self._fail_factor_buffer
+        fail_factor[..., :n_design] = share_factor
+        fail_factor[..., n_design:] = 1.0
         # the error rate's count test (the latency metrics' are the histogram tests): the design
         # ratios and the plug-in estimate, mixed within the tick
-        lr = np.ones((*q0.shape, self.n_count))
         col = self._error_col
         if col >= 0 and cfg.count_weight > 0 and not self.hindsight:
-            designs = np.asarray(cfg.error_count_ratios)
-            r1c = np.concatenate(
-                [r0[:, col, None] * designs, np.maximum(ratio_hat[:, col], r0[:, col] * designs[0])[:, None]], axis=1
-            )
-            q1c = r1c * nc[:, col, None] / (r1c * nc[:, col, None] + np_[:, col, None])
+            r1c = self._count_ratio_buffer
+            np.multiply(r0[:, col, None], self._error_count_ratios, out=r1c[:, :-1])
+            np.maximum(ratio_hat[:, col], r1c[:, 0], out=r1c[:, -1])
+            scaled_c = r1c * nc[:, col, None]
+            q1c = scaled_c / (scaled_c + np_[:, col, None])
             m_col = np.where(valid[:, col], events[:, col], 1.0)
-            lr[:, col, :] = self._capped_lr(xc[:, col], m_col, q0[:, col], q1c)[:, None]
-        count_factor = (1.0 - cfg.count_bet) + cfg.count_bet * lr
-        fail_factor = np.concatenate([share_factor, count_factor], axis=2)
+            lr = self._capped_lr(xc[:, col], m_col, q0[:, col], q1c)
+            fail_factor[:, col, n_design:] = ((1.0 - cfg.count_bet) + cfg.count_bet * lr)[:, None]
         if self.hindsight == "share":
-            fail_factor = np.broadcast_to(np.maximum(1.0, x)[..., None], fail_factor.shape)
+            fail_factor[...] = np.maximum(1.0, share / q0)[..., None]
         elif self.hindsight == "count":
-            best = np.where(x > 1.0, cfg.burst_cap / q0, 1.0)
-            fail_factor = np.broadcast_to(best[..., None], fail_factor.shape)
+            fail_factor[...] = np.where(share / q0 > 1.0, cfg.burst_cap / q0, 1.0)[..., None]
         # bets that the canary's share stays below q: "pass" (at R0) and the confidence sequence's
         # (at each grid ratio), at once
-        ra = np.concatenate([np.minimum(1.0, rh), np.minimum(rh, 0.5 * g)], axis=2)
-        qa = ra * nc[..., None] / (ra * nc[..., None] + np_[..., None])
-        qn = np.concatenate([q0[..., None], q_null[..., n_design:]], axis=2)
+        ra = self._pass_ratio_buffer
+        np.minimum(1.0, rh, out=ra[..., :1])
+        np.minimum(rh, self._half_grid, out=ra[..., 1:])
+        scaled = ra * nc[..., None]
+        qa = scaled / (scaled + np_[..., None])
+        qn = self._pass_null_buffer
+        qn[..., 0] = q0
+        qn[..., 1:] = q_null[..., n_design:]
         phi = np.minimum(cfg.max_bet, 1.0 - (1.0 - np.maximum((qn - qa) / qn, 0.0)) ** mm)
-        down = 1.0 + phi * ((1.0 - share[..., None]) / (1.0 - qn) - 1.0)
-        valid3 = valid[..., None]
-        self.log_fail_strategies += np.where(valid3, np.log(fail_factor), 0.0)
-        self.log_pass += np.where(valid, np.log(down[..., 0]), 0.0)
-        self.cs_above += np.where(valid3, np.log(above), 0.0)
-        self.cs_below += np.where(valid3, np.log(down[..., 1:]), 0.0)
+        down = np.log(1.0 + phi * ((1.0 - share[..., None]) / (1.0 - qn) - 1.0))
+        invalid = ~valid
+        log_fail = np.log(fail_factor)
+        log_fail[invalid] = 0.0
+        self.log_fail_strategies += log_fail
+        down[invalid] = 0.0
+        self.log_pass += down[..., 0]
+        self.cs_below += down[..., 1:]
+        log_above = np.log(above)
+        log_above[invalid] = 0.0
+        self.cs_above += log_above
         # bookkeeping (ticks without events still count requests for the effect estimate)
         seen = np.isfinite(t.nc + t.np_ + t.xc + t.xp) & (t.nc >= 0) & (t.np_ >= 0)
         self.sum_xc += np.where(seen, xc, 0.0)
@@ -612,7 +649,6 @@ class BatchJudge:
         self.evidence_ticks += valid
         self.last_bound = np.where(np.isfinite(t.bound), t.bound, self.last_bound)
         self.last_r0 = np.where(valid, t.r0, self.last_r0)
-
 
     def _capped_lr(self, x: FloatArray, m: FloatArray, q0: FloatArray, q1: FloatArray) -> FloatArray:
         """The error count test's capped likelihood ratio ``min(LR, cap)`` for one tick, per run.
@@ -626,18 +662,18 @@ class BatchJudge:
         :mod:`analysis.sequential`).
         """
         cfg = self.config
-        rho = cfg.error_dispersion
         x = np.minimum(x, m)
-        q_null = np.clip(x / m, 1e-9, q0)
-        q1 = np.clip(q1, 1e-9, 1.0 - 1e-9)
+        q_null = np.minimum(np.maximum(x / m, 1e-9), q0)
+        q1 = np.minimum(np.maximum(q1, 1e-9), 1.0 - 1e-9)
         n_grid, n_alt = len(_NULL_RHO_GRID), q1.shape[1]
         # one beta-binomial evaluation for: the null on the dispersion grid, the alternatives at x,
         # and the alternatives at 0 (had the canary got none of the tick's errors; its null likelihood is 1)
-        xs = np.repeat(x[:, None], n_grid + 2 * n_alt, axis=1)
-        xs[:, n_grid + n_alt:] = 0.0
-        mus = np.concatenate([np.repeat(q_null[:, None], n_grid, axis=1), q1, q1], axis=1)
-        rhos = np.asarray([*(g * rho for g in _NULL_RHO_GRID), *[_ALT_RHO * rho] * (2 * n_alt)])[None, :]
-        ll = _log_bb(xs, m[:, None], mus, rhos)
+        xs, mus = self._count_x_buffer, self._count_mu_buffer
+        xs[:, :n_grid + n_alt] = x[:, None]
+        mus[:, :n_grid] = q_null[:, None]
+        mus[:, n_grid:n_grid + n_alt] = q1
+        mus[:, n_grid + n_alt:] = q1
+        ll = _log_bb(xs, m[:, None], mus, self._count_rhos)
         null = np.maximum(np.max(ll[:, :n_grid], axis=1), x * np.log(q_null) + (m - x) * np.log1p(-q_null))
         log_n = math.log(n_alt)
         log_lr = logsumexp(ll[:, n_grid:n_grid + n_alt], axis=1) - log_n - null
@@ -655,6 +691,11 @@ def _log_bb(x: FloatArray, m: FloatArray, mu: FloatArray, rho: FloatArray) -> Fl
     ``x`` and ``m`` are accepted. ``rho == 0`` is the binomial.
     """
     positive = rho > 1e-9
+    if positive.all():
+        scale = (1.0 - rho) / rho
+        a = mu * scale
+        b = (1.0 - mu) * scale
+        return np.asarray(betaln(x + a, m - x + b) - betaln(a, b), dtype=np.float64)
     binom = x * np.log(mu) + (m - x) * np.log1p(-mu)
     if not np.any(positive):
         return np.asarray(binom, dtype=np.float64)

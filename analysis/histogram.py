@@ -35,12 +35,14 @@ _JITTER_ALT: Final = 0.5
 #: Points (over +-3 jitter standard deviations) on which the null's likelihood is first scanned
 #: to find where its jitter integral concentrates.
 _JITTER_SCAN: Final = 7
+#: Offsets of the scan point before, at and after the best one.
+_NEIGHBOURS: Final = np.asarray([-1, 0, 1])
 
 
 def logsumexp(a: FloatArray, axis: int) -> FloatArray:
     """``log(sum(exp(a), axis))`` without overflow (an all ``-inf`` slice gives ``-inf``)."""
-    top = a.max(axis=axis, keepdims=True)
-    top[~np.isfinite(top)] = 0.0
+    # (an infinite maximum is clamped to a finite one: -inf stays -inf, +inf stays +inf)
+    top = np.minimum(np.maximum(a.max(axis=axis, keepdims=True), -1e300), 1e300)
     out: FloatArray = np.log(np.exp(a - top).sum(axis=axis)) + top.squeeze(axis=axis)
     return out
 
@@ -62,7 +64,7 @@ def bucket_log_likelihood(p: FloatArray, p_0: FloatArray, x: FloatArray, m: Floa
     mixed += ((1.0 - w)[:, None] * p_0)[:, None, :]
     np.log(p, out=p)
     np.log(mixed, out=mixed)
-    ll: FloatArray = np.einsum("nk,nrk->nr", x, p) - np.einsum("nk,nrk->nr", m, mixed)
+    ll: FloatArray = (p @ x[:, :, None] - mixed @ m[:, :, None])[..., 0]
     return ll
 
 
@@ -86,6 +88,7 @@ class _ShiftPlan:
         alternatives: Sequence[tuple[float, float, float]],
     ) -> None:
         self.knots = np.log(np.asarray(bounds, dtype=np.float64))
+        self._inverse_gaps = 1.0 / np.diff(self.knots)
         tau = math.sqrt(2.0) * jitter  # the canary's jitter relative to the primary's
         self.d0 = d0 = math.log1p(tolerance)
         self.taus = np.asarray([g * tau for g in _JITTER_NULL_GRID])
@@ -94,6 +97,14 @@ class _ShiftPlan:
         alt_nodes, alt_weights = hermegauss(_JITTER_ALT_NODES)
         self.null_nodes = null_nodes
         self.null_log_weights = np.log(null_weights / null_weights.sum())
+        # constants of the jitter integral: the scan's log prior density, the trapezoid's step and
+        # scale, and the nodes' weights with the standard normal density they stand in for
+        with np.errstate(divide="ignore", invalid="ignore"):  # no jitter: these are never used
+            self.scan_log_prior = 0.5 * (self.scan / self.taus[:, None]) ** 2
+            self.step = self.scan[:, 1] - self.scan[:, 0]
+            self.trapezoid_log_scale = np.log(self.step / (self.taus * math.sqrt(2.0 * math.pi)))
+        self.null_log_terms = self.null_log_weights + 0.5 * null_nodes**2
+        self.level_index = np.arange(len(_JITTER_NULL_GRID))[None, :, None]
         self.alt_log_weights = np.log(alt_weights / alt_weights.sum())
         # rows: the null without jitter, the scans, then each distinct shift the alternatives use
         # (a body shift, or a slow share's) at every alternative node
@@ -108,12 +119,18 @@ class _ShiftPlan:
             return np.arange(start[factor], start[factor] + _JITTER_ALT_NODES)
 
         self.n_alt = len(alternatives)
-        self.main = np.concatenate([shift_rows(f) for f, _, _ in alternatives])
+        main = np.concatenate([shift_rows(f) for f, _, _ in alternatives])
         # an alternative without a slow share mixes its body with itself
-        self.slow = np.concatenate([shift_rows(sl if e > 0 else f) for f, e, sl in alternatives])
+        slow = np.concatenate([shift_rows(sl if e > 0 else f) for f, e, sl in alternatives])
         deltas = np.concatenate(rows)
-        self.eps = np.repeat(np.asarray([e for _, e, _ in alternatives], dtype=np.float64), _JITTER_ALT_NODES)
+        eps = np.repeat(np.asarray([e for _, e, _ in alternatives], dtype=np.float64), _JITTER_ALT_NODES)
         self.n_rows = len(deltas)
+        # the rows of one likelihood evaluation: the null's as they are, then each alternative's body
+        # row with a share eps of its slow row mixed in (eps = 0 for a pure shift)
+        nulls = np.arange(self.n_null)
+        self.body_rows = np.concatenate([nulls, main])
+        self.slow_rows = np.concatenate([nulls, slow])
+        self.slow_shares = np.concatenate([np.zeros(self.n_null), eps])[:, None]
         index, frac = self.locate(self.knots[None, :] - deltas[:, None])
         interpolation = np.zeros((len(self.knots), index.size))
         columns = np.arange(index.size)
@@ -127,9 +144,9 @@ class _ShiftPlan:
         The pooled survival's probit is taken linear in log latency between
         bounds and beyond the outer ones (exact for a log-normal latency).
         """
-        knots = self.knots
-        index = np.clip(np.searchsorted(knots, points, side="right") - 1, 0, len(knots) - 2)
-        return index, (points - knots[index]) / (knots[index + 1] - knots[index])
+        index = np.searchsorted(self.knots, points, side="right")
+        index = np.minimum(np.maximum(index - 1, 0), len(self.knots) - 2)
+        return index, (points - self.knots[index]) * self._inverse_gaps[index]
 
 
 class HistogramTests:
@@ -150,6 +167,13 @@ class HistogramTests:
         # bucket edges of the survival function for every row: 1 below the first bound, 0 above the last
         self._edges = np.zeros((n_runs, self.plan.n_rows, len(bounds) + 2))
         self._edges[..., 0] = 1.0
+        self._edges0 = np.zeros((n_runs, len(bounds) + 2))
+        self._edges0[:, 0] = 1.0
+        self._null_edges = np.zeros((n_runs, len(_JITTER_NULL_GRID) * _JITTER_NODES, len(bounds) + 2))
+        self._null_edges[..., 0] = 1.0
+        # where each run's probits start in the flattened (runs, bounds) array
+        self._run_index = np.arange(n_runs)[:, None, None]
+        self._probit_offsets = (np.arange(n_runs) * len(bounds))[:, None, None, None]
 
     def likelihood_ratios(
         self, pooled: FloatArray, ch: FloatArray, ph: FloatArray, ok: npt.NDArray[np.bool_]
@@ -174,36 +198,30 @@ class HistogramTests:
         n = self.n_runs
         total = pooled[:, -1:]
         floor = 0.5 / np.maximum(total, 1.0)
-        surv = np.clip(1.0 - pooled[:, :-1] / np.where(total > 0, total, 1.0), floor, 1.0 - floor)
+        surv = np.minimum(np.maximum(1.0 - pooled[:, :-1] / np.where(total > 0, total, 1.0), floor), 1.0 - floor)
         probit = ndtri(surv)
         # bucket probabilities: differences of the survival function (1 below every bound, 0 above)
         edges = self._edges
         edges[..., 1:-1] = ndtr(probit @ plan.interpolation).reshape(n, plan.n_rows, -1)
         p_d = edges[..., :-1] - edges[..., 1:]
-        edges0 = np.concatenate([np.ones((n, 1)), surv, np.zeros((n, 1))], axis=1)
+        edges0 = self._edges0
+        edges0[:, 1:-1] = surv
         p_0 = edges0[:, :-1] - edges0[:, 1:]
         nc, np_ = ch[:, -1], ph[:, -1]
-        x = np.maximum(np.diff(ch, axis=1, prepend=0.0), 0.0)
-        m = np.maximum(x + np.maximum(np.diff(ph, axis=1, prepend=0.0), 0.0), x)
+        x = _bucket_counts(ch)
+        m = np.maximum(x + _bucket_counts(ph), x)
         valid = ok & np.isfinite(nc + np_ + m.sum(axis=1)) & (nc > 0) & (np_ > 0)
-        x = np.where(valid[:, None], x, 0.0)
-        m = np.where(valid[:, None], m, 0.0)
+        x[~valid] = 0.0
+        m[~valid] = 0.0
         w = np.where(valid, nc / np.where(valid, nc + np_, 1.0), 0.5)
-        ll = bucket_log_likelihood(p_d[:, :plan.n_null], p_0, x, m, w)
+        # the null's rows as they are; an alternative's body row, with a share eps of its slow row
+        # mixed in (a pure shift has eps = 0): one likelihood evaluation for all of them
+        body = p_d[:, plan.body_rows]
+        ll = bucket_log_likelihood(body + plan.slow_shares * (p_d[:, plan.slow_rows] - body), p_0, x, m, w)
         null = ll[:, 0]
         if plan.taus[-1] > 0:  # latency_jitter = 0: the null has no jitter to integrate over
-            null = np.maximum(null, self._jitter_integral(ll[:, 1:], probit, p_0, x, m, w))
-        # alternatives: pure shifts are rows as they are; those that make a share eps of the
-        # requests much slower mix two rows
-        main = p_d[:, plan.main]
-        mixed = plan.eps > 0
-        alt_ll = np.empty((n, plan.eps.size))
-        if (~mixed).any():
-            alt_ll[:, ~mixed] = bucket_log_likelihood(main[:, ~mixed], p_0, x, m, w)
-        if mixed.any():
-            eps = plan.eps[mixed][None, :, None]
-            alt_ll[:, mixed] = bucket_log_likelihood((1.0 - eps) * main[:, mixed] + eps * p_d[:, plan.slow[mixed]], p_0, x, m, w)
-        alts = alt_ll.reshape(n, plan.n_alt, _JITTER_ALT_NODES)
+            null = np.maximum(null, self._jitter_integral(ll[:, 1:plan.n_null], probit, p_0, x, m, w))
+        alts = ll[:, plan.n_null:].reshape(n, plan.n_alt, _JITTER_ALT_NODES)
         log_lr = logsumexp(alts + plan.alt_log_weights, axis=2) - null[:, None]
         cap = self.burst_cap / w[:, None]
         lr = np.minimum(np.exp(np.minimum(log_lr, 700.0)), cap)
@@ -228,28 +246,33 @@ class HistogramTests:
         plan = self.plan
         n = self.n_runs
         levels, points = plan.scan.shape
-        taus = plan.taus[None, :, None]
-        g = scanned.reshape(n, levels, points) - 0.5 * (plan.scan[None] / taus) ** 2
-        step = (plan.scan[:, 1] - plan.scan[:, 0])[None, :]
-        trapezoid = logsumexp(g, axis=2) + np.log(step / (plan.taus[None, :] * math.sqrt(2.0 * math.pi)))
+        g = scanned.reshape(n, levels, points) - plan.scan_log_prior
+        step = plan.step
+        trapezoid = logsumexp(g, axis=2) + plan.trapezoid_log_scale
         best = np.minimum(np.maximum(np.argmax(g, axis=2), 1), points - 2)
-        runs, level = np.arange(n)[:, None], np.arange(levels)[None, :]
-        g_lo, g_mid, g_hi = g[runs, level, best - 1], g[runs, level, best], g[runs, level, best + 1]
+        around = g[self._run_index, plan.level_index, best[..., None] + _NEIGHBOURS]
+        g_lo, g_mid, g_hi = around[..., 0], around[..., 1], around[..., 2]
         curvature = (g_lo - 2.0 * g_mid + g_hi) / step**2  # second derivative, < 0 at a peak
         peaked = curvature < 0
         curvature = np.where(peaked, curvature, -1.0)
         width = np.where(peaked, 1.0 / np.sqrt(-curvature), step)
         width = np.minimum(np.maximum(width, 1e-6), plan.taus[None, :])
         shift = np.where(peaked, (g_hi - g_lo) / (-2.0 * step * curvature), 0.0)
-        peak = plan.scan[level, best] + np.minimum(np.maximum(shift, -step), step)
+        peak = plan.scan[plan.level_index[..., 0], best] + np.minimum(np.maximum(shift, -step), step)
         nodes = peak[..., None] + width[..., None] * plan.null_nodes  # (runs, levels, nodes)
-        index, frac = plan.locate(plan.knots[None, None, None, :] - (plan.d0 + nodes)[..., None])
-        rows = np.arange(n)[:, None, None, None]
-        at = probit[rows, index] * (1.0 - frac) + probit[rows, index + 1] * frac
-        s_d = ndtr(at).reshape(n, levels * len(plan.null_nodes), -1)
-        ones = np.ones((*s_d.shape[:2], 1))
-        p_d = np.concatenate([ones, s_d], axis=2) - np.concatenate([s_d, 0.0 * ones], axis=2)
+        index, frac = plan.locate(plan.knots - (plan.d0 + nodes)[..., None])
+        index += self._probit_offsets
+        flat = probit.ravel()
+        edges = self._null_edges
+        edges[..., 1:-1] = ndtr(flat[index] * (1.0 - frac) + flat[index + 1] * frac).reshape(n, levels * len(plan.null_nodes), -1)
+        p_d = edges[..., :-1] - edges[..., 1:]
         ll = bucket_log_likelihood(p_d, p_0, x, m, w).reshape(n, levels, len(plan.null_nodes))
-        h = ll - 0.5 * (nodes / taus) ** 2 + 0.5 * plan.null_nodes**2
-        adaptive = logsumexp(h + plan.null_log_weights, axis=2) + np.log(width / plan.taus[None, :])
+        h = ll - 0.5 * (nodes / plan.taus[:, None]) ** 2 + plan.null_log_terms
+        adaptive = logsumexp(h, axis=2) + np.log(width / plan.taus[None, :])
         return np.asarray(np.max(np.maximum(adaptive, trapezoid), axis=1), dtype=np.float64)
+
+def _bucket_counts(cumulative: FloatArray) -> FloatArray:
+    """Per-bucket counts (never negative) from cumulative ones, row by row; a new array."""
+    out = cumulative.copy()
+    out[:, 1:] -= cumulative[:, :-1]
+    return np.maximum(out, 0.0, out=out)

@@ -247,7 +247,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -314,6 +314,7 @@ class SequentialJudge:
                 latency_jitter=latency_jitter,
             )
         self._batch = BatchJudge(1, config)
+        self._weights = config.metric_weights()
 
     @property
     def config(self) -> JudgeConfig:
@@ -356,15 +357,20 @@ class SequentialJudge:
         """The verdict for the evidence so far (no new tick)."""
         b = self._batch
         cfg = self.config
-        weights = cfg.metric_weights()
+        weights = self._weights
         threshold = 1.0 / cfg.alpha
         log_fail = b.log_fail[0].tolist()
         combined = _exp(_log_mean_exp(log_fail, weights))
         ticks = int(b.ticks[0])
         bounds = b.effect_bounds(0)
-        details = []
-        for k, name in enumerate(cfg.metrics):
-            details.append(self._metric_verdict(k, name, weights[k], threshold, log_fail[k], bounds[k]))
+        # the run's per-metric state as rows of Python floats, one per metric
+        rows = zip(*(a[0].tolist() for a in (
+            b.log_pass, b.sum_xc, b.sum_nc, b.sum_xp, b.sum_np, b.last_bound, b.last_r0, b.evidence_ticks,
+        )), strict=True)
+        details = [
+            self._metric_verdict(name, weights[k], threshold, log_fail[k], bounds[k], _MetricState(*row))
+            for (k, name), row in zip(enumerate(cfg.metrics), rows, strict=True)
+        ]
         if b.failed[0]:
             outcome: Outcome = "fail"
             top = max(details, key=lambda m: m.evidence / m.threshold)
@@ -390,27 +396,23 @@ class SequentialJudge:
 
     def _metric_verdict(
         self,
-        k: int,
         name: str,
         weight: float,
         alpha_inv: float,
         log_fail: float,
         bounds: tuple[float | None, float | None],
+        st: _MetricState,
     ) -> MetricVerdict:
-        b = self._batch
         cfg = self.config
         ev = _exp(log_fail)
-        pev = _exp(float(b.log_pass[0, k]))
+        pev = _exp(st.log_pass)
         thr = alpha_inv / weight
-        sxc, snc = float(b.sum_xc[0, k]), float(b.sum_nc[0, k])
-        sxp, snp = float(b.sum_xp[0, k]), float(b.sum_np[0, k])
-        cval = 100.0 * sxc / snc if snc > 0 else None
-        pval = 100.0 * sxp / snp if snp > 0 else None
+        cval = 100.0 * st.sum_xc / st.sum_nc if st.sum_nc > 0 else None
+        pval = 100.0 * st.sum_xp / st.sum_np if st.sum_np > 0 else None
         effect = cval / pval if cval is not None and pval is not None and pval > 0 else None
-        bound = float(b.last_bound[0, k])
-        bound_ms = bound if math.isfinite(bound) else None
-        r0 = float(b.last_r0[0, k])
-        nticks = int(b.evidence_ticks[0, k])
+        bound_ms = st.last_bound if math.isfinite(st.last_bound) else None
+        r0 = st.last_r0
+        nticks = int(st.evidence_ticks)
         label = _LABELS[name]
         if name == "error-rate":
             tol_text = f"x{1 + cfg.error_rate_tolerance_ratio:g}"
@@ -467,6 +469,19 @@ class SequentialJudge:
             upper=upper,
             ticks=nticks,
         )
+
+
+class _MetricState(NamedTuple):
+    """One metric's slice of the judge's state, as Python floats (see :class:`analysis.engine.BatchJudge`)."""
+
+    log_pass: float
+    sum_xc: float
+    sum_nc: float
+    sum_xp: float
+    sum_np: float
+    last_bound: float
+    last_r0: float
+    evidence_ticks: float
 
 
 def _log_mean_exp(logs: list[float], weights: Sequence[float]) -> float:

@@ -36,13 +36,11 @@ class Window:
         evidence this tick). Small non-monotonicities, which ``increase()`` can
         produce across series, are repaired by a running maximum.
         """
-        out = np.full(len(bounds) + 1, np.nan)
-        if self.latency is None:
-            return out
-        lookup = {float(k): float(v) for k, v in self.latency.items()}
-        keys = [*(float(b) for b in bounds), math.inf]
-        values = [lookup.get(k, math.nan) for k in keys]
-        arr = np.asarray(values, dtype=np.float64)
-        if not np.all(np.isfinite(arr)) or np.any(arr < 0.0):
-            return out
-        return np.maximum.accumulate(arr)
+        if self.latency is not None:
+            lookup = {float(k): float(v) for k, v in self.latency.items()}
+            values = [lookup.get(float(b), math.nan) for b in bounds]
+            values.append(lookup.get(math.inf, math.nan))
+            # (NaN fails both comparisons)
+            if all(0.0 <= v < math.inf for v in values):
+                return np.maximum.accumulate(np.asarray(values, dtype=np.float64))
+        return np.full(len(bounds) + 1, np.nan)
