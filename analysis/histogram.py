@@ -23,15 +23,10 @@ __all__ = ["HistogramTests", "bucket_log_likelihood", "logsumexp"]
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Gauss-Hermite nodes over the tick's
-#: jitter for the null (adaptive: centred where the integrand peaks) and for the alternatives
-#: (fixed; any mixture is a valid alternative, fewer nodes only change how well it is
-#: approximated), fractions of the jitter bound at which the null is evaluated besides 0, and
-#: the fraction the alternatives assume.
+#: Gauss-Hermite nodes over the tick's jitter, for the null (adaptive: centred where the
+#: integrand peaks) and for the alternatives (fixed: a mixture fixed before the tick).
 _JITTER_NODES: Final = 5
-_JITTER_ALT_NODES: Final = 3
-_JITTER_NULL_GRID: Final = (0.5, 1.0)
-_JITTER_ALT: Final = 0.5
+_JITTER_ALT_NODES: Final = 5
 #: Points (over +-3 jitter standard deviations) on which the null's likelihood is first scanned
 #: to find where its jitter integral concentrates.
 _JITTER_SCAN: Final = 7
@@ -73,11 +68,11 @@ class _ShiftPlan:
 
     The tests compare the canary's latency distribution with the pooled one
     shifted by ``delta`` in log latency. The null is the shift at the tolerance
-    ``d0 = log(1 + latency_tolerance)``, without jitter and integrated over the
-    jitter at each fraction of :data:`_JITTER_NULL_GRID`. Each alternative is a
-    mixture: ``1 - eps`` of the requests shifted by ``d0 + log(factor)``,
-    ``eps`` by ``d0 + log(slow)`` (``eps = 0``: a pure shift), averaged over
-    :data:`_JITTER_ALT` x the jitter. The shifts that do not depend on the data
+    ``d0 = log(1 + latency_tolerance)`` integrated over the jitter at its bound
+    ``tau`` (or, without a jitter allowance, the shift ``d0`` itself). Each
+    alternative is a mixture: ``1 - eps`` of the requests shifted by ``d0 +
+    log(factor)``, ``eps`` by ``d0 + log(slow)`` (``eps = 0``: a pure shift),
+    averaged over the same jitter ``tau``. The shifts that do not depend on the data
     (the null without jitter, the scan of the jitter, the alternatives) are
     rows of one matrix product (:attr:`interpolation`) of the pooled survival's
     probits at the bounds.
@@ -89,33 +84,30 @@ class _ShiftPlan:
     ) -> None:
         self.knots = np.log(np.asarray(bounds, dtype=np.float64))
         self._inverse_gaps = 1.0 / np.diff(self.knots)
-        tau = math.sqrt(2.0) * jitter  # the canary's jitter relative to the primary's
+        self.tau = tau = math.sqrt(2.0) * jitter  # the canary's jitter relative to the primary's
         self.d0 = d0 = math.log1p(tolerance)
-        self.taus = np.asarray([g * tau for g in _JITTER_NULL_GRID])
-        self.scan = np.linspace(-3.0, 3.0, _JITTER_SCAN)[None, :] * self.taus[:, None]  # (levels, scan)
+        self.scan = np.linspace(-3.0, 3.0, _JITTER_SCAN) * tau
         null_nodes, null_weights = hermegauss(_JITTER_NODES)
         alt_nodes, alt_weights = hermegauss(_JITTER_ALT_NODES)
         self.null_nodes = null_nodes
-        self.null_log_weights = np.log(null_weights / null_weights.sum())
         # constants of the jitter integral: the scan's log prior density, the trapezoid's step and
         # scale, and the nodes' weights with the standard normal density they stand in for
+        self.step = float(self.scan[1] - self.scan[0])
         with np.errstate(divide="ignore", invalid="ignore"):  # no jitter: these are never used
-            self.scan_log_prior = 0.5 * (self.scan / self.taus[:, None]) ** 2
-            self.step = self.scan[:, 1] - self.scan[:, 0]
-            self.trapezoid_log_scale = np.log(self.step / (self.taus * math.sqrt(2.0 * math.pi)))
-        self.null_log_terms = self.null_log_weights + 0.5 * null_nodes**2
-        self.level_index = np.arange(len(_JITTER_NULL_GRID))[None, :, None]
+            self.scan_log_prior = 0.5 * (self.scan / tau) ** 2
+            self.trapezoid_log_scale = float(np.log(np.float64(self.step) / (tau * math.sqrt(2.0 * math.pi))))
+        self.null_log_terms = np.log(null_weights / null_weights.sum()) + 0.5 * null_nodes**2
         self.alt_log_weights = np.log(alt_weights / alt_weights.sum())
-        # rows: the null without jitter, the scans, then each distinct shift the alternatives use
+        # rows: the null without jitter, the scan, then each distinct shift the alternatives use
         # (a body shift, or a slow share's) at every alternative node
-        rows = [np.asarray([d0]), d0 + self.scan.ravel()]
+        rows = [np.asarray([d0]), d0 + self.scan]
         self.n_null = 1 + self.scan.size
         start: dict[float, int] = {}
 
         def shift_rows(factor: float) -> npt.NDArray[np.intp]:
             if factor not in start:
                 start[factor] = sum(len(r) for r in rows)
-                rows.append(d0 + math.log(factor) + _JITTER_ALT * tau * alt_nodes)
+                rows.append(d0 + math.log(factor) + tau * alt_nodes)
             return np.arange(start[factor], start[factor] + _JITTER_ALT_NODES)
 
         self.n_alt = len(alternatives)
@@ -169,30 +161,30 @@ class HistogramTests:
         self._edges[..., 0] = 1.0
         self._edges0 = np.zeros((n_runs, len(bounds) + 2))
         self._edges0[:, 0] = 1.0
-        self._null_edges = np.zeros((n_runs, len(_JITTER_NULL_GRID) * _JITTER_NODES, len(bounds) + 2))
+        self._null_edges = np.zeros((n_runs, _JITTER_NODES, len(bounds) + 2))
         self._null_edges[..., 0] = 1.0
         # where each run's probits start in the flattened (runs, bounds) array
-        self._run_index = np.arange(n_runs)[:, None, None]
-        self._probit_offsets = (np.arange(n_runs) * len(bounds))[:, None, None, None]
+        self._run_index = np.arange(n_runs)[:, None]
+        self._probit_offsets = (np.arange(n_runs) * len(bounds))[:, None, None]
 
     def likelihood_ratios(
         self, pooled: FloatArray, ch: FloatArray, ph: FloatArray, ok: npt.NDArray[np.bool_]
     ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
         """The latency shift test's capped likelihood ratios, ``(n_runs, alternatives)``, and which runs count.
 
-        Model (J), given the past and the tick's pooled histogram: each request
+        Model (H), given the past and the tick's pooled histogram: each request
         of a bucket is the canary's independently, with probability
         ``q_k = w r_k / (w r_k + 1 - w)``, ``w`` the canary's share of the
         tick's requests and ``r_k`` the ratio of the bucket's probability under
         the canary's latency distribution to its probability under the pooled
         one; the canary's distribution is the pooled one shifted by ``delta +
         e`` in log latency, ``e`` the tick's jitter (normal, standard deviation
-        at most ``sqrt(2) x latency_jitter``). The pooled distribution between
-        bucket bounds is taken log-linear in survival against log latency (the
-        same interpolation as the tolerance). Null: ``delta`` = the tolerance,
-        likelihood maximised over no jitter and the jitter grid; alternatives:
-        the shift factors beyond it. Capped at ``burst_cap / w``, what a tick
-        whose every slow request landed on the canary may earn.
+        at most ``tau = sqrt(2) x latency_jitter``). The pooled survival
+        between bucket bounds is interpolated linearly in probit against log
+        latency. Null: ``delta`` = the tolerance; alternatives: the shifts and
+        slow shares beyond it; both integrated over the jitter at ``tau``.
+        Capped at ``burst_cap / w``, what a tick whose every slow request
+        landed on the canary may earn.
         """
         plan = self.plan
         n = self.n_runs
@@ -219,8 +211,8 @@ class HistogramTests:
         body = p_d[:, plan.body_rows]
         ll = bucket_log_likelihood(body + plan.slow_shares * (p_d[:, plan.slow_rows] - body), p_0, x, m, w)
         null = ll[:, 0]
-        if plan.taus[-1] > 0:  # latency_jitter = 0: the null has no jitter to integrate over
-            null = np.maximum(null, self._jitter_integral(ll[:, 1:plan.n_null], probit, p_0, x, m, w))
+        if plan.tau > 0:  # (latency_jitter = 0: the null is the shift d0 itself)
+            null = self._jitter_integral(ll[:, 1:plan.n_null], probit, p_0, x, m, w)
         alts = ll[:, plan.n_null:].reshape(n, plan.n_alt, _JITTER_ALT_NODES)
         log_lr = logsumexp(alts + plan.alt_log_weights, axis=2) - null[:, None]
         cap = self.burst_cap / w[:, None]
@@ -231,7 +223,7 @@ class HistogramTests:
         self, scanned: FloatArray, probit: FloatArray, p_0: FloatArray, x: FloatArray,
         m: FloatArray, w: FloatArray,
     ) -> FloatArray:
-        """Log of the null's likelihood integrated over the jitter, the largest over the jitter levels; per run.
+        """Log of the null's likelihood integrated over the jitter at its bound, per run.
 
         ``integral of L(d0 + e) N(e; 0, tau^2) de`` by adaptive Gauss-Hermite
         quadrature: the scan (``scanned``: log L on :attr:`_ShiftPlan.scan`)
@@ -244,32 +236,31 @@ class HistogramTests:
         far narrower than the jitter.
         """
         plan = self.plan
-        n = self.n_runs
-        levels, points = plan.scan.shape
-        g = scanned.reshape(n, levels, points) - plan.scan_log_prior
-        step = plan.step
-        trapezoid = logsumexp(g, axis=2) + plan.trapezoid_log_scale
-        best = np.minimum(np.maximum(np.argmax(g, axis=2), 1), points - 2)
-        around = g[self._run_index, plan.level_index, best[..., None] + _NEIGHBOURS]
-        g_lo, g_mid, g_hi = around[..., 0], around[..., 1], around[..., 2]
+        points = plan.scan.size
+        tau, step = plan.tau, plan.step
+        g = scanned - plan.scan_log_prior
+        trapezoid = logsumexp(g, axis=1) + plan.trapezoid_log_scale
+        best = np.minimum(np.maximum(np.argmax(g, axis=1), 1), points - 2)
+        g_lo, g_mid, g_hi = g[self._run_index, best[:, None] + _NEIGHBOURS].T
         curvature = (g_lo - 2.0 * g_mid + g_hi) / step**2  # second derivative, < 0 at a peak
         peaked = curvature < 0
         curvature = np.where(peaked, curvature, -1.0)
         width = np.where(peaked, 1.0 / np.sqrt(-curvature), step)
-        width = np.minimum(np.maximum(width, 1e-6), plan.taus[None, :])
+        width = np.minimum(np.maximum(width, 1e-6), tau)
         shift = np.where(peaked, (g_hi - g_lo) / (-2.0 * step * curvature), 0.0)
-        peak = plan.scan[plan.level_index[..., 0], best] + np.minimum(np.maximum(shift, -step), step)
-        nodes = peak[..., None] + width[..., None] * plan.null_nodes  # (runs, levels, nodes)
+        # (the vertex may lie beyond the scan's ends: a jitter over 3 standard deviations)
+        peak = plan.scan[best] + np.minimum(np.maximum(shift, -2.0 * step), 2.0 * step)
+        nodes = peak[:, None] + width[:, None] * plan.null_nodes  # (runs, nodes)
         index, frac = plan.locate(plan.knots - (plan.d0 + nodes)[..., None])
         index += self._probit_offsets
         flat = probit.ravel()
         edges = self._null_edges
-        edges[..., 1:-1] = ndtr(flat[index] * (1.0 - frac) + flat[index + 1] * frac).reshape(n, levels * len(plan.null_nodes), -1)
+        edges[..., 1:-1] = ndtr(flat[index] * (1.0 - frac) + flat[index + 1] * frac)
         p_d = edges[..., :-1] - edges[..., 1:]
-        ll = bucket_log_likelihood(p_d, p_0, x, m, w).reshape(n, levels, len(plan.null_nodes))
-        h = ll - 0.5 * (nodes / plan.taus[:, None]) ** 2 + plan.null_log_terms
-        adaptive = logsumexp(h, axis=2) + np.log(width / plan.taus[None, :])
-        return np.asarray(np.max(np.maximum(adaptive, trapezoid), axis=1), dtype=np.float64)
+        h = bucket_log_likelihood(p_d, p_0, x, m, w) - 0.5 * (nodes / tau) ** 2 + plan.null_log_terms
+        adaptive = logsumexp(h, axis=1) + np.log(width / tau)
+        return np.asarray(np.maximum(adaptive, trapezoid), dtype=np.float64)
+
 
 def _bucket_counts(cumulative: FloatArray) -> FloatArray:
     """Per-bucket counts (never negative) from cumulative ones, row by row; a new array."""

@@ -469,6 +469,15 @@ class JudgeLatency(StrictModel):
     """Allowed relative rise of the canary's latency quantile over the primary's, in percent."""
     quantile: float = Field(default=0.99, gt=0, lt=1)
     """The latency quantile compared (0.99 is p99)."""
+    jitter: float = Field(default=3.5, ge=0, le=50)
+    """How much each version's latency may wander on its own from minute to minute, in percent.
+
+    The standard deviation, per version and minute, of a shift of its whole
+    latency distribution that the other version does not share (drift common
+    to both cancels). The judge's error guarantee holds for any jitter up to
+    this: raise it for services that swing more (safer, slower to catch small
+    regressions), lower it for steady ones (faster).
+    """
 
 
 class JudgeTemplates(StrictModel):

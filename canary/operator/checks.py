@@ -101,6 +101,7 @@ def _judge_from_status(canary: Canary, mesh: Mesh) -> SequentialJudge:
         "metrics": metrics,
         "error_rate_tolerance_pp": spec.errorRate.tolerance,
         "latency_tolerance": spec.latency.tolerance / 100.0,
+        "latency_jitter": spec.latency.jitter / 100.0,
         "tail_quantile": spec.latency.quantile,
     }
     # The histogram's own bucket bounds: the judge reads latency only at bounds the mesh exports.

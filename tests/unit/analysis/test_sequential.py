@@ -12,6 +12,7 @@ from scipy.stats import betabinom, binom
 
 from analysis import BatchJudge, JudgeConfig, SequentialJudge, Verdict, Window
 from analysis.engine import FAIL, PASS
+from analysis.histogram import HistogramTests
 from analysis.simulate import Scenario, SimulatedTicks, TrafficCell, bucket_probabilities, simulate
 
 BOUNDS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
@@ -397,12 +398,15 @@ def _jittered_ticks(
     return nc, hc, np_, hp
 
 
+@pytest.mark.parametrize("jitter", [0.0, 0.5, 1.0])
 @pytest.mark.parametrize("metric", ["latency", "latency-tail"])
 @pytest.mark.parametrize(("per_minute", "weight"), [(1200.0, 0.05), (12000.0, 0.10), (120000.0, 0.10)])
-def test_histogram_test_is_an_e_process_at_its_jitter_bound(metric: str, per_minute: float, weight: float) -> None:
+def test_histogram_test_is_an_e_process_up_to_its_jitter_bound(
+    metric: str, per_minute: float, weight: float, jitter: float
+) -> None:
     # model (H) at its edge: the canary exactly the tolerated 2 % slower, both versions jittering by
-    # the full latency_jitter every minute; Ville: P(sup of the evidence >= 1/a) <= a, for the
-    # metric's count test and for each of its strategies
+    # none, half or all of latency_jitter every minute; Ville: P(sup of the evidence >= 1/a) <= a,
+    # for the metric's count test and for each of its strategies
     config = JudgeConfig(latency_bounds=tuple(BOUNDS), metrics=(metric,), count_weight=1.0)
     runs, ticks = 3000, 10
     rng = np.random.default_rng(11)
@@ -410,13 +414,32 @@ def test_histogram_test_is_an_e_process_at_its_jitter_bound(metric: str, per_min
     top = np.zeros((runs, judge.n_count))
     for _ in range(ticks):
         nc, hc, np_, hp = _jittered_ticks(rng, runs, per_minute, weight, math.log1p(config.latency_tolerance),
-                                          config.latency_jitter)
+                                          jitter * config.latency_jitter)
         judge.update(nc, np.zeros(runs), hc, np_, np.zeros(runs), hp)
         top = np.maximum(top, np.exp(judge.log_fail_strategies[:, 0, judge.n_share:]))
     combined = np.exp(judge.log_fail[:, 0])
     assert np.mean(combined >= 10.0) <= 0.1
     assert np.all(np.mean(top >= 10.0, axis=0) <= 0.1)
     assert np.all(np.mean(top >= 100.0, axis=0) <= 0.01)
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize(("per_minute", "weight"), [(300.0, 0.05), (1200.0, 0.10), (12000.0, 0.10)])
+def test_one_tick_of_the_histogram_tests_is_an_e_value(per_minute: float, weight: float, jitter: float) -> None:
+    # the per-tick factor behind the e-process: under the null (canary exactly the tolerated 2 %
+    # slower, any jitter up to the bound), every alternative's capped likelihood ratio has mean <= 1
+    config = JudgeConfig(latency_bounds=tuple(BOUNDS))
+    alternatives = [(f, 0.0, f) for f in config.latency_shift_factors]
+    alternatives += [(1.0, eps, slow) for eps, slow in config.latency_tail_alternatives]
+    runs = 20000
+    tests = HistogramTests(runs, BOUNDS, config.latency_tolerance, config.latency_jitter, 1.0, alternatives)
+    _, hc, _, hp = _jittered_ticks(np.random.default_rng(5), runs, per_minute, weight,
+                                      math.log1p(config.latency_tolerance), jitter * config.latency_jitter)
+    lr, valid = tests.likelihood_ratios(hc + hp, hc, hp, np.ones(runs, dtype=bool))
+    assert valid.mean() > 0.99
+    mean = lr[valid].mean(axis=0)
+    error = lr[valid].std(axis=0) / math.sqrt(valid.sum())
+    assert np.all(mean <= 1.0 + 4.0 * error), (mean, error)
 
 
 def test_histogram_test_sees_a_ten_percent_slower_canary_that_one_bucket_bound_misses() -> None:

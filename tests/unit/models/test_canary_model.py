@@ -147,7 +147,7 @@ def test_judge_fields_use_their_json_names() -> None:
     dumped = c.model_dump(mode="json", exclude_none=True)["spec"]["analysis"]["judge"]
     assert dumped["alpha"] == 0.05
     assert dumped["dryRun"] is True
-    assert dumped["latency"] == {"enabled": True, "tolerance": 10.0, "quantile": 0.95}
+    assert dumped["latency"] == {"enabled": True, "tolerance": 10.0, "quantile": 0.95, "jitter": 3.5}
     assert dumped["latencyBuckets"] == [5.0, 10.0, 50.0]
 
 

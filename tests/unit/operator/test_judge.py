@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from canary.kube.api import METRIC_TEMPLATES
+from canary.models import Canary
+from canary.operator.checks import _judge_from_status
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
 from canary.providers import registry
 from canary.sandbox.mesh import SCENARIOS, MeshSimulator, SimulatorProvider
@@ -138,3 +140,12 @@ async def test_a_metric_template_pair_feeds_the_judge(monkeypatch: pytest.Monkey
     assert "error rate" in seen[-1]["message"]
     assert any('pod=~"podinfo-primary-.*"' in q and "[60s]" in q for q in provider.queries)
     assert [m["name"] for m in seen[-1]["judge"]["verdict"]["metrics"]] == ["error-rate"]
+
+
+@pytest.mark.parametrize(("jitter", "expected"), [(None, 0.035), (6.0, 0.06), (0.0, 0.0)])
+def test_the_latency_jitter_allowance_reaches_the_judge(jitter: float | None, expected: float) -> None:
+    latency = {"tolerance": 10} if jitter is None else {"tolerance": 10, "jitter": jitter}
+    canary = Canary.model_validate(judged(latency=latency))
+    judge = _judge_from_status(canary, "istio")
+    assert judge.config.latency_jitter == pytest.approx(expected)
+    assert judge.config.latency_tolerance == pytest.approx(0.10)
