@@ -105,7 +105,9 @@ class JudgeConfig:
     factors beyond the tolerance) and ``latency_tail_alternatives`` the
     ``latency-tail`` one's (a share of requests made that many times slower),
     one more each: every metric's count evidence averages equally many
-    strategies. ``max_bet`` is the largest
+    strategies, with equal weights except ``latency_shift_weights``: most on
+    the small shifts, which need the most evidence (a large one is caught in
+    a few ticks whatever its weight). ``max_bet`` is the largest
     fraction of the evidence a share bet stakes on one tick, ``count_bet`` the
     count test's, ``bet_cap_events`` the most events a share bet counts on.
     """
@@ -128,6 +130,7 @@ class JudgeConfig:
     count_bet: float = 0.95
     error_count_ratios: tuple[float, ...] = (3.0, 8.0, 20.0, 60.0)
     latency_shift_factors: tuple[float, ...] = (1.05, 1.1, 1.2, 1.4, 2.0)
+    latency_shift_weights: tuple[float, ...] = (0.4, 0.3, 0.15, 0.1, 0.05)
     latency_tail_alternatives: tuple[tuple[float, float], ...] = (
         (0.005, 10.0), (0.01, 10.0), (0.02, 10.0), (0.05, 10.0), (0.1, 3.0)
     )
@@ -144,6 +147,7 @@ class JudgeConfig:
         object.__setattr__(self, "latency_design_ratios", tuple(float(r) for r in self.latency_design_ratios))
         object.__setattr__(self, "error_count_ratios", tuple(float(r) for r in self.error_count_ratios))
         object.__setattr__(self, "latency_shift_factors", tuple(float(r) for r in self.latency_shift_factors))
+        object.__setattr__(self, "latency_shift_weights", tuple(float(w) for w in self.latency_shift_weights))
         object.__setattr__(
             self, "latency_tail_alternatives", tuple((float(e), float(f)) for e, f in self.latency_tail_alternatives)
         )
@@ -176,6 +180,8 @@ class JudgeConfig:
                 f"latency_shift_factors must be {strategies} factors > 1"
                 " (one more than error_count_ratios: the count test's strategies per metric)"
             )
+        if len(self.latency_shift_weights) != strategies or any(w <= 0 for w in self.latency_shift_weights):
+            raise ValueError(f"latency_shift_weights must be {strategies} positive weights, one per shift factor")
         if len(self.latency_tail_alternatives) != strategies or any(
             not (0 < e < 1 and f > 1) for e, f in self.latency_tail_alternatives
         ):
@@ -302,10 +308,15 @@ class BatchJudge:
         self._count_mu_buffer = np.zeros((n, self._count_rhos.size))
         metrics = self.config.metrics
         cw = self.config.count_weight
+        # each metric's evidence: the share bets' average and the count test's weighted average
+        # of its strategies (equal, except the latency shifts' own weights)
+        weights = np.concatenate([np.full((k, self.n_share), (1.0 - cw) / self.n_share),
+                                  np.full((k, self.n_count), cw / self.n_count)], axis=1)
+        if "latency" in metrics:
+            shift = np.asarray(self.config.latency_shift_weights)
+            weights[metrics.index("latency"), self.n_share:] = cw * shift / shift.sum()
         with np.errstate(divide="ignore"):
-            self._log_strategy_weights = np.log(
-                np.asarray([(1.0 - cw) / self.n_share] * self.n_share + [cw / self.n_count] * self.n_count)
-            )
+            self._log_strategy_weights = np.log(weights)
         self._error_col = metrics.index("error-rate") if "error-rate" in metrics else -1
         # the latency metrics' count tests look at the whole histogram: a shift of the body
         # ("latency") or a share of requests made much slower ("latency-tail"); one plan for both

@@ -208,7 +208,8 @@ least favourable cell), and Ville's bound on the whole e-process at 1,200 to
 Each tick's ratio is capped at ``burst_cap / w``, what a tick whose every
 slow request landed on the canary may earn. One product per
 alternative is kept and the products are averaged (small regressions, many
-ticks: a per-tick mixture would pay its cost every tick).
+ticks: a per-tick mixture would pay its cost every tick); the ``latency``
+shifts with ``latency_shift_weights``, most on the small ones.
 
 A metric's evidence is ``(1 - count_weight) x`` the mean of its share bets
 ``+ count_weight x`` its count test: an average of e-processes, valid under

@@ -359,9 +359,10 @@ def test_count_test_alone_keeps_healthy_canaries_under_the_budget(noise: str) ->
     assert np.mean(first > 0) <= 0.05
 
 
-def test_noise_model_knobs_are_validated() -> None:
+def test_noise_model_and_planning_knobs_are_validated() -> None:
     for bad in ({"count_weight": 1.5}, {"error_dispersion": -0.1}, {"latency_jitter": -0.01},
-                {"burst_cap": 1.5}, {"count_bet": 1.0}):
+                {"burst_cap": 1.5}, {"count_bet": 1.0}, {"latency_shift_weights": (1.0, 1.0)},
+                {"latency_shift_weights": (1.0, 1.0, 0.0, 1.0, 1.0)}):
         with pytest.raises(ValueError):
             JudgeConfig(latency_bounds=tuple(BOUNDS), **bad)  # type: ignore[arg-type]
 
