@@ -23,13 +23,13 @@ __all__ = ["HistogramTests", "bucket_log_likelihood", "logsumexp"]
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Gauss-Hermite nodes over the tick's jitter, for the null (adaptive: centred where the
-#: integrand peaks) and for the alternatives (fixed: a mixture fixed before the tick).
-_JITTER_NODES: Final = 5
-_JITTER_ALT_NODES: Final = 5
-#: Points (over +-3 jitter standard deviations) on which the null's likelihood is first scanned
-#: to find where its jitter integral concentrates.
-_JITTER_SCAN: Final = 7
+#: Gauss-Hermite nodes over the tick's jitter: for the shift hypotheses placed where each
+#: integrand peaks, for the slow-tail alternatives fixed (a mixture fixed before the tick).
+_JITTER_NODES: Final = 3
+#: Points (over +-2 jitter standard deviations, one apart) on which each shift hypothesis's
+#: likelihood is first scanned to find where its jitter integral concentrates; the null's scan
+#: has one more point at each end (its trapezoid sum is a floor of its integral).
+_JITTER_SCAN: Final = 5
 #: Offsets of the scan point before, at and after the best one.
 _NEIGHBOURS: Final = np.asarray([-1, 0, 1])
 
@@ -64,18 +64,19 @@ def bucket_log_likelihood(p: FloatArray, p_0: FloatArray, x: FloatArray, m: Floa
 
 
 class _ShiftPlan:
-    """Where the histogram tests evaluate the pooled latency distribution, fixed by the configuration.
+    """The hypotheses of the histogram tests and where they evaluate the pooled latency distribution.
 
     The tests compare the canary's latency distribution with the pooled one
-    shifted by ``delta`` in log latency. The null is the shift at the tolerance
-    ``d0 = log(1 + latency_tolerance)`` integrated over the jitter at its bound
-    ``tau`` (or, without a jitter allowance, the shift ``d0`` itself). Each
-    alternative is a mixture: ``1 - eps`` of the requests shifted by ``d0 +
-    log(factor)``, ``eps`` by ``d0 + log(slow)`` (``eps = 0``: a pure shift),
-    averaged over the same jitter ``tau``. The shifts that do not depend on the data
-    (the null without jitter, the scan of the jitter, the alternatives) are
-    rows of one matrix product (:attr:`interpolation`) of the pooled survival's
-    probits at the bounds.
+    shifted by ``delta`` in log latency, plus the tick's jitter ``e ~ N(0,
+    tau^2)``. The shift hypotheses are the null (``delta = d0 = log(1 +
+    latency_tolerance)``) and the pure-shift alternatives (``d0 +
+    log(factor)``): their likelihood is one curve, scanned at
+    :data:`_JITTER_SCAN` jitters around each and then integrated over the
+    jitter by adaptive quadrature. The tail alternatives make ``1 - eps`` of the
+    requests slower by ``d0 + log(factor)`` and ``eps`` by ``d0 + log(slow)``,
+    averaged over the jitter at fixed nodes. Every shift that does not depend on
+    the data is a row of one matrix product (:attr:`interpolation`) of the
+    pooled survival's probits at the bounds.
     """
 
     def __init__(
@@ -86,43 +87,37 @@ class _ShiftPlan:
         self._inverse_gaps = 1.0 / np.diff(self.knots)
         self.tau = tau = math.sqrt(2.0) * jitter  # the canary's jitter relative to the primary's
         self.d0 = d0 = math.log1p(tolerance)
-        self.scan = np.linspace(-3.0, 3.0, _JITTER_SCAN) * tau
-        null_nodes, null_weights = hermegauss(_JITTER_NODES)
-        alt_nodes, alt_weights = hermegauss(_JITTER_ALT_NODES)
-        self.null_nodes = null_nodes
+        half = (_JITTER_SCAN - 1) // 2
+        self.scan = np.linspace(-half, half, _JITTER_SCAN) * tau
+        self.outer = np.asarray([-half - 1.0, half + 1.0]) * tau  # the null's two extra points
+        nodes, weights = hermegauss(_JITTER_NODES)
+        self.nodes = nodes
+        self.log_weights = np.log(weights / weights.sum())
         # constants of the jitter integral: the scan's log prior density, the trapezoid's step and
         # scale, and the nodes' weights with the standard normal density they stand in for
         self.step = float(self.scan[1] - self.scan[0])
         with np.errstate(divide="ignore", invalid="ignore"):  # no jitter: these are never used
             self.scan_log_prior = 0.5 * (self.scan / tau) ** 2
+            self.outer_log_prior = 0.5 * (self.outer / tau) ** 2
             self.trapezoid_log_scale = float(np.log(np.float64(self.step) / (tau * math.sqrt(2.0 * math.pi))))
-        self.null_log_terms = np.log(null_weights / null_weights.sum()) + 0.5 * null_nodes**2
-        self.alt_log_weights = np.log(alt_weights / alt_weights.sum())
-        # rows: the null without jitter, the scan, then each distinct shift the alternatives use
-        # (a body shift, or a slow share's) at every alternative node
-        rows = [np.asarray([d0]), d0 + self.scan]
-        self.n_null = 1 + self.scan.size
-        start: dict[float, int] = {}
-
-        def shift_rows(factor: float) -> npt.NDArray[np.intp]:
-            if factor not in start:
-                start[factor] = sum(len(r) for r in rows)
-                rows.append(d0 + math.log(factor) + tau * alt_nodes)
-            return np.arange(start[factor], start[factor] + _JITTER_ALT_NODES)
-
+        self.node_log_terms = self.log_weights + 0.5 * nodes**2
         self.n_alt = len(alternatives)
-        main = np.concatenate([shift_rows(f) for f, _, _ in alternatives])
-        # an alternative without a slow share mixes its body with itself
-        slow = np.concatenate([shift_rows(sl if e > 0 else f) for f, e, sl in alternatives])
+        # shift hypotheses: the null, then each pure-shift alternative; their scans come first
+        self.shift_alternatives = np.asarray([i for i, (_, e, _) in enumerate(alternatives) if e == 0], dtype=np.intp)
+        self.tail_alternatives = np.asarray([i for i, (_, e, _) in enumerate(alternatives) if e > 0], dtype=np.intp)
+        offsets = [0.0] + [math.log(alternatives[i][0]) for i in self.shift_alternatives]
+        self.shifts = d0 + np.asarray(offsets)[:, None]  # (shift hypotheses, 1)
+        rows = [d0 + o + self.scan for o in offsets] + [d0 + self.outer]
+        self.n_scan_rows = len(offsets) * _JITTER_SCAN
+        # tail alternatives: their body and slow parts, evaluated at the null's jitter nodes
+        tails = [alternatives[i] for i in self.tail_alternatives]
+        tail_offsets = sorted({math.log(v) for f, _, sl in tails for v in (f, sl)})
+        self.tail_shifts = d0 + np.asarray(tail_offsets)[:, None]  # each distinct part once
+        self.tail_body = np.asarray([tail_offsets.index(math.log(f)) for f, _, _ in tails], dtype=np.intp)
+        self.tail_slow = np.asarray([tail_offsets.index(math.log(sl)) for _, _, sl in tails], dtype=np.intp)
+        self.tail_eps = np.asarray([e for _, e, _ in tails], dtype=np.float64)[:, None, None]
         deltas = np.concatenate(rows)
-        eps = np.repeat(np.asarray([e for _, e, _ in alternatives], dtype=np.float64), _JITTER_ALT_NODES)
         self.n_rows = len(deltas)
-        # the rows of one likelihood evaluation: the null's as they are, then each alternative's body
-        # row with a share eps of its slow row mixed in (eps = 0 for a pure shift)
-        nulls = np.arange(self.n_null)
-        self.body_rows = np.concatenate([nulls, main])
-        self.slow_rows = np.concatenate([nulls, slow])
-        self.slow_shares = np.concatenate([np.zeros(self.n_null), eps])[:, None]
         index, frac = self.locate(self.knots[None, :] - deltas[:, None])
         interpolation = np.zeros((len(self.knots), index.size))
         columns = np.arange(index.size)
@@ -142,7 +137,7 @@ class _ShiftPlan:
 
 
 class HistogramTests:
-    """The histogram tests of ``n_runs`` runs: one plan of shifts, evaluated on each tick's histograms.
+    """The histogram tests of ``n_runs`` runs: one plan of hypotheses, evaluated on each tick's histograms.
 
     ``alternatives`` are ``(factor, eps, slow)``: ``1 - eps`` of the requests
     ``factor`` times slower than the tolerance allows, ``eps`` of them ``slow``
@@ -155,22 +150,23 @@ class HistogramTests:
     ) -> None:
         self.n_runs = n_runs
         self.burst_cap = burst_cap
-        self.plan = _ShiftPlan(bounds, tolerance, jitter, alternatives)
-        # bucket edges of the survival function for every row: 1 below the first bound, 0 above the last
-        self._edges = np.zeros((n_runs, self.plan.n_rows, len(bounds) + 2))
-        self._edges[..., 0] = 1.0
-        self._edges0 = np.zeros((n_runs, len(bounds) + 2))
-        self._edges0[:, 0] = 1.0
-        self._null_edges = np.zeros((n_runs, _JITTER_NODES, len(bounds) + 2))
-        self._null_edges[..., 0] = 1.0
+        self.plan = plan = _ShiftPlan(bounds, tolerance, jitter, alternatives)
+        n_shift = 1 + plan.shift_alternatives.size
+        # survival at the bucket edges (1 below the first bound, 0 above the last): the fixed rows,
+        # the pooled distribution, the shift hypotheses at their adaptive nodes
+        self._edges = _survival_edges(n_runs, plan.n_rows, len(bounds))
+        self._edges0 = _survival_edges(n_runs, len(bounds))
+        self._node_edges = _survival_edges(n_runs, n_shift, _JITTER_NODES, len(bounds))
+        self._tail_edges = _survival_edges(n_runs, len(plan.tail_shifts), _JITTER_NODES, len(bounds))
+        self._run_index = np.arange(n_runs)[:, None, None]
+        self._hypothesis_index = np.arange(n_shift)[None, :, None]
         # where each run's probits start in the flattened (runs, bounds) array
-        self._run_index = np.arange(n_runs)[:, None]
-        self._probit_offsets = (np.arange(n_runs) * len(bounds))[:, None, None]
+        self._probit_offsets = (np.arange(n_runs) * len(bounds))[:, None, None, None]
 
     def likelihood_ratios(
         self, pooled: FloatArray, ch: FloatArray, ph: FloatArray, ok: npt.NDArray[np.bool_]
     ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-        """The latency shift test's capped likelihood ratios, ``(n_runs, alternatives)``, and which runs count.
+        """The histogram tests' capped likelihood ratios, ``(n_runs, alternatives)``, and which runs count.
 
         Model (H), given the past and the tick's pooled histogram: each request
         of a bucket is the canary's independently, with probability
@@ -182,9 +178,9 @@ class HistogramTests:
         at most ``tau = sqrt(2) x latency_jitter``). The pooled survival
         between bucket bounds is interpolated linearly in probit against log
         latency. Null: ``delta`` = the tolerance; alternatives: the shifts and
-        slow shares beyond it; both integrated over the jitter at ``tau``.
-        Capped at ``burst_cap / w``, what a tick whose every slow request
-        landed on the canary may earn.
+        slow shares beyond it; each hypothesis's likelihood averaged over
+        ``e ~ N(0, tau^2)``. Capped at ``burst_cap / w``, what a tick whose
+        every slow request landed on the canary may earn.
         """
         plan = self.plan
         n = self.n_runs
@@ -195,7 +191,7 @@ class HistogramTests:
         # bucket probabilities: differences of the survival function (1 below every bound, 0 above)
         edges = self._edges
         edges[..., 1:-1] = ndtr(probit @ plan.interpolation).reshape(n, plan.n_rows, -1)
-        p_d = edges[..., :-1] - edges[..., 1:]
+        p_rows = edges[..., :-1] - edges[..., 1:]
         edges0 = self._edges0
         edges0[:, 1:-1] = surv
         p_0 = edges0[:, :-1] - edges0[:, 1:]
@@ -206,42 +202,52 @@ class HistogramTests:
         x[~valid] = 0.0
         m[~valid] = 0.0
         w = np.where(valid, nc / np.where(valid, nc + np_, 1.0), 0.5)
-        # the null's rows as they are; an alternative's body row, with a share eps of its slow row
-        # mixed in (a pure shift has eps = 0): one likelihood evaluation for all of them
-        body = p_d[:, plan.body_rows]
-        ll = bucket_log_likelihood(body + plan.slow_shares * (p_d[:, plan.slow_rows] - body), p_0, x, m, w)
-        null = ll[:, 0]
-        if plan.tau > 0:  # (latency_jitter = 0: the null is the shift d0 itself)
-            null = self._jitter_integral(ll[:, 1:plan.n_null], probit, p_0, x, m, w)
-        alts = ll[:, plan.n_null:].reshape(n, plan.n_alt, _JITTER_ALT_NODES)
-        log_lr = logsumexp(alts + plan.alt_log_weights, axis=2) - null[:, None]
+        ll = bucket_log_likelihood(p_rows, p_0, x, m, w)
+        scanned = ll[:, :plan.n_scan_rows].reshape(n, -1, _JITTER_SCAN)
+        log_alt = np.empty((n, plan.n_alt))
+        if plan.tau > 0:
+            shift, tails = self._jitter_integrals(scanned, ll[:, plan.n_scan_rows:], probit, p_0, x, m, w)
+            log_alt[:, plan.tail_alternatives] = tails
+        else:  # no jitter allowance: the hypotheses as they are (the scan's middle point)
+            shift = scanned[..., _JITTER_SCAN // 2]
+            log_alt[:, plan.tail_alternatives] = self._tails_at(probit, np.zeros((n, 1)), p_0, x, m, w)[..., 0]
+        log_alt[:, plan.shift_alternatives] = shift[:, 1:]
+        log_lr = log_alt - shift[:, :1]
         cap = self.burst_cap / w[:, None]
         lr = np.minimum(np.exp(np.minimum(log_lr, 700.0)), cap)
         return np.asarray(np.where(np.isfinite(lr), lr, 1.0), dtype=np.float64), valid
 
-    def _jitter_integral(
-        self, scanned: FloatArray, probit: FloatArray, p_0: FloatArray, x: FloatArray,
+    def _jitter_integrals(
+        self, scanned: FloatArray, outer: FloatArray, probit: FloatArray, p_0: FloatArray, x: FloatArray,
         m: FloatArray, w: FloatArray,
-    ) -> FloatArray:
-        """Log of the null's likelihood integrated over the jitter at its bound, per run.
+    ) -> tuple[FloatArray, FloatArray]:
+        """Log of each hypothesis's likelihood integrated over the jitter: shift hypotheses, tail alternatives.
 
-        ``integral of L(d0 + e) N(e; 0, tau^2) de`` by adaptive Gauss-Hermite
-        quadrature: the scan (``scanned``: log L on :attr:`_ShiftPlan.scan`)
-        locates the integrand's peak and its width (a parabola through the best
-        scan point and its neighbours: log L is close to quadratic in the shift
-        however many requests the tick holds), and the nodes are placed there;
-        the trapezoid sum over the scan is the fallback, and the larger of the
-        two is kept (a larger null likelihood is the safe side). Fixed nodes
-        would miss the peak of a tick with many requests, whose likelihood is
-        far narrower than the jitter.
+        Returns ``(runs, 1 + shifts)`` and ``(runs, tails)``.
+
+        ``integral of L(delta_h + e) N(e; 0, tau^2) de`` by adaptive Gauss-Hermite
+        quadrature: the scan (``scanned``: log L on :attr:`_ShiftPlan.scan`
+        around each hypothesis; ``outer``: the null's two extra points) locates the integrand's peak and its width (a
+        parabola through the best scan point and its neighbours: log L is close
+        to quadratic in the shift however many requests the tick holds), and
+        the nodes are placed there. Fixed nodes would miss the peak of a tick
+        with many requests, whose likelihood is far narrower than the jitter:
+        the null would be understated, and an alternative would become a few
+        sharp shifts, one of which may sit where a healthy canary is. For the
+        null the trapezoid sum over the scan is a floor (a larger null
+        likelihood is the safe side). A tail alternative's likelihood, as a
+        function of the jitter, peaks where the null's does (its body is the
+        null's shape; the slow share changes its level far more than its
+        peak): it is integrated at the null's nodes.
         """
         plan = self.plan
-        points = plan.scan.size
         tau, step = plan.tau, plan.step
         g = scanned - plan.scan_log_prior
-        trapezoid = logsumexp(g, axis=1) + plan.trapezoid_log_scale
-        best = np.minimum(np.maximum(np.argmax(g, axis=1), 1), points - 2)
-        g_lo, g_mid, g_hi = g[self._run_index, best[:, None] + _NEIGHBOURS].T
+        null_scan = np.concatenate([g[:, 0], outer - plan.outer_log_prior], axis=1)
+        trapezoid = logsumexp(null_scan, axis=1) + plan.trapezoid_log_scale
+        best = np.minimum(np.maximum(np.argmax(g, axis=2), 1), _JITTER_SCAN - 2)
+        around = g[self._run_index, self._hypothesis_index, best[..., None] + _NEIGHBOURS]
+        g_lo, g_mid, g_hi = around[..., 0], around[..., 1], around[..., 2]
         curvature = (g_lo - 2.0 * g_mid + g_hi) / step**2  # second derivative, < 0 at a peak
         peaked = curvature < 0
         curvature = np.where(peaked, curvature, -1.0)
@@ -250,16 +256,49 @@ class HistogramTests:
         shift = np.where(peaked, (g_hi - g_lo) / (-2.0 * step * curvature), 0.0)
         # (the vertex may lie beyond the scan's ends: a jitter over 3 standard deviations)
         peak = plan.scan[best] + np.minimum(np.maximum(shift, -2.0 * step), 2.0 * step)
-        nodes = peak[:, None] + width[:, None] * plan.null_nodes  # (runs, nodes)
-        index, frac = plan.locate(plan.knots - (plan.d0 + nodes)[..., None])
+        nodes = peak[..., None] + width[..., None] * plan.nodes  # (runs, hypotheses, nodes)
+        index, frac = plan.locate(plan.knots - (plan.shifts + nodes)[..., None])
         index += self._probit_offsets
         flat = probit.ravel()
-        edges = self._null_edges
+        edges = self._node_edges
         edges[..., 1:-1] = ndtr(flat[index] * (1.0 - frac) + flat[index + 1] * frac)
-        p_d = edges[..., :-1] - edges[..., 1:]
-        h = bucket_log_likelihood(p_d, p_0, x, m, w) - 0.5 * (nodes / tau) ** 2 + plan.null_log_terms
-        adaptive = logsumexp(h, axis=1) + np.log(width / tau)
-        return np.asarray(np.maximum(adaptive, trapezoid), dtype=np.float64)
+        p = edges[..., :-1] - edges[..., 1:]
+        ll = bucket_log_likelihood(p.reshape(self.n_runs, -1, p.shape[-1]), p_0, x, m, w).reshape(nodes.shape)
+        h = ll - 0.5 * (nodes / tau) ** 2 + plan.node_log_terms
+        log_width = np.log(width / tau)
+        adaptive = logsumexp(h, axis=2) + log_width
+        adaptive[:, 0] = np.maximum(adaptive[:, 0], trapezoid)
+        if not plan.tail_alternatives.size:
+            return adaptive, np.zeros((self.n_runs, 0))
+        null_nodes = nodes[:, 0]
+        tails = self._tails_at(probit, null_nodes, p_0, x, m, w) - 0.5 * (null_nodes[:, None] / tau) ** 2
+        return adaptive, logsumexp(tails + plan.node_log_terms, axis=2) + log_width[:, :1]
+
+    def _tails_at(
+        self, probit: FloatArray, jitters: FloatArray, p_0: FloatArray, x: FloatArray, m: FloatArray, w: FloatArray,
+    ) -> FloatArray:
+        """Log-likelihood of each tail alternative at each run's jitters ``(runs, k)``: ``(runs, tails, k)``."""
+        plan = self.plan
+        k = jitters.shape[1]
+        shifts = plan.tail_shifts[None] + jitters[:, None, :]  # (runs, distinct parts, k)
+        index, frac = plan.locate(plan.knots - shifts[..., None])
+        index += self._probit_offsets
+        flat = probit.ravel()
+        edges = self._tail_edges[:, :, :k]
+        edges[..., 1:-1] = ndtr(flat[index] * (1.0 - frac) + flat[index + 1] * frac)
+        parts = edges[..., :-1] - edges[..., 1:]
+        body = parts[:, plan.tail_body]
+        p = body + plan.tail_eps * (parts[:, plan.tail_slow] - body)
+        return bucket_log_likelihood(p.reshape(self.n_runs, -1, p.shape[-1]), p_0, x, m, w).reshape(
+            self.n_runs, plan.tail_body.size, k
+        )
+
+
+def _survival_edges(*shape: int) -> FloatArray:
+    """A work array for survival functions at bucket edges: ``shape`` plus two columns, 1 first and 0 last."""
+    edges = np.zeros((*shape[:-1], shape[-1] + 2))
+    edges[..., 0] = 1.0
+    return edges
 
 
 def _bucket_counts(cumulative: FloatArray) -> FloatArray:
