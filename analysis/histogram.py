@@ -23,13 +23,18 @@ __all__ = ["HistogramTests", "bucket_log_likelihood", "logsumexp"]
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Gauss-Hermite nodes over the tick's jitter: for the shift hypotheses placed where each
-#: integrand peaks, for the slow-tail alternatives fixed (a mixture fixed before the tick).
+#: Gauss-Hermite nodes over the tick's jitter, placed where the integrand peaks (each shift
+#: hypothesis's own; the slow-tail alternatives use the null's).
 _JITTER_NODES: Final = 3
 #: Points (over +-2 jitter standard deviations, one apart) on which each shift hypothesis's
 #: likelihood is first scanned to find where its jitter integral concentrates; the null's scan
-#: has one more point at each end (its trapezoid sum is a floor of its integral).
+#: has one more point at each end for its trapezoid sum (the larger of the two estimates of the
+#: null's integral is kept: the safe side).
 _JITTER_SCAN: Final = 5
+#: How far beyond the best scan point the parabola's vertex may be taken, in scan steps: the
+#: vertex reaches 5 jitter standard deviations (log L is close to quadratic where it matters,
+#: with many requests; a null that stopped at 3 would miss a tick jittered beyond them).
+_VERTEX_REACH: Final = 4.0
 #: Offsets of the scan point before, at and after the best one.
 _NEIGHBOURS: Final = np.asarray([-1, 0, 1])
 
@@ -74,7 +79,7 @@ class _ShiftPlan:
     :data:`_JITTER_SCAN` jitters around each and then integrated over the
     jitter by adaptive quadrature. The tail alternatives make ``1 - eps`` of the
     requests slower by ``d0 + log(factor)`` and ``eps`` by ``d0 + log(slow)``,
-    averaged over the jitter at fixed nodes. Every shift that does not depend on
+    integrated over the jitter at the null's nodes. Every shift that does not depend on
     the data is a row of one matrix product (:attr:`interpolation`) of the
     pooled survival's probits at the bounds.
     """
@@ -234,8 +239,10 @@ class HistogramTests:
         with many requests, whose likelihood is far narrower than the jitter:
         the null would be understated, and an alternative would become a few
         sharp shifts, one of which may sit where a healthy canary is. For the
-        null the trapezoid sum over the scan is a floor (a larger null
-        likelihood is the safe side). A tail alternative's likelihood, as a
+        null the larger of this and the trapezoid sum over its scan is kept (a
+        larger null likelihood is the safe side; the trapezoid overstates a
+        likelihood far narrower than its step, which costs evidence at very
+        high traffic, never validity). A tail alternative's likelihood, as a
         function of the jitter, peaks where the null's does (its body is the
         null's shape; the slow share changes its level far more than its
         peak): it is integrated at the null's nodes.
@@ -254,8 +261,9 @@ class HistogramTests:
         width = np.where(peaked, 1.0 / np.sqrt(-curvature), step)
         width = np.minimum(np.maximum(width, 1e-6), tau)
         shift = np.where(peaked, (g_hi - g_lo) / (-2.0 * step * curvature), 0.0)
-        # (the vertex may lie beyond the scan's ends: a jitter over 3 standard deviations)
-        peak = plan.scan[best] + np.minimum(np.maximum(shift, -2.0 * step), 2.0 * step)
+        # (the vertex may lie beyond the scan's ends: a jitter of over 2 standard deviations)
+        reach = _VERTEX_REACH * step
+        peak = plan.scan[best] + np.minimum(np.maximum(shift, -reach), reach)
         nodes = peak[..., None] + width[..., None] * plan.nodes  # (runs, hypotheses, nodes)
         index, frac = plan.locate(plan.knots - (plan.shifts + nodes)[..., None])
         index += self._probit_offsets

@@ -203,9 +203,10 @@ shift hypothesis (the null and each pure shift) is scanned at five jitters
 (+-2 standard deviations) around its shift; a parabola through the best
 scan point and its neighbours (log L is close to quadratic in the shift
 however many requests the tick holds) gives the integrand's peak and width,
-and three nodes go there. The null's trapezoid sum over its scan (widened to
-+-3 standard deviations) is a floor (a larger null likelihood is the safe
-side). A tail alternative's likelihood, as a function of the jitter, peaks
+and three nodes go there; the vertex may be taken up to 5 standard
+deviations out. For the null, the larger of this and the trapezoid sum over
+its scan (widened to +-3 standard deviations) is kept (a larger null
+likelihood is the safe side). A tail alternative's likelihood, as a function of the jitter, peaks
 where the null's does (its body is the null's shape; the slow share changes
 its level far more than its peak), so it is integrated at the null's nodes.
 Away from the quadratic regime (few requests, coarse buckets) the argument
