@@ -137,6 +137,8 @@ def run_ours(sim: SimulatedTicks, hindsight: str = "", count_weight: float | Non
         )
         tick = np.where((out == FAIL) & (tick == NEVER), t + 1, tick)
         passed |= out == PASS
+        if (tick != NEVER).all():  # every run rolled back: later ticks change nothing
+            break
     outcome = _at_decision(sim, tick)
     outcome.passed = passed
     return outcome
