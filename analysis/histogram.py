@@ -79,9 +79,9 @@ class _ShiftPlan:
     :data:`_JITTER_SCAN` jitters around each and then integrated over the
     jitter by adaptive quadrature. The tail alternatives make ``1 - eps`` of the
     requests slower by ``d0 + log(factor)`` and ``eps`` by ``d0 + log(slow)``,
-    integrated over the jitter at the null's nodes. Every shift that does not depend on
-    the data is a row of one matrix product (:attr:`interpolation`) of the
-    pooled survival's probits at the bounds.
+    integrated over the jitter at the null's nodes. Every shift that does not
+    depend on the data is a row of one matrix product (:attr:`interpolation`)
+    of the pooled survival's probits at the bounds.
     """
 
     def __init__(
@@ -230,9 +230,10 @@ class HistogramTests:
 
         Returns ``(runs, 1 + shifts)`` and ``(runs, tails)``.
 
-        ``integral of L(delta_h + e) N(e; 0, tau^2) de`` by adaptive Gauss-Hermite
-        quadrature: the scan (``scanned``: log L on :attr:`_ShiftPlan.scan`
-        around each hypothesis; ``outer``: the null's two extra points) locates the integrand's peak and its width (a
+        ``integral of L(delta_h + e) N(e; 0, tau^2) de`` by adaptive
+        Gauss-Hermite quadrature: the scan (``scanned``: log L on
+        :attr:`_ShiftPlan.scan` around each hypothesis; ``outer``: the null's
+        two extra points) locates the integrand's peak and its width (a
         parabola through the best scan point and its neighbours: log L is close
         to quadratic in the shift however many requests the tick holds), and
         the nodes are placed there. Fixed nodes would miss the peak of a tick
