@@ -239,11 +239,11 @@ class HistogramTests:
         the nodes are placed there. Fixed nodes would miss the peak of a tick
         with many requests, whose likelihood is far narrower than the jitter:
         the null would be understated, and an alternative would become a few
-        sharp shifts, one of which may sit where a healthy canary is. For the
-        null the larger of this and the trapezoid sum over its scan is kept (a
-        larger null likelihood is the safe side; the trapezoid overstates a
-        likelihood far narrower than its step, which costs evidence at very
-        high traffic, never validity). A tail alternative's likelihood, as a
+        sharp shifts, one of which may sit where a healthy canary is. Where
+        the null's scan does not bracket a peak the parabola can reach, the
+        larger of this and the trapezoid sum over its scan is kept (a larger
+        null likelihood is the safe side; elsewhere the trapezoid would only
+        overstate a likelihood far narrower than its step and cost evidence). A tail alternative's likelihood, as a
         function of the jitter, peaks where the null's does (its body is the
         null's shape; the slow share changes its level far more than its
         peak): it is integrated at the null's nodes.
@@ -253,7 +253,8 @@ class HistogramTests:
         g = scanned - plan.scan_log_prior
         null_scan = np.concatenate([g[:, 0], outer - plan.outer_log_prior], axis=1)
         trapezoid = logsumexp(null_scan, axis=1) + plan.trapezoid_log_scale
-        best = np.minimum(np.maximum(np.argmax(g, axis=2), 1), _JITTER_SCAN - 2)
+        top = np.argmax(g, axis=2)
+        best = np.minimum(np.maximum(top, 1), _JITTER_SCAN - 2)
         around = g[self._run_index, self._hypothesis_index, best[..., None] + _NEIGHBOURS]
         g_lo, g_mid, g_hi = around[..., 0], around[..., 1], around[..., 2]
         curvature = (g_lo - 2.0 * g_mid + g_hi) / step**2  # second derivative, < 0 at a peak
@@ -276,7 +277,10 @@ class HistogramTests:
         h = ll - 0.5 * (nodes / tau) ** 2 + plan.node_log_terms
         log_width = np.log(width / tau)
         adaptive = logsumexp(h, axis=2) + log_width
-        adaptive[:, 0] = np.maximum(adaptive[:, 0], trapezoid)
+        # the null's fit is trusted where the scan brackets a peak the parabola reaches; elsewhere
+        # the larger of the two estimates is kept
+        fitted = peaked[:, 0] & (top[:, 0] == best[:, 0]) & (np.abs(shift[:, 0]) < reach)
+        adaptive[:, 0] = np.where(fitted, adaptive[:, 0], np.maximum(adaptive[:, 0], trapezoid))
         if not plan.tail_alternatives.size:
             return adaptive, np.zeros((self.n_runs, 0))
         null_nodes = nodes[:, 0]
