@@ -440,11 +440,11 @@ class BatchJudge:
             # the last grid point of the rejected run from the bottom, the first of the one from the top
             lower = upper = None
             for g, e in zip(CS_GRID, above, strict=True):
-                if e < threshold:
+                if not e >= threshold:  # (NaN, from a restored state without a value, is not a rejection)
                     break
                 lower = g
             for g, e in zip(reversed(CS_GRID), reversed(below), strict=True):
-                if e < threshold:
+                if not e >= threshold:
                     break
                 upper = g
             out.append((lower, upper))
