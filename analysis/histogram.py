@@ -97,7 +97,6 @@ class _ShiftPlan:
         self.outer = np.asarray([-half - 1.0, half + 1.0]) * tau  # the null's two extra points
         nodes, weights = hermegauss(_JITTER_NODES)
         self.nodes = nodes
-        self.log_weights = np.log(weights / weights.sum())
         # constants of the jitter integral: the scan's log prior density, the trapezoid's step and
         # scale, and the nodes' weights with the standard normal density they stand in for
         self.step = float(self.scan[1] - self.scan[0])
@@ -105,7 +104,7 @@ class _ShiftPlan:
             self.scan_log_prior = 0.5 * (self.scan / tau) ** 2
             self.outer_log_prior = 0.5 * (self.outer / tau) ** 2
             self.trapezoid_log_scale = float(np.log(np.float64(self.step) / (tau * math.sqrt(2.0 * math.pi))))
-        self.node_log_terms = self.log_weights + 0.5 * nodes**2
+        self.node_log_terms = np.log(weights / weights.sum()) + 0.5 * nodes**2
         self.n_alt = len(alternatives)
         # shift hypotheses: the null, then each pure-shift alternative; their scans come first
         self.shift_alternatives = np.asarray([i for i, (_, e, _) in enumerate(alternatives) if e == 0], dtype=np.intp)
@@ -267,12 +266,7 @@ class HistogramTests:
         reach = _VERTEX_REACH * step
         peak = plan.scan[best] + np.minimum(np.maximum(shift, -reach), reach)
         nodes = peak[..., None] + width[..., None] * plan.nodes  # (runs, hypotheses, nodes)
-        index, frac = plan.locate(plan.knots - (plan.shifts + nodes)[..., None])
-        index += self._probit_offsets
-        flat = probit.ravel()
-        edges = self._node_edges
-        edges[..., 1:-1] = ndtr(flat[index] * (1.0 - frac) + flat[index + 1] * frac)
-        p = edges[..., :-1] - edges[..., 1:]
+        p = self._shifted(probit, plan.shifts + nodes, self._node_edges)
         ll = bucket_log_likelihood(p.reshape(self.n_runs, -1, p.shape[-1]), p_0, x, m, w).reshape(nodes.shape)
         h = ll - 0.5 * (nodes / tau) ** 2 + plan.node_log_terms
         log_width = np.log(width / tau)
@@ -293,18 +287,26 @@ class HistogramTests:
         """Log-likelihood of each tail alternative at each run's jitters ``(runs, k)``: ``(runs, tails, k)``."""
         plan = self.plan
         k = jitters.shape[1]
-        shifts = plan.tail_shifts[None] + jitters[:, None, :]  # (runs, distinct parts, k)
-        index, frac = plan.locate(plan.knots - shifts[..., None])
-        index += self._probit_offsets
-        flat = probit.ravel()
-        edges = self._tail_edges[:, :, :k]
-        edges[..., 1:-1] = ndtr(flat[index] * (1.0 - frac) + flat[index + 1] * frac)
-        parts = edges[..., :-1] - edges[..., 1:]
+        # each distinct body and slow part at each jitter: (runs, parts, k, buckets)
+        parts = self._shifted(probit, plan.tail_shifts[None] + jitters[:, None, :], self._tail_edges[:, :, :k])
         body = parts[:, plan.tail_body]
         p = body + plan.tail_eps * (parts[:, plan.tail_slow] - body)
         return bucket_log_likelihood(p.reshape(self.n_runs, -1, p.shape[-1]), p_0, x, m, w).reshape(
             self.n_runs, plan.tail_body.size, k
         )
+
+    def _shifted(self, probit: FloatArray, shifts: FloatArray, edges: FloatArray) -> FloatArray:
+        """Bucket probabilities of the pooled distribution made ``exp(shift)`` times slower, per run and shift.
+
+        ``shifts`` is ``(runs, ...)`` (data-dependent: interpolated run by run);
+        ``edges`` a work array of its shape plus the bucket edges (see
+        :func:`_survival_edges`). Returns a new array ``(*shifts.shape, buckets)``.
+        """
+        index, frac = self.plan.locate(self.plan.knots - shifts[..., None])
+        index += self._probit_offsets
+        flat = probit.ravel()
+        edges[..., 1:-1] = ndtr(flat[index] * (1.0 - frac) + flat[index + 1] * frac)
+        return edges[..., :-1] - edges[..., 1:]
 
 
 def _survival_edges(*shape: int) -> FloatArray:
