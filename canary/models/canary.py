@@ -485,7 +485,9 @@ class JudgeTemplates(StrictModel):
 
     Each query returns a count over ``{{ interval }}`` for the Deployment
     ``{{ workload }}`` (rendered once for the canary, the target, and once for
-    ``<target>-primary``), e.g.
+    ``<target>-primary``). For the judge, ``{{ interval }}`` is the tick's window
+    in milliseconds (e.g. ``61500ms``): from where the last judged window ended
+    to now, so that no request is counted in two ticks. E.g.
     ``sum(increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ workload }}-.*"}[{{ interval }}]))``.
     """
 

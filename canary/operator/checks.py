@@ -11,7 +11,8 @@ import base64
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Final
 
 from analysis import SequentialJudge, Window, judge_threshold
 from canary.core import Check, JudgeSignal
@@ -24,11 +25,28 @@ from canary.providers.prometheus import resolve_address
 from canary.providers.templates import TemplateContext, render_query
 from canary.routers.names import apex_name
 
-__all__ = ["TickChecks", "run_checks"]
+__all__ = ["MAX_WINDOW_INTERVALS", "TickChecks", "TickContext", "judge_window", "run_checks"]
 
 log = logging.getLogger(__name__)
 
 _UNITS = {"request-success-rate": "%", "request-duration": "ms"}
+
+
+@dataclass(frozen=True)
+class TickContext:
+    """Where and when one analysis tick measures.
+
+    The Kubernetes API (MetricTemplates, Secrets), the pool of metric backends,
+    the controller's default mesh and Prometheus address, the Canary's analysis
+    interval (seconds) and the tick's instant.
+    """
+
+    api: KubeApi
+    pool: ProviderPool
+    default_mesh: str
+    default_address: str | None
+    interval: float
+    now: datetime
 
 
 @dataclass
@@ -48,25 +66,22 @@ async def _secret_credentials(api: KubeApi, namespace: str, name: str) -> dict[s
     return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
 
 
-async def _measure_metric(
-    canary: Canary,
-    metric: CanaryMetric,
-    api: KubeApi,
-    pool: ProviderPool,
-    default_mesh: str,
-    default_address: str | None,
-) -> Measurement:
+async def _measure_metric(canary: Canary, metric: CanaryMetric, tick: TickContext) -> Measurement:
     try:
         template = None
         key = template_key(canary, metric)
         if key is not None:
-            body = await api.get(METRIC_TEMPLATES, key[0], key[1])
+            body = await tick.api.get(METRIC_TEMPLATES, key[0], key[1])
             template = MetricTemplate.model_validate(body) if body is not None else None
-        plan = plan_metric(canary, metric, template=template, mesh=default_mesh, default_address=default_address)
+        plan = plan_metric(
+            canary, metric, template=template, mesh=tick.default_mesh, default_address=tick.default_address
+        )
         credentials = None
         if plan.secret_name:
-            credentials = await _secret_credentials(api, plan.secret_namespace or canary.namespace, plan.secret_name)
-        provider = pool.get(plan, credentials)
+            credentials = await _secret_credentials(
+                tick.api, plan.secret_namespace or canary.namespace, plan.secret_name
+            )
+        provider = tick.pool.get(plan, credentials)
     except ProviderError as error:
         return Measurement(name=metric.name, value=None, error=error)
     except ApiError as error:  # the template or Secret could not be read (RBAC, API down)
@@ -76,8 +91,52 @@ async def _measure_metric(
     return await measure(provider, metric.name, plan.query)
 
 
+#: How far back, in analysis intervals, a judge window may reach to where the last one ended: a
+#: controller that was away longer judges one interval and leaves the gap unjudged.
+MAX_WINDOW_INTERVALS: Final = 10
+
+
 def _duration(seconds: float) -> str:
-    return f"{max(1, round(seconds))}s"
+    """A PromQL range of ``seconds``, to the millisecond (judge windows tile time exactly)."""
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+def _restored(canary: Canary) -> dict[str, Any] | None:
+    """The judge's saved status when it belongs to the revision under analysis, else None."""
+    saved = canary.status.judge or {}
+    if saved.get("revision") == canary.status.lastAppliedSpec and saved.get("state"):
+        return saved
+    return None
+
+
+def judge_window(saved: dict[str, Any] | None, now: datetime, interval: float) -> float:
+    """Seconds the judge's window reaches back from ``now``.
+
+    Windows tile time: each starts where the last judged one ended
+    (``saved["windowEnd"]``), so no request is judged twice (its evidence would
+    count twice, and the error guarantee assumes each tick brings new requests)
+    and none falls into the gap between two ticks (the controller's timer
+    fires a few seconds after each interval). A tick without evidence (Prometheus
+    down) keeps the previous end, so the next window covers it too. The first
+    window of a revision, or one whose previous end lies more than
+    :data:`MAX_WINDOW_INTERVALS` intervals back (or cannot be read), is the
+    analysis interval. Raises ProviderError when ``now`` is not after the
+    previous end (a clock that went backwards): that tick has no evidence.
+    """
+    end = (saved or {}).get("windowEnd")
+    try:
+        previous = datetime.fromisoformat(end) if isinstance(end, str) else None
+        span = (now - previous).total_seconds() if previous is not None else None
+    except (TypeError, ValueError):  # unreadable, or without a time zone
+        span = None
+    if span is None or span > MAX_WINDOW_INTERVALS * interval:
+        return interval
+    if span <= 0:
+        raise ProviderError(
+            f"the controller's clock ({now.isoformat()}) is not after the end of the last judged window ({end})",
+            temporary=True,
+        )
+    return span
 
 
 def _judge_from_status(canary: Canary, mesh: Mesh) -> SequentialJudge:
@@ -106,26 +165,23 @@ def _judge_from_status(canary: Canary, mesh: Mesh) -> SequentialJudge:
     }
     # The histogram's own bucket bounds: the judge reads latency only at bounds the mesh exports.
     config["latency_bounds"] = spec.latencyBuckets or LATENCY_BUCKETS[mesh]
-    saved = canary.status.judge or {}
-    if saved.get("revision") == canary.status.lastAppliedSpec and saved.get("state"):
+    saved = _restored(canary)
+    if saved is not None:
         return SequentialJudge.from_state(saved["state"], **config)
     return SequentialJudge(**config)
 
 
 async def _template_window(
-    canary: Canary,
-    api: KubeApi,
-    pool: ProviderPool,
-    templates: JudgeTemplates,
-    workload: str,
-    interval: float,
-    default_address: str | None,
+    canary: Canary, tick: TickContext, templates: JudgeTemplates, workload: str, window: float, at: float
 ) -> Window:
-    """One side's window from the judge's MetricTemplate pair (no latency histogram)."""
+    """One side's window (``window`` seconds up to Unix time ``at``) from the judge's MetricTemplate pair.
+
+    No latency histogram: the pair counts requests and errors only.
+    """
     counts: list[float] = []
     for ref in (templates.requests, templates.errors):
         namespace = ref.namespace or canary.namespace
-        body = await api.get(METRIC_TEMPLATES, namespace, ref.name)
+        body = await tick.api.get(METRIC_TEMPLATES, namespace, ref.name)
         if body is None:
             raise ProviderError(f"MetricTemplate {namespace}/{ref.name} not found", temporary=True)
         template = MetricTemplate.model_validate(body)
@@ -134,7 +190,7 @@ async def _template_window(
             namespace=canary.namespace,
             target=canary.spec.targetRef.name,
             service=apex_name(canary),
-            interval=_duration(interval),
+            interval=_duration(window),
             workload=workload,
         )
         spec = template.spec.provider
@@ -143,14 +199,14 @@ async def _template_window(
             query=render_query(template.spec.query, context),
             provider_type=spec.type,
             address=resolve_address(
-                template_address=spec.address, metrics_server=canary.spec.metricsServer, default=default_address
+                template_address=spec.address, metrics_server=canary.spec.metricsServer, default=tick.default_address
             ),
             insecure_skip_verify=spec.insecureSkipVerify,
             headers=dict(spec.headers or {}),
         )
-        credentials = await _secret_credentials(api, namespace, spec.secretRef.name) if spec.secretRef else None
+        credentials = await _secret_credentials(tick.api, namespace, spec.secretRef.name) if spec.secretRef else None
         try:
-            counts.append(max(0.0, await pool.get(plan, credentials).query(plan.query)))
+            counts.append(max(0.0, await tick.pool.get(plan, credentials).query(plan.query, at=at)))
         except NoDataError:
             counts.append(0.0)  # no series yet: nothing was counted
     requests, errors = counts
@@ -158,38 +214,41 @@ async def _template_window(
 
 
 async def _run_judge(
-    canary: Canary,
-    api: KubeApi,
-    pool: ProviderPool,
-    default_mesh: str,
-    default_address: str | None,
-    interval: float,
+    canary: Canary, tick: TickContext
 ) -> tuple[JudgeSignal | None, dict[str, Any] | None, CanaryCheck | None]:
     spec = canary.spec.analysis.judge
     if spec is None:
         return None, None, None
     # Template pairs need no mesh metrics (any provider, even plain Kubernetes, works).
-    mesh = metrics_mesh(None if spec.templates else canary.spec.provider, default_mesh)
+    mesh = metrics_mesh(None if spec.templates else canary.spec.provider, tick.default_mesh)
     judge = _judge_from_status(canary, mesh)
     target = canary.spec.targetRef.name
+    # every query of the tick is evaluated at the same instant, over the same window
+    at = round(tick.now.timestamp(), 3)
     try:
+        window = judge_window(_restored(canary), tick.now, tick.interval)
         if spec.templates is not None:
-            canary_w = await _template_window(canary, api, pool, spec.templates, target, interval, default_address)
-            primary_w = await _template_window(
-                canary, api, pool, spec.templates, primary_workload_name(target), interval, default_address
-            )
+            sides = (target, primary_workload_name(target))
+            canary_w, primary_w = [
+                await _template_window(canary, tick, spec.templates, side, window, at) for side in sides
+            ]
         else:
-            canary_q, primary_q = judge_queries(mesh, canary.namespace, target, _duration(interval))
-            address = resolve_address(metrics_server=canary.spec.metricsServer, default=default_address)
-            provider = pool.get(MetricPlan(name="judge", query="", provider_type="prometheus", address=address))
-            canary_w = Window(*await fetch_window(provider, canary_q))
-            primary_w = Window(*await fetch_window(provider, primary_q))
+            canary_q, primary_q = judge_queries(mesh, canary.namespace, target, _duration(window))
+            address = resolve_address(metrics_server=canary.spec.metricsServer, default=tick.default_address)
+            provider = tick.pool.get(MetricPlan(name="judge", query="", provider_type="prometheus", address=address))
+            canary_w = Window(*await fetch_window(provider, canary_q, at))
+            primary_w = Window(*await fetch_window(provider, primary_q, at))
     except (ProviderError, ApiError, ValueError) as error:
         reason = f"judge: no evidence this tick: {error}"
         record = CanaryCheck(name="judge", outcome="error", reason=reason)
         return JudgeSignal("inconclusive", reason, decides=False), canary.status.judge, record
     verdict = judge.update(canary=canary_w, primary=primary_w)
-    status = {"revision": canary.status.lastAppliedSpec, "state": judge.state(), "verdict": verdict.to_dict()}
+    status = {
+        "revision": canary.status.lastAppliedSpec,
+        "state": judge.state(),
+        "verdict": verdict.to_dict(),
+        "windowEnd": tick.now.isoformat(timespec="milliseconds"),
+    }
     outcome = verdict.outcome
     record = CanaryCheck(
         name="judge",
@@ -199,14 +258,12 @@ async def _run_judge(
     return JudgeSignal(outcome, verdict.reason, decides=not spec.dryRun), status, record
 
 
-async def run_checks(
-    canary: Canary, api: KubeApi, pool: ProviderPool, default_mesh: str, default_address: str | None, interval: float
-) -> TickChecks:
+async def run_checks(canary: Canary, tick: TickContext) -> TickChecks:
     """Measure every metric of the analysis and feed the judge, for one tick."""
     checks: list[Check] = []
     records: list[CanaryCheck] = []
     for metric in canary.spec.analysis.metrics:
-        measurement = await _measure_metric(canary, metric, api, pool, default_mesh, default_address)
+        measurement = await _measure_metric(canary, metric, tick)
         low, high = metric.bounds()
         unit = _UNITS.get(metric.name, "")
         value = measurement.value
@@ -232,7 +289,7 @@ async def run_checks(
                 reason=verdict.reason,
             )
         )
-    signal, judge_status, judge_record = await _run_judge(canary, api, pool, default_mesh, default_address, interval)
+    signal, judge_status, judge_record = await _run_judge(canary, tick)
     if judge_record is not None:
         records.append(judge_record)
         judge = canary.spec.analysis.judge

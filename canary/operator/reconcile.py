@@ -47,7 +47,7 @@ from canary.kube.workloads import (
 )
 from canary.models import Canary, CanaryCheck, describe, unsupported
 from canary.operator.alerts import Alerter, DefaultAlerts
-from canary.operator.checks import TickChecks, run_checks
+from canary.operator.checks import TickChecks, TickContext, run_checks
 from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates, rollout_hook_checks
 from canary.operator.metrics import Recorder
 from canary.operator.status import PROMOTED, condition, conditions_differ, iso, plan_from, state_from
@@ -189,9 +189,11 @@ class Reconciler:
         hook_results = gates.results
         measured: TickChecks | None = None
         if needs_checks(plan, state, world, now):
-            measured = await run_checks(
-                canary, self.api, self.pool, self.settings.default_provider, self.settings.prometheus_url, plan.interval
+            settings = self.settings
+            tick = TickContext(
+                self.api, self.pool, settings.default_provider, settings.prometheus_url, plan.interval, now
             )
+            measured = await run_checks(canary, tick)
             hooks, rollout_results = await rollout_hook_checks(self.hooks, canary, state.phase.value, world.target_hash)
             hook_results += rollout_results
             measured.checks = measured.checks + hooks

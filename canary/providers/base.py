@@ -76,16 +76,16 @@ class UnknownProviderError(ProviderError):
 class MetricProvider(Protocol):
     """A metrics backend the controller queries; implementations never block the event loop."""
 
-    async def query(self, promql: str) -> float:
-        """Run ``promql`` and return its single value.
+    async def query(self, promql: str, *, at: float | None = None) -> float:
+        """Run ``promql`` and return its single value, evaluated at ``at`` (Unix seconds; None: now).
 
         Raises NoDataError for an empty result, NaN or ±Inf, and another
         ProviderError when the server cannot be asked or refuses the query.
         """
         ...
 
-    async def query_vector(self, promql: str, label: str = "le") -> dict[str, float]:
-        """Run ``promql`` and return each series' value keyed by its ``label`` (e.g. ``by (le)`` buckets).
+    async def query_vector(self, promql: str, label: str = "le", *, at: float | None = None) -> dict[str, float]:
+        """Run ``promql`` at ``at`` (as in :meth:`query`); each series' value keyed by its ``label`` (e.g. ``le``).
 
         An empty result is an empty dict (not an error): callers decide what
         absence means. NaN values are dropped; a series without ``label`` is a

@@ -226,23 +226,28 @@ class WindowCounts(NamedTuple):
     latency: dict[float, float] | None
 
 
-async def _count(provider: MetricProvider, promql: str) -> float:
+async def _count(provider: MetricProvider, promql: str, at: float | None) -> float:
     """A sum that is absent because no series matched (no traffic, no 5xx yet) counts as 0."""
     try:
-        return await provider.query(promql)
+        return await provider.query(promql, at=at)
     except NoDataError:
         return 0.0
 
 
-async def fetch_window(provider: MetricProvider, queries: WindowQueries) -> WindowCounts:
-    """Run the three queries; no matching series counts as zero, other errors propagate.
+async def fetch_window(provider: MetricProvider, queries: WindowQueries, at: float | None = None) -> WindowCounts:
+    """Run the three queries, all evaluated at Unix time ``at`` (None: each at its own now).
 
-    An unreachable Prometheus or a refused query raises its ProviderError: the
-    tick then has no evidence and the controller records why.
+    No matching series counts as zero, other errors propagate: an unreachable
+    Prometheus or a refused query raises its ProviderError, the tick then has no
+    evidence and the controller records why. One instant for all three makes the
+    window consistent: Prometheus extrapolates each ``increase()`` to the range's
+    ends from the samples inside it, so queries evaluated even milliseconds
+    apart may extrapolate differently (the histogram's +Inf count would then
+    differ from the request count).
     """
-    requests = max(await _count(provider, queries.requests), 0.0)
-    errors = min(max(await _count(provider, queries.errors), 0.0), requests)
-    buckets = await provider.query_vector(queries.latency, "le")
+    requests = max(await _count(provider, queries.requests, at), 0.0)
+    errors = min(max(await _count(provider, queries.errors, at), 0.0), requests)
+    buckets = await provider.query_vector(queries.latency, "le", at=at)
     latency: dict[float, float] | None = None
     if buckets and requests > 0:
         parsed = {

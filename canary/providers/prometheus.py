@@ -142,11 +142,12 @@ class PrometheusProvider:
         """Release the HTTP connection pool."""
         self._client.close()
 
-    def _run(self, promql: str) -> tuple[str, Any]:
-        """Blocking: run the query and return ``(resultType, result)``; errors are typed."""
+    def _run(self, promql: str, at: float | None) -> tuple[str, Any]:
+        """Blocking: run the query (at Unix time ``at``, or now) and return ``(resultType, result)``; errors are typed."""
+        params = {"time": f"{at:.3f}"} if at is not None else {}
         try:
             # requests takes a float timeout; the library merely annotates it as int.
-            result = self._client.custom_query(promql, timeout=cast(int, self.timeout))
+            result = self._client.custom_query(promql, params=params, timeout=cast(int, self.timeout))
         except requests.exceptions.InvalidJSONError as error:  # a RequestException too: test it first
             raise BadResponseError(
                 f"{self.address} did not answer like the Prometheus query API (is it the right address?)"
@@ -188,8 +189,8 @@ class PrometheusProvider:
             temporary=True,
         ) from error
 
-    def _query_sync(self, promql: str) -> float:
-        result_type, result = self._run(promql)
+    def _query_sync(self, promql: str, at: float | None) -> float:
+        result_type, result = self._run(promql, at)
         if result_type == "scalar":
             value = _sample_value(result)
         elif result_type == "vector":
@@ -210,8 +211,8 @@ class PrometheusProvider:
             raise NoDataError(f"the query returned {'+' if value > 0 else '-'}Inf")
         return value
 
-    def _vector_sync(self, promql: str, label: str) -> dict[str, float]:
-        result_type, result = self._run(promql)
+    def _vector_sync(self, promql: str, label: str, at: float | None) -> dict[str, float]:
+        result_type, result = self._run(promql, at)
         if result_type != "vector":
             raise QueryError(f"the query returned a {result_type}; expected a vector by ({label})")
         values: dict[str, float] = {}
@@ -224,13 +225,13 @@ class PrometheusProvider:
                 values[str(metric[label])] = value
         return values
 
-    async def query(self, promql: str) -> float:
-        """Run ``promql`` and return its one value (see MetricProvider.query)."""
-        return await asyncio.to_thread(self._query_sync, promql)
+    async def query(self, promql: str, *, at: float | None = None) -> float:
+        """Run ``promql`` (at Unix time ``at``, or now) and return its one value (see MetricProvider.query)."""
+        return await asyncio.to_thread(self._query_sync, promql, at)
 
-    async def query_vector(self, promql: str, label: str = "le") -> dict[str, float]:
-        """Run ``promql`` and return each series' value keyed by ``label`` (see MetricProvider)."""
-        return await asyncio.to_thread(self._vector_sync, promql, label)
+    async def query_vector(self, promql: str, label: str = "le", *, at: float | None = None) -> dict[str, float]:
+        """Run ``promql`` (at ``at``, or now) and return each series' value keyed by ``label`` (see MetricProvider)."""
+        return await asyncio.to_thread(self._vector_sync, promql, label, at)
 
     async def check_online(self) -> None:
         """Ask ``vector(1)``, as Flagger does; raise a ProviderError unless it answers 1."""

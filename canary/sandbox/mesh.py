@@ -630,8 +630,12 @@ class SimulatorProvider:
         with self.simulator.lock:
             return app, kind, app.since(version, self.simulator.clock - seconds)
 
-    async def query(self, promql: str) -> float:
-        """The value Prometheus would give for a built-in query (NoDataError on no traffic, like it)."""
+    async def query(self, promql: str, *, at: float | None = None) -> float:
+        """The value Prometheus would give for a built-in query (NoDataError on no traffic, like it).
+
+        Every query is answered at the simulator's current clock: ``at`` is an instant
+        of the controller's wall clock, which has no counterpart in simulated time.
+        """
         app, kind, delta = self._increase(promql)
         if kind == "requests":
             return delta.requests
@@ -645,8 +649,8 @@ class SimulatorProvider:
             return 100.0 * delta.successes / delta.requests
         return histogram_quantile(0.99, tuple(app.bounds), delta.buckets)
 
-    async def query_vector(self, promql: str, label: str = "le") -> dict[str, float]:
-        """Latency bucket increases keyed by ``le`` (the judge's ``by (le)`` query)."""
+    async def query_vector(self, promql: str, label: str = "le", *, at: float | None = None) -> dict[str, float]:
+        """Latency bucket increases keyed by ``le`` (the judge's ``by (le)`` query), at the simulated clock."""
         app, kind, delta = self._increase(promql)
         if kind != "latency" or label != "le":
             raise QueryError(f"the simulator answers only by (le) bucket queries as vectors, not: {promql}")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from canary.kube.api import METRIC_TEMPLATES
 from canary.models import Canary
-from canary.operator.checks import _judge_from_status
+from canary.operator.checks import MAX_WINDOW_INTERVALS, _judge_from_status, judge_window
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
 from canary.providers import registry
+from canary.providers.base import ProviderError, UnreachableError
 from canary.sandbox.mesh import SCENARIOS, MeshSimulator, SimulatorProvider
 from tests.unit.operator.harness import NS, Harness, canary_body
 
@@ -97,30 +100,36 @@ async def test_evidence_survives_a_controller_restart(simulator: MeshSimulator) 
 
 
 class CountingProvider:
-    """Answers the judge's template queries like Prometheus would: a count per workload."""
+    """Answers the judge's template queries like Prometheus would: a count per workload.
+
+    Records each query with the instant it was asked for; ``down`` makes every
+    query fail (Prometheus unreachable).
+    """
 
     def __init__(self, counts: dict[tuple[str, str], float]) -> None:
         self.counts = counts
         self.queries: list[str] = []
+        self.asked: list[tuple[str, float | None]] = []
+        self.down = False
 
-    async def query(self, promql: str) -> float:
+    async def query(self, promql: str, *, at: float | None = None) -> float:
+        if self.down:
+            raise UnreachableError("Prometheus at http://prometheus.invalid is unreachable: connection refused")
         self.queries.append(promql)
+        self.asked.append((promql, at))
         kind = "errors" if "code=~" in promql else "requests"
         workload = "podinfo-primary" if '"podinfo-primary-' in promql else "podinfo"
         return self.counts[(workload, kind)]
 
-    async def query_vector(self, promql: str, label: str = "le") -> dict[str, float]:
+    async def query_vector(self, promql: str, label: str = "le", *, at: float | None = None) -> dict[str, float]:
         raise AssertionError("the template pair has no histogram")
 
     async def check_online(self) -> None:
         return None
 
 
-async def test_a_metric_template_pair_feeds_the_judge(monkeypatch: pytest.MonkeyPatch) -> None:
-    provider = CountingProvider(
-        {("podinfo", "requests"): 600.0, ("podinfo", "errors"): 60.0,
-         ("podinfo-primary", "requests"): 5400.0, ("podinfo-primary", "errors"): 5.4}
-    )  # fmt: skip
+async def template_pair_harness(monkeypatch: pytest.MonkeyPatch, provider: CountingProvider) -> Harness:
+    """A Canary whose judge counts with a MetricTemplate pair answered by ``provider``, a new revision started."""
     monkeypatch.setitem(registry._FACTORIES, "prometheus", lambda address, **_: provider)
     body = judged(templates={"requests": {"name": "requests"}, "errors": {"name": "errors"}})
     h = Harness(body)
@@ -135,11 +144,64 @@ async def test_a_metric_template_pair_feeds_the_judge(monkeypatch: pytest.Monkey
     await h.tick()
     await h.tick()
     await h.new_revision("podinfo:2")
+    return h
+
+
+async def test_a_metric_template_pair_feeds_the_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    provider = CountingProvider(
+        {("podinfo", "requests"): 600.0, ("podinfo", "errors"): 60.0,
+         ("podinfo-primary", "requests"): 5400.0, ("podinfo-primary", "errors"): 5.4}
+    )  # fmt: skip
+    h = await template_pair_harness(monkeypatch, provider)
     seen = [await h.tick(INTERVAL) for _ in range(8)]
     assert seen[-1]["phase"] == "Failed", [s.get("message") for s in seen]
     assert "error rate" in seen[-1]["message"]
-    assert any('pod=~"podinfo-primary-.*"' in q and "[60s]" in q for q in provider.queries)
+    assert any('pod=~"podinfo-primary-.*"' in q and "[60000ms]" in q for q in provider.queries)
     assert [m["name"] for m in seen[-1]["judge"]["verdict"]["metrics"]] == ["error-rate"]
+
+
+async def test_judge_windows_tile_time_and_each_tick_asks_at_one_instant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each window starts where the last judged one ended: no request judged twice, none skipped."""
+    provider = CountingProvider(
+        {("podinfo", "requests"): 600.0, ("podinfo", "errors"): 0.6,
+         ("podinfo-primary", "requests"): 5400.0, ("podinfo-primary", "errors"): 5.4}
+    )  # fmt: skip
+    h = await template_pair_harness(monkeypatch, provider)
+    for _ in range(2):  # starts the analysis, then sends the canary its first weight: nothing measured yet
+        await h.tick(INTERVAL)
+    assert provider.asked == []
+    ticks: list[tuple[float, set[float | None], set[int]]] = []
+    # the timer fires late by a varying amount; one tick finds Prometheus down
+    for spacing, down in ((INTERVAL, False), (67.25, False), (INTERVAL, True), (61.5, False), (90.0, False)):
+        provider.asked.clear()
+        provider.down = down
+        status = await h.tick(spacing)
+        assert status["phase"] in ("Progressing", "Promoting"), status.get("message")
+        ranges = {int(m) for q, _ in provider.asked for m in re.findall(r"\[(\d+)ms\]", q)}
+        ticks.append((h.clock.now.timestamp(), {at for _, at in provider.asked}, ranges))
+        if not down:
+            assert status["judge"]["windowEnd"] == h.clock.now.isoformat(timespec="milliseconds")
+    judged_ticks = [t for t in ticks if t[1]]
+    assert len(judged_ticks) == 4
+    for now, instants, _ in judged_ticks:
+        assert instants == {now}  # all four queries of the tick (two workloads, two counts) at one instant
+    ranges = [r for _, _, r in judged_ticks]
+    # the first window is the interval; each next one reaches back to the end of the last judged one,
+    # across the tick without evidence
+    assert ranges == [{60000}, {67250}, {121500}, {90000}]
+
+
+def test_a_judge_window_reaches_back_to_the_last_judged_end_within_limits() -> None:
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    ended = {"windowEnd": (now - timedelta(seconds=75.5)).isoformat(timespec="milliseconds")}
+    assert judge_window(ended, now, 60.0) == pytest.approx(75.5)
+    assert judge_window(None, now, 60.0) == 60.0  # the first window of a revision
+    assert judge_window({"windowEnd": "yesterday"}, now, 60.0) == 60.0
+    assert judge_window({"windowEnd": "2026-01-01T11:59:00"}, now, 60.0) == 60.0  # no time zone: unreadable
+    long_ago = {"windowEnd": (now - timedelta(seconds=MAX_WINDOW_INTERVALS * 60.0 + 1)).isoformat()}
+    assert judge_window(long_ago, now, 60.0) == 60.0  # the gap stays unjudged
+    with pytest.raises(ProviderError, match="not after the end of the last judged window"):
+        judge_window({"windowEnd": (now + timedelta(seconds=2)).isoformat()}, now, 60.0)
 
 
 @pytest.mark.parametrize(("jitter", "expected"), [(None, 0.035), (6.0, 0.06), (0.0, 0.0)])

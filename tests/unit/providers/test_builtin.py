@@ -138,14 +138,17 @@ class ScriptedProvider:
     def __init__(self, values: dict[str, float | ProviderError], vectors: dict[str, dict[str, float]]) -> None:
         self.values = values
         self.vectors = vectors
+        self.instants: list[float | None] = []
 
-    async def query(self, promql: str) -> float:
+    async def query(self, promql: str, *, at: float | None = None) -> float:
+        self.instants.append(at)
         answer = self.values.get(promql, NoDataError("the query returned an empty vector"))
         if isinstance(answer, ProviderError):
             raise answer
         return answer
 
-    async def query_vector(self, promql: str, label: str = "le") -> dict[str, float]:
+    async def query_vector(self, promql: str, label: str = "le", *, at: float | None = None) -> dict[str, float]:
+        self.instants.append(at)
         return self.vectors.get(promql, {})
 
     async def check_online(self) -> None:
@@ -158,7 +161,8 @@ async def test_fetch_window_builds_the_judge_window() -> None:
         {queries.requests: 612.4, queries.errors: 3.2},
         {queries.latency: {"+Inf": 612.4, "10": 100.0, "0.5": 0.0, "5000": 612.4}},
     )
-    counts = await fetch_window(provider, queries)
+    counts = await fetch_window(provider, queries, at=1767225600.25)
+    assert provider.instants == [1767225600.25] * 3  # one instant for the whole window
     assert counts.requests == 612.4 and counts.errors == 3.2
     assert counts.latency == {0.5: 0.0, 10.0: 100.0, 5000.0: 612.4, math.inf: 612.4}
     assert list(counts.latency) == sorted(counts.latency)
