@@ -9,7 +9,8 @@
 * :mod:`analysis.simulate` simulates per-tick counts with realistic noise.
 """
 
-from analysis.engine import DEFAULT_LATENCY_BOUNDS, METRICS, BatchJudge, JudgeConfig
+from analysis.config import DEFAULT_LATENCY_BOUNDS, METRICS, JudgeConfig
+from analysis.engine import BatchJudge
 from analysis.sequential import SequentialJudge
 from analysis.verdict import MetricVerdict, Outcome, Verdict, format_value, judge_threshold
 from analysis.window import Window

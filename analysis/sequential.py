@@ -282,7 +282,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from analysis.engine import DEFAULT_LATENCY_BOUNDS, METRICS, BatchJudge, JudgeConfig
+from analysis.config import DEFAULT_LATENCY_BOUNDS, METRICS, JudgeConfig
+from analysis.engine import BatchJudge
 from analysis.verdict import MetricVerdict, Outcome, Verdict
 from analysis.window import Window
 
