@@ -211,21 +211,21 @@ def run_oracle(sim: SimulatedTicks, scenario: Scenario) -> Outcome:
     return _at_decision(sim, tick)
 
 
-def run_jitter_oracle(sim: SimulatedTicks, scenario: Scenario, cell: TrafficCell) -> Outcome:
+def run_jitter_oracle(sim: SimulatedTicks, scenario: Scenario) -> Outcome:
     """A reference for the latency shifts: our histogram test told the effect, allowing the jitter bound.
 
     The ``latency`` metric alone, with its share of alpha and one alternative:
-    the scenario's true shift of the canary against the pooled traffic (``(1 -
-    weight) x log(factor)``, the pooled traffic being mostly the primary's),
-    integrated over the same per-minute jitter as the null (``latency_jitter``,
-    3.5 %). Unlike the oracle above it is a valid test: it allows what the
+    the scenario's true slowdown of the canary against the primary (the
+    contrast the test's likelihood measures, whatever the canary's share of the
+    pooled traffic), integrated over the same per-minute jitter as the null
+    (``latency_jitter``, 3.5 %). Unlike the oracle above it is a valid test: it allows what the
     judge must allow for, and only knows what the judge must find. Where it
     misses a latency target, so would every test valid for jitter up to the
     bound (as far as knowing the effect is the best one can do).
     """
     base = JudgeConfig(latency_bounds=BOUNDS, alpha=ALPHA)
     share = dict(zip(base.metrics, base.metric_weights(), strict=True))["latency"]
-    over = math.exp((1.0 - cell.weight) * math.log(scenario.latency_factor) - math.log1p(base.latency_tolerance))
+    over = scenario.latency_factor / (1.0 + base.latency_tolerance)
     config = replace(
         base, alpha=ALPHA * share, metrics=("latency",), count_weight=1.0, error_count_ratios=(3.0,),
         latency_shift_factors=(over, over), latency_shift_weights=(1.0, 1.0),
@@ -395,7 +395,7 @@ def _cell(job: tuple[bool, int, int, int, np.random.SeedSequence]) -> CellResult
     if not stress and not scenario.healthy:
         outcomes[ORACLE] = run_oracle(sim, scenario)
         if scenario.latency_factor > 1.0 and not scenario.tail_fraction:
-            outcomes[JITTER_ORACLE] = run_jitter_oracle(sim, scenario, cell)
+            outcomes[JITTER_ORACLE] = run_jitter_oracle(sim, scenario)
     return CellResult(scenario, cell, runs, outcomes, math.nan if stress else sprt_requests(scenario))
 
 
