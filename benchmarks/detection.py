@@ -394,7 +394,7 @@ def _cell(job: tuple[bool, int, int, int, np.random.SeedSequence]) -> CellResult
     outcomes = {name: METHODS[name](sim) for name in names}
     if not stress and not scenario.healthy:
         outcomes[ORACLE] = run_oracle(sim, scenario)
-        if scenario.latency_factor > 1.0 and not scenario.tail_fraction:
+        if scenario.latency_factor > 1.0 + JudgeConfig().latency_tolerance and not scenario.tail_fraction:
             outcomes[JITTER_ORACLE] = run_jitter_oracle(sim, scenario)
     return CellResult(scenario, cell, runs, outcomes, math.nan if stress else sprt_requests(scenario))
 

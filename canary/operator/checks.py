@@ -115,21 +115,34 @@ def judge_window(saved: dict[str, Any] | None, now: datetime, interval: float) -
     Windows tile time: each starts where the last judged one ended
     (``saved["windowEnd"]``), so no request is judged twice (its evidence would
     count twice, and the error guarantee assumes each tick brings new requests)
-    and none falls into the gap between two ticks (the controller's timer
-    fires a few seconds after each interval). A tick without evidence (Prometheus
-    down) keeps the previous end, so the next window covers it too. The first
-    window of a revision, or one whose previous end lies more than
-    :data:`MAX_WINDOW_INTERVALS` intervals back (or cannot be read), is the
-    analysis interval. Raises ProviderError when ``now`` is not after the
-    previous end (a clock that went backwards): that tick has no evidence.
+    and the controller's timer, which fires a few seconds after each interval,
+    leaves no gap between two ticks. (Requests whose samples reach Prometheus
+    only after the instant their window was asked for, a few seconds' worth at
+    most, are still lost: a gap costs speed, never the guarantee.) A tick without
+    evidence (Prometheus down) keeps the previous end, so the next window covers
+    it too. A window starts at the old canary weight (the routes move after the
+    tick's queries) and may span more weight steps after such a tick: that is
+    sound, because the tests condition on the window's own request counts, and
+    with per-request rates steady across a step the canary's expected share of
+    the window's events is the one those counts give.
+    The first window of a revision is the analysis interval, and so is
+    a window whose previous end cannot be trusted: unreadable, more than
+    :data:`MAX_WINDOW_INTERVALS` intervals back, or written for another tick
+    of the judge than the saved state's (``saved["windowTicks"]``: a controller
+    without windows updated the state since). Raises ProviderError when ``now``
+    is not after the previous end (a clock that went backwards): that tick has
+    no evidence.
     """
-    end = (saved or {}).get("windowEnd")
+    saved = saved or {}
+    end = saved.get("windowEnd")
+    state = saved.get("state")
+    ticks = state.get("ticks") if isinstance(state, dict) else None
     try:
         previous = datetime.fromisoformat(end) if isinstance(end, str) else None
         span = (now - previous).total_seconds() if previous is not None else None
     except (TypeError, ValueError):  # unreadable, or without a time zone
         span = None
-    if span is None or span > MAX_WINDOW_INTERVALS * interval:
+    if span is None or span > MAX_WINDOW_INTERVALS * interval or saved.get("windowTicks") != ticks:
         return interval
     if span <= 0:
         raise ProviderError(
@@ -223,10 +236,12 @@ async def _run_judge(
     mesh = metrics_mesh(None if spec.templates else canary.spec.provider, tick.default_mesh)
     judge = _judge_from_status(canary, mesh)
     target = canary.spec.targetRef.name
-    # every query of the tick is evaluated at the same instant, over the same window
-    at = round(tick.now.timestamp(), 3)
+    # every query of the tick is evaluated at the same instant (whole milliseconds, as stored for the
+    # next window's start), over the same window
+    now = tick.now.replace(microsecond=tick.now.microsecond // 1000 * 1000)
+    at = now.timestamp()
     try:
-        window = judge_window(_restored(canary), tick.now, tick.interval)
+        window = judge_window(_restored(canary), now, tick.interval)
         if spec.templates is not None:
             sides = (target, primary_workload_name(target))
             canary_w, primary_w = [
@@ -243,11 +258,13 @@ async def _run_judge(
         record = CanaryCheck(name="judge", outcome="error", reason=reason)
         return JudgeSignal("inconclusive", reason, decides=False), canary.status.judge, record
     verdict = judge.update(canary=canary_w, primary=primary_w)
+    state = judge.state()
     status = {
         "revision": canary.status.lastAppliedSpec,
-        "state": judge.state(),
+        "state": state,
         "verdict": verdict.to_dict(),
-        "windowEnd": tick.now.isoformat(timespec="milliseconds"),
+        "windowEnd": now.isoformat(timespec="milliseconds"),
+        "windowTicks": state["ticks"],
     }
     outcome = verdict.outcome
     record = CanaryCheck(

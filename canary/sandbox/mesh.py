@@ -590,15 +590,14 @@ class SimulatorProvider:
 
     def __init__(self, simulator: MeshSimulator) -> None:
         self.simulator = simulator
-        self._known: dict[str, tuple[SimulatedApp, Version, _Kind, float]] = {}
+        # known queries with their range left out (the judge asks for a new range nearly every tick)
+        self._known: dict[str, tuple[SimulatedApp, Version, _Kind]] = {}
 
     def _lookup(self, promql: str) -> tuple[SimulatedApp, Version, _Kind, float]:
-        found = self._known.get(promql)
-        if found is not None:
-            return found
         window = _RANGE.search(promql)
-        if window is not None:
-            interval = window.group(1)
+        interval = window.group(1) if window is not None else ""
+        key = _RANGE.sub("[]", promql)
+        if window is not None and key not in self._known:
             mesh = self.simulator.mesh
             for app in list(self.simulator.apps):
                 for version in VERSIONS:
@@ -616,14 +615,14 @@ class SimulatorProvider:
                         queries.latency: "latency",
                     }
                     for text, kind in candidates.items():
-                        self._known[text] = (app, version, kind, _seconds(interval))
-            found = self._known.get(promql)
+                        self._known[_RANGE.sub("[]", text)] = (app, version, kind)
+        found = self._known.get(key)
         if found is None:
             raise QueryError(
                 "the traffic simulator answers only the built-in queries of its workloads "
                 f"(no Prometheus in this testbed); it cannot run: {promql}"
             )
-        return found
+        return (*found, _seconds(interval))
 
     def _increase(self, promql: str) -> tuple[SimulatedApp, _Kind, _Snapshot]:
         app, version, kind, seconds = self._lookup(promql)

@@ -172,23 +172,26 @@ async def test_judge_windows_tile_time_and_each_tick_asks_at_one_instant(monkeyp
     assert provider.asked == []
     ticks: list[tuple[float, set[float | None], set[int]]] = []
     # the timer fires late by a varying amount; one tick finds Prometheus down
-    for spacing, down in ((INTERVAL, False), (67.25, False), (INTERVAL, True), (61.5, False), (90.0, False)):
+    for spacing, down in ((INTERVAL, False), (67.2506, False), (INTERVAL, True), (61.5, False), (90.0, False)):
         provider.asked.clear()
         provider.down = down
         status = await h.tick(spacing)
         assert status["phase"] in ("Progressing", "Promoting"), status.get("message")
         ranges = {int(m) for q, _ in provider.asked for m in re.findall(r"\[(\d+)ms\]", q)}
         ticks.append((h.clock.now.timestamp(), {at for _, at in provider.asked}, ranges))
-        if not down:
+        if not down:  # the instant, in whole milliseconds (the sub-millisecond rest is dropped)
             assert status["judge"]["windowEnd"] == h.clock.now.isoformat(timespec="milliseconds")
+            assert status["judge"]["windowTicks"] == status["judge"]["state"]["ticks"]
     judged_ticks = [t for t in ticks if t[1]]
     assert len(judged_ticks) == 4
     for now, instants, _ in judged_ticks:
-        assert instants == {now}  # all four queries of the tick (two workloads, two counts) at one instant
+        assert len(instants) == 1  # all four queries of the tick (two workloads, two counts) at one instant
+        (at,) = instants
+        assert at is not None and now - 0.001 < at <= now and round(at * 1000) == pytest.approx(at * 1000)
     ranges = [r for _, _, r in judged_ticks]
     # the first window is the interval; each next one reaches back to the end of the last judged one,
     # across the tick without evidence
-    assert ranges == [{60000}, {67250}, {121500}, {90000}]
+    assert ranges == [{60000}, {67250}, {121500}, {90000}]  # whole milliseconds that add up exactly
 
 
 def test_a_judge_window_reaches_back_to_the_last_judged_end_within_limits() -> None:
@@ -200,6 +203,10 @@ def test_a_judge_window_reaches_back_to_the_last_judged_end_within_limits() -> N
     assert judge_window({"windowEnd": "2026-01-01T11:59:00"}, now, 60.0) == 60.0  # no time zone: unreadable
     long_ago = {"windowEnd": (now - timedelta(seconds=MAX_WINDOW_INTERVALS * 60.0 + 1)).isoformat()}
     assert judge_window(long_ago, now, 60.0) == 60.0  # the gap stays unjudged
+    # the end written with the judge's fourth tick, the state since moved on by a controller without windows
+    stale = {**ended, "windowTicks": 4.0, "state": {"ticks": 6.0}}
+    assert judge_window(stale, now, 60.0) == 60.0
+    assert judge_window({**stale, "windowTicks": 6.0}, now, 60.0) == pytest.approx(75.5)
     with pytest.raises(ProviderError, match="not after the end of the last judged window"):
         judge_window({"windowEnd": (now + timedelta(seconds=2)).isoformat()}, now, 60.0)
 
