@@ -218,10 +218,11 @@ def run_jitter_oracle(sim: SimulatedTicks, scenario: Scenario) -> Outcome:
     the scenario's true slowdown of the canary against the primary (the
     contrast the test's likelihood measures, whatever the canary's share of the
     pooled traffic), integrated over the same per-minute jitter as the null
-    (``latency_jitter``, 3.5 %). Unlike the oracle above it is a valid test: it allows what the
-    judge must allow for, and only knows what the judge must find. Where it
-    misses a latency target, so would every test valid for jitter up to the
-    bound (as far as knowing the effect is the best one can do).
+    (``latency_jitter``, 3.5 %). Unlike the oracle above it is a valid test:
+    it allows for what the judge must allow for, and only knows what the
+    judge must find. A judge that has to find the shift should not expect to
+    beat it, so where it misses a latency target the target is out of reach
+    at this jitter bound and split of alpha.
     """
     base = JudgeConfig(latency_bounds=BOUNDS, alpha=ALPHA)
     share = dict(zip(base.metrics, base.metric_weights(), strict=True))["latency"]
