@@ -158,7 +158,9 @@ def run(seed: int, healthy_runs: int, regression_runs: int, stress_runs: int, wo
         for c in range(len(CELLS))
     ]
     stress = root.spawn(len(STRESS) * len(CELLS))
-    jobs += [(True, s, c, stress_runs, stress[s * len(CELLS) + c]) for s in range(len(STRESS)) for c in range(len(CELLS))]
+    jobs += [
+        (True, s, c, stress_runs, stress[s * len(CELLS) + c]) for s in range(len(STRESS)) for c in range(len(CELLS))
+    ]
     jobs.sort(key=lambda job: -job[3])  # the biggest first, so that the workers finish together
     if workers <= 1:
         results = [_cell(job) for job in jobs]
@@ -230,8 +232,11 @@ def render(results: list[CellResult], seconds: float, update_us: tuple[float, fl
                 per_min = c.rps * 60 * c.weight
                 sprts.append(f"{r.sprt:.0f} ({r.sprt / per_min:.1f})")
             sprt_col = " / ".join(sprts) if m == "ours" else ""
-            lines.append(f"| {s.name} | {m} | " + " | ".join(
-                [" / ".join(mins), " / ".join(reqs), " / ".join(errs), sprt_col]) + " |")
+            lines.append(
+                f"| {s.name} | {m} | "
+                + " | ".join([" / ".join(mins), " / ".join(reqs), " / ".join(errs), sprt_col])
+                + " |"
+            )
     lines += [
         "",
         "## Stress: healthy canaries under harsher noise",
@@ -250,7 +255,7 @@ def render(results: list[CellResult], seconds: float, update_us: tuple[float, fl
         "",
         "## Early promotion",
         "",
-        "Share of runs in which our judge reported \"pass\" (no regression beyond tolerance in every metric)"
+        'Share of runs in which our judge reported "pass" (no regression beyond tolerance in every metric)'
         " at some tick (low5 / low10 / mid10):",
         "",
     ]
@@ -264,19 +269,19 @@ def render(results: list[CellResult], seconds: float, update_us: tuple[float, fl
         "",
         "## Targets (our judge)",
         "",
-        f"\"{PREVIOUS}\" is the judge with the count tests switched off (`count_weight=0`): its null is the"
-        f" weakest (no noise model at all). \"{CEILING}\" is the largest evidence any per-tick test of the"
+        f'"{PREVIOUS}" is the judge with the count tests switched off (`count_weight=0`): its null is the'
+        f' weakest (no noise model at all). "{CEILING}" is the largest evidence any per-tick test of the'
         " share-only null (E[share] <= tolerated share) could collect, with hindsight (see"
         " benchmarks/README.md): where ours exceeds it, the gain comes from the count test's stronger"
-        f" (modelled) null, not from better betting. \"{COUNT_CEILING}\" multiplies the evidence by the"
+        f' (modelled) null, not from better betting. "{COUNT_CEILING}" multiplies the evidence by the'
         " per-tick cap 1/q whenever the canary's share exceeded q, with hindsight: no judge that caps a"
         " tick at what one burst landing on the canary may earn (ours) can do better; where it misses,"
         " the target is out of reach for burst-robust tick-level tests. But it is generous: hindsight makes"
-        f" every such tick count in full. \"{ORACLE}\" is a sharper reference: the likelihood ratio of the"
+        f' every such tick count in full. "{ORACLE}" is a sharper reference: the likelihood ratio of the'
         " scenario's true effect (from the simulator's parameters) against our tolerance, binomial given"
         " the tick's pooled events or buckets, capped at 1/q a tick, with the metric's share of alpha:"
         " a judge that must find the effect instead of knowing it, and must allow for bursts, overdispersion"
-        f" and jitter, does not reach it (see benchmarks/README.md). \"{JITTER_ORACLE}\" (latency shifts"
+        f' and jitter, does not reach it (see benchmarks/README.md). "{JITTER_ORACLE}" (latency shifts'
         " only) is a valid test that is told the effect: our histogram test with the scenario's true shift"
         " as its one alternative, allowing the same jitter bound as the judge, with the latency metric's"
         " share of alpha; it is what knowing the effect is worth once the jitter is allowed for.",
@@ -293,8 +298,17 @@ def targets(by: dict[tuple[str, str], CellResult]) -> list[str]:
     rows: list[str] = []
     ceiling = CEILING
 
-    def add(target: str, measured: str, before: str, bound: str, cbound: str, ok: bool, miss: str,
-            oracle: str = "(not a test)", jitter_oracle: str = "-") -> None:
+    def add(
+        target: str,
+        measured: str,
+        before: str,
+        bound: str,
+        cbound: str,
+        ok: bool,
+        miss: str,
+        oracle: str = "(not a test)",
+        jitter_oracle: str = "-",
+    ) -> None:
         verdict = "met" if ok else "NOT met: " + miss
         rows.append(
             f"| {target} | {measured} | {before} | {bound} | {cbound} | {oracle} | {jitter_oracle} | {verdict} |"
@@ -303,9 +317,15 @@ def targets(by: dict[tuple[str, str], CellResult]) -> list[str]:
     healthy = [s for s in SCENARIOS if s.healthy]
     worst = max((_rate(by[(s.name, c.name)].outcomes["ours"]), s.name, c.name) for s in healthy for c in CELLS)
     prev = max((_rate(by[(s.name, c.name)].outcomes[PREVIOUS]), s.name, c.name) for s in healthy for c in CELLS)
-    add("healthy rolled back <= 1 % in every healthy cell", f"worst {worst[0]:.2f} % ({worst[1]}, {worst[2]})",
-        f"worst {prev[0]:.2f} % ({prev[1]}, {prev[2]})", "(not a test)", "(not a test)", worst[0] <= 1.0,
-        f"{worst[0] - 1.0:.2f} points over")
+    add(
+        "healthy rolled back <= 1 % in every healthy cell",
+        f"worst {worst[0]:.2f} % ({worst[1]}, {worst[2]})",
+        f"worst {prev[0]:.2f} % ({prev[1]}, {prev[2]})",
+        "(not a test)",
+        "(not a test)",
+        worst[0] <= 1.0,
+        f"{worst[0] - 1.0:.2f} points over",
+    )
 
     def within(method: str, sname: str, cname: str, minutes: int, max_errors: float | None = None) -> float:
         o = by[(sname, cname)].outcomes[method]
@@ -320,13 +340,25 @@ def targets(by: dict[tuple[str, str], CellResult]) -> list[str]:
         b = within(ceiling, sname, cname, minutes, max_errors)
         cb = within(COUNT_CEILING, sname, cname, minutes, max_errors)
         o = within(ORACLE, sname, cname, minutes, max_errors)
-        jo = (f"{within(JITTER_ORACLE, sname, cname, minutes, max_errors):.1f} %"
-              if JITTER_ORACLE in by[(sname, cname)].outcomes else "-")
+        jo = (
+            f"{within(JITTER_ORACLE, sname, cname, minutes, max_errors):.1f} %"
+            if JITTER_ORACLE in by[(sname, cname)].outcomes
+            else "-"
+        )
         runs = by[(sname, cname)].runs
         se = 100.0 * math.sqrt(max(v / 100.0 * (1.0 - v / 100.0), 0.25 / runs) / runs)  # Monte-Carlo error
         close = " (within 2 standard errors of the goal)" if abs(v - goal) < 2.0 * se else ""
-        add(label, f"{v:.1f} % (±{se:.1f})", f"{p:.1f} %", f"{b:.1f} %", f"{cb:.1f} %", v >= goal,
-            f"{goal - v:.1f} points short{close}", f"{o:.1f} %", jo)
+        add(
+            label,
+            f"{v:.1f} % (±{se:.1f})",
+            f"{p:.1f} %",
+            f"{b:.1f} %",
+            f"{cb:.1f} %",
+            v >= goal,
+            f"{goal - v:.1f} points short{close}",
+            f"{o:.1f} %",
+            jo,
+        )
         if v >= goal and close:
             rows[-1] = rows[-1].replace("| met |", f"| met{close} |")
 
@@ -358,12 +390,17 @@ def targets(by: dict[tuple[str, str], CellResult]) -> list[str]:
             hmed = _median(h.requests[h.decided])
             cmed = _median(ch.requests[ch.decided])
             ratio = med / r.sprt if math.isfinite(med) else math.inf
-            add(f"median canary requests <= 3x SPRT ({s.name}, {c.name}; SPRT {r.sprt:.0f})",
+            add(
+                f"median canary requests <= 3x SPRT ({s.name}, {c.name}; SPRT {r.sprt:.0f})",
                 f"{_fmt(med)} ({ratio:.1f}x)" if math.isfinite(med) else "no detections",
-                f"{_fmt(pmed)} ({pmed / r.sprt:.1f}x)", f"{_fmt(hmed)} ({hmed / r.sprt:.1f}x)",
-                f"{_fmt(cmed)} ({cmed / r.sprt:.1f}x)", ratio <= 3.0,
-                f"{ratio / 3.0:.1f}x the allowance", f"{_fmt(omed)} ({omed / r.sprt:.1f}x)",
-                f"{_fmt(jmed)} ({jmed / r.sprt:.1f}x)" if jor is not None else "-")
+                f"{_fmt(pmed)} ({pmed / r.sprt:.1f}x)",
+                f"{_fmt(hmed)} ({hmed / r.sprt:.1f}x)",
+                f"{_fmt(cmed)} ({cmed / r.sprt:.1f}x)",
+                ratio <= 3.0,
+                f"{ratio / 3.0:.1f}x the allowance",
+                f"{_fmt(omed)} ({omed / r.sprt:.1f}x)",
+                f"{_fmt(jmed)} ({jmed / r.sprt:.1f}x)" if jor is not None else "-",
+            )
     return rows
 
 

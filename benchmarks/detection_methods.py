@@ -50,7 +50,7 @@ from analysis.simulate import (
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Istio's request-duration buckets up to 10 s (ms; +Inf implied), the length of a rollout in
+#: Istio's request-duration buckets from 5 ms to 10 s (+Inf implied), the length of a rollout in
 #: ticks, the false-rollback budget, and the tick of a run never rolled back.
 BOUNDS = (5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
 TICKS = 30
@@ -99,8 +99,12 @@ def _judge_runs(sim: SimulatedTicks, judge: BatchJudge) -> Outcome:
     passed = np.zeros(runs, dtype=bool)
     for t in range(TICKS):
         out = judge.update(
-            sim.canary_requests[:, t], sim.canary_errors[:, t], sim.canary_hist[:, t],
-            sim.primary_requests[:, t], sim.primary_errors[:, t], sim.primary_hist[:, t],
+            sim.canary_requests[:, t],
+            sim.canary_errors[:, t],
+            sim.canary_hist[:, t],
+            sim.primary_requests[:, t],
+            sim.primary_errors[:, t],
+            sim.primary_hist[:, t],
         )
         tick = np.where((out == FAIL) & (tick == NEVER), t + 1, tick)
         passed |= out == PASS
@@ -158,8 +162,9 @@ def run_oracle(sim: SimulatedTicks, scenario: Scenario) -> Outcome:
             median = math.log(LATENCY_MEDIAN_MS)
             p_primary = bucket_probabilities(BOUNDS, median)
             p_null = bucket_probabilities(BOUNDS, median, 1.0 + config.latency_tolerance)
-            p_alt = bucket_probabilities(BOUNDS, median, scenario.latency_factor, scenario.tail_fraction,
-                                         scenario.tail_ms)
+            p_alt = bucket_probabilities(
+                BOUNDS, median, scenario.latency_factor, scenario.tail_fraction, scenario.tail_ms
+            )
             w = (nc / (nc + np_))[..., None]
             q0 = w * p_null / (w * p_null + (1.0 - w) * p_primary)
             q1 = w * p_alt / (w * p_alt + (1.0 - w) * p_primary)
@@ -191,8 +196,13 @@ def run_jitter_oracle(sim: SimulatedTicks, scenario: Scenario) -> Outcome:
     share = dict(zip(base.metrics, base.metric_weights(), strict=True))["latency"]
     over = scenario.latency_factor / (1.0 + base.latency_tolerance)
     config = replace(
-        base, alpha=ALPHA * share, metrics=("latency",), count_weight=1.0, error_count_ratios=(3.0,),
-        latency_shift_factors=(over, over), latency_shift_weights=(1.0, 1.0),
+        base,
+        alpha=ALPHA * share,
+        metrics=("latency",),
+        count_weight=1.0,
+        error_count_ratios=(3.0,),
+        latency_shift_factors=(over, over),
+        latency_shift_weights=(1.0, 1.0),
         latency_tail_alternatives=base.latency_tail_alternatives[:2],
     )
     return _judge_runs(sim, BatchJudge(sim.canary_requests.shape[0], config))
@@ -237,9 +247,11 @@ def _mann_whitney_high(canary: FloatArray, primary: FloatArray, conf: float = 0.
         mean_p = np.nanmean(primary, axis=1)
         ratio = np.where(mean_p == 0, 1.0, mean_c / mean_p)
     same = np.all(np.sort(canary, axis=1) == np.sort(primary, axis=1), axis=1)
-    constant = (np.nanmax(canary, axis=1) == np.nanmin(canary, axis=1)) & (
-        np.nanmax(primary, axis=1) == np.nanmin(primary, axis=1)
-    ) & (np.nanmax(canary, axis=1) == np.nanmax(primary, axis=1))
+    constant = (
+        (np.nanmax(canary, axis=1) == np.nanmin(canary, axis=1))
+        & (np.nanmax(primary, axis=1) == np.nanmin(primary, axis=1))
+        & (np.nanmax(canary, axis=1) == np.nanmax(primary, axis=1))
+    )
     high = (lower > tol * np.abs(hl)) & (ratio >= 1.0) & ~same & ~constant & (n > 0) & (m > 0)
     return np.asarray(high, dtype=np.float64)
 
@@ -250,8 +262,9 @@ def run_kayenta(sim: SimulatedTicks) -> Outcome:
         err_p = np.where(sim.primary_requests > 0, sim.primary_errors / sim.primary_requests, np.nan)
     high = _mann_whitney_high(err_c, err_p)
     for q in (0.5, 0.99):
-        high = np.maximum(high, _mann_whitney_high(histogram_quantile(q, sim.canary_hist),
-                                                   histogram_quantile(q, sim.primary_hist)))
+        high = np.maximum(
+            high, _mann_whitney_high(histogram_quantile(q, sim.canary_hist), histogram_quantile(q, sim.primary_hist))
+        )
     tick = np.where(high > 0, TICKS, NEVER).astype(np.int64)
     return _at_decision(sim, tick)
 

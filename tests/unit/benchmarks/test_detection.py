@@ -42,7 +42,11 @@ def test_the_report_is_complete_and_the_printed_command_reproduces_it(tmp_path: 
     script, *args = command.group(1).split()[1:]
     run = subprocess.run(
         [sys.executable, script, *args, "--workers", "2", "--output", str(second)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     assert _without_timing(second.read_text()) == _without_timing(report)
@@ -58,6 +62,6 @@ def test_the_report_is_complete_and_the_printed_command_reproduces_it(tmp_path: 
     errors5 = re.search(r"^\| errors 0\.1 % -> 5 % \| ([^|]+) \|", report, re.MULTILINE)
     assert errors5 is not None and errors5.group(1).strip() == "100.0 / 100.0 / 100.0"
     # every target of the issue is listed with its verdict
-    targets = report[report.index("## Targets (our judge)"):]
+    targets = report[report.index("## Targets (our judge)") :]
     verdicts = re.findall(r"\| (met[^|]*|NOT met: [^|]+) \|$", targets, re.MULTILINE)
     assert len(verdicts) == len(re.findall(r"^\| (?!target |---)", targets, re.MULTILINE)) >= 15
