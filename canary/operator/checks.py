@@ -8,9 +8,11 @@ that skips the tick, and an errored check never passes.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -25,7 +27,15 @@ from canary.providers.prometheus import resolve_address
 from canary.providers.templates import TemplateContext, render_query
 from canary.routers.names import apex_name
 
-__all__ = ["MAX_WINDOW_INTERVALS", "TickChecks", "TickContext", "judge_window", "run_checks"]
+__all__ = [
+    "MAX_WINDOW_INTERVALS",
+    "TickChecks",
+    "TickContext",
+    "judge_settings",
+    "judge_window",
+    "run_checks",
+    "settings_digest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +67,8 @@ class TickChecks:
     records: list[CanaryCheck]
     judge: JudgeSignal | None = None
     judge_status: dict[str, Any] | None = None
+    #: Warnings for the Canary's Events, as (reason, message): e.g. the judge starting afresh.
+    notices: list[tuple[str, str]] = field(default_factory=list)
 
 
 async def _secret_credentials(api: KubeApi, namespace: str, name: str) -> dict[str, str]:
@@ -152,7 +164,8 @@ def judge_window(saved: dict[str, Any] | None, now: datetime, interval: float) -
     return span
 
 
-def _judge_from_status(canary: Canary, mesh: Mesh) -> SequentialJudge:
+def judge_settings(canary: Canary, mesh: Mesh) -> dict[str, Any]:
+    """The keyword arguments of the Canary's :class:`SequentialJudge`, from ``spec.analysis.judge``."""
     spec = canary.spec.analysis.judge
     assert spec is not None
     metrics = (
@@ -168,20 +181,53 @@ def _judge_from_status(canary: Canary, mesh: Mesh) -> SequentialJudge:
             if on
         ]
     )
-    config: dict[str, Any] = {
+    return {
         "alpha": spec.alpha,
         "metrics": metrics,
         "error_rate_tolerance_pp": spec.errorRate.tolerance,
         "latency_tolerance": spec.latency.tolerance / 100.0,
         "latency_jitter": spec.latency.jitter / 100.0,
         "tail_quantile": spec.latency.quantile,
+        # The histogram's own bucket bounds: the judge reads latency only at bounds the mesh exports.
+        "latency_bounds": [float(b) for b in spec.latencyBuckets or LATENCY_BUCKETS[mesh]],
     }
-    # The histogram's own bucket bounds: the judge reads latency only at bounds the mesh exports.
-    config["latency_bounds"] = spec.latencyBuckets or LATENCY_BUCKETS[mesh]
+
+
+def settings_digest(settings: dict[str, Any]) -> str:
+    """A short fingerprint of the judge's settings, saved beside its state (``status.judge.settings``)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _judge_from_status(canary: Canary, settings: dict[str, Any]) -> tuple[SequentialJudge, str | None]:
+    """The judge of the revision under analysis, its evidence restored from status.
+
+    Returns the judge and, when saved evidence had to be dropped, why. The
+    evidence of a revision is kept across ticks and controller restarts, so
+    alpha is spent once per analysis, however long it runs. It is dropped,
+    and a judge with the current settings starts afresh, when it was gathered
+    under other settings (``spec.analysis.judge`` edited during the analysis:
+    evidence against one tolerance says nothing about another, and another set
+    of metrics or buckets has other state) or cannot be read. Each fresh start
+    is a new test at level alpha: editing the settings mid-analysis spends
+    alpha again, and the Warning Event says so. ``settings`` are
+    :func:`judge_settings`.
+    """
+    digest = settings_digest(settings)
     saved = _restored(canary)
-    if saved is not None:
-        return SequentialJudge.from_state(saved["state"], **config)
-    return SequentialJudge(**config)
+    if saved is None:
+        return SequentialJudge(**settings), None
+    if saved.get("settings", digest) != digest:
+        return SequentialJudge(**settings), (
+            "spec.analysis.judge changed during the analysis: the judge's evidence starts afresh under the new"
+            " settings (a new test at level alpha)"
+        )
+    try:
+        return SequentialJudge.from_state(saved["state"], **settings), None
+    except (TypeError, ValueError, KeyError) as error:
+        return SequentialJudge(**settings), (
+            f"status.judge.state cannot be read under the current settings ({error}): the judge's evidence"
+            " starts afresh (a new test at level alpha)"
+        )
 
 
 async def _template_window(
@@ -228,13 +274,15 @@ async def _template_window(
 
 async def _run_judge(
     canary: Canary, tick: TickContext
-) -> tuple[JudgeSignal | None, dict[str, Any] | None, CanaryCheck | None]:
+) -> tuple[JudgeSignal | None, dict[str, Any] | None, CanaryCheck | None, str | None]:
+    """One tick of the judge: its signal, its status, its check record, and why it started afresh (if so)."""
     spec = canary.spec.analysis.judge
     if spec is None:
-        return None, None, None
+        return None, None, None, None
     # Template pairs need no mesh metrics (any provider, even plain Kubernetes, works).
     mesh = metrics_mesh(None if spec.templates else canary.spec.provider, tick.default_mesh)
-    judge = _judge_from_status(canary, mesh)
+    settings = judge_settings(canary, mesh)
+    judge, restart = _judge_from_status(canary, settings)
     target = canary.spec.targetRef.name
     # every query of the tick is evaluated at the same instant (whole milliseconds, as stored for the
     # next window's start), over the same window
@@ -256,11 +304,13 @@ async def _run_judge(
     except (ProviderError, ApiError, ValueError) as error:
         reason = f"judge: no evidence this tick: {error}"
         record = CanaryCheck(name="judge", outcome="error", reason=reason)
-        return JudgeSignal("inconclusive", reason, decides=False), canary.status.judge, record
+        # (the saved evidence stays as it was: a fresh start is announced with the tick that writes it)
+        return JudgeSignal("inconclusive", reason, decides=False), canary.status.judge, record, None
     verdict = judge.update(canary=canary_w, primary=primary_w)
     state = judge.state()
     status = {
         "revision": canary.status.lastAppliedSpec,
+        "settings": settings_digest(settings),
         "state": state,
         "verdict": verdict.to_dict(),
         "windowEnd": now.isoformat(timespec="milliseconds"),
@@ -272,7 +322,7 @@ async def _run_judge(
         outcome=outcome,
         reason=f"judge ({'dry run' if spec.dryRun else outcome}): {verdict.reason}",
     )
-    return JudgeSignal(outcome, verdict.reason, decides=not spec.dryRun), status, record
+    return JudgeSignal(outcome, verdict.reason, decides=not spec.dryRun), status, record, restart
 
 
 async def run_checks(canary: Canary, tick: TickContext) -> TickChecks:
@@ -306,11 +356,12 @@ async def run_checks(canary: Canary, tick: TickContext) -> TickChecks:
                 reason=verdict.reason,
             )
         )
-    signal, judge_status, judge_record = await _run_judge(canary, tick)
+    signal, judge_status, judge_record, restart = await _run_judge(canary, tick)
     if judge_record is not None:
         records.append(judge_record)
         judge = canary.spec.analysis.judge
         if judge_record.outcome == "error" and judge is not None and not judge.dryRun:
             # No evidence is no pass: a deciding judge without data fails the check, like a metric would.
             checks.append(Check("judge", False, judge_record.reason))
-    return TickChecks(tuple(checks), records, signal, judge_status)
+    notices = [("JudgeRestarted", restart)] if restart else []
+    return TickChecks(tuple(checks), records, signal, judge_status, notices)

@@ -212,6 +212,8 @@ class Reconciler:
                 await self._event(body, "Warning", "WebhookFailed", result.reason)
         for event in decision.events:
             await self._event(body, event.type, event.reason, event.message)
+        for reason, message in measured.notices if measured else ():
+            await self._event(body, "Warning", reason, message)
         self._side_channels(canary, body, state, decision, measured, now)
         # Flagger alerts on a failed test hook unless the hook says muteAlert (gates only wait: no alert).
         for result in hook_results:

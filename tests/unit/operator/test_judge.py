@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from canary.kube.api import METRIC_TEMPLATES
+from canary.kube.api import CANARIES, EVENTS, METRIC_TEMPLATES
 from canary.models import Canary
-from canary.operator.checks import MAX_WINDOW_INTERVALS, _judge_from_status, judge_window
+from canary.operator.checks import MAX_WINDOW_INTERVALS, _judge_from_status, judge_settings, judge_window
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
 from canary.providers import registry
 from canary.providers.base import ProviderError, UnreachableError
@@ -97,6 +97,62 @@ async def test_evidence_survives_a_controller_restart(simulator: MeshSimulator) 
         if status.get("judge"):
             ticks.append(status["judge"]["verdict"]["ticks"])
     assert ticks == sorted(ticks) and len(set(ticks)) == len(ticks), ticks  # one more tick of evidence each time
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"latency": {"enabled": False}},  # fewer metrics: the saved state has another shape
+        {"latencyBuckets": [5, 10, 25, 50, 100, 250, 500]},  # other buckets: likewise
+        {"errorRate": {"tolerance": 1.0}},  # another null: same shape, evidence about another question
+    ],
+)
+async def test_editing_the_judge_mid_analysis_starts_its_evidence_afresh_and_says_so(
+    simulator: MeshSimulator, edit: dict[str, Any]
+) -> None:
+    h = Harness(judged())
+    app = simulator.add_app(NS, "podinfo", rps=200)
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    ticks = []
+    for step in range(7):  # the first tick scales the canary up; the judge starts with the second
+        if step == 4:
+            await h.api.patch(CANARIES, NS, "podinfo", {"spec": {"analysis": {"judge": edit}}})
+        app.set_routes(h.router.routes)
+        simulator.step(INTERVAL)
+        status = await h.tick(INTERVAL)  # never an exception: the tick goes on
+        ticks.append(status.get("judge", {}).get("verdict", {}).get("ticks"))
+    assert ticks == [None, None, 1, 2, 1, 2, 3], ticks  # the evidence restarted once, with the edit
+    assert status["phase"] in ("Progressing", "Promoting"), status.get("message")  # the rollout goes on
+    warnings = [e for e in await h.api.list(EVENTS, NS) if e["reason"] == "JudgeRestarted"]
+    assert len(warnings) == 1
+    assert warnings[0]["type"] == "Warning"
+    assert "spec.analysis.judge changed" in warnings[0]["message"]
+
+
+async def test_unreadable_judge_state_starts_afresh_instead_of_failing_every_tick(simulator: MeshSimulator) -> None:
+    h = Harness(judged())
+    app = simulator.add_app(NS, "podinfo", rps=200)
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    for _ in range(4):
+        app.set_routes(h.router.routes)
+        simulator.step(INTERVAL)
+        status = await h.tick(INTERVAL)
+    assert status["judge"]["verdict"]["ticks"] == 2
+    # a hand edit (or an older controller) left a state this judge cannot read
+    await h.api.patch(CANARIES, NS, "podinfo", {"status": {"judge": {"state": {"v": 99}, "settings": None}}})
+    app.set_routes(h.router.routes)
+    simulator.step(INTERVAL)
+    status = await h.tick(INTERVAL)
+    assert status["judge"]["verdict"]["ticks"] == 1
+    warnings = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "JudgeRestarted"]
+    assert len(warnings) == 1 and "status.judge.state cannot be read" in warnings[0], warnings
+    assert "unsupported judge state version 99" in warnings[0]
 
 
 class CountingProvider:
@@ -215,6 +271,7 @@ def test_a_judge_window_reaches_back_to_the_last_judged_end_within_limits() -> N
 def test_the_latency_jitter_allowance_reaches_the_judge(jitter: float | None, expected: float) -> None:
     latency = {"tolerance": 10} if jitter is None else {"tolerance": 10, "jitter": jitter}
     canary = Canary.model_validate(judged(latency=latency))
-    judge = _judge_from_status(canary, "istio")
+    judge, restart = _judge_from_status(canary, judge_settings(canary, "istio"))
+    assert restart is None
     assert judge.config.latency_jitter == pytest.approx(expected)
     assert judge.config.latency_tolerance == pytest.approx(0.10)
