@@ -15,7 +15,7 @@ from canary.operator.checks import MAX_WINDOW_INTERVALS, _judge_from_status, jud
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
 from canary.providers import registry
 from canary.providers.base import ProviderError, UnreachableError
-from canary.sandbox.mesh import SCENARIOS, MeshSimulator, SimulatorProvider
+from canary.sandbox.mesh import SCENARIOS, MeshSimulator, SimulatedApp, SimulatorProvider
 from tests.unit.operator.harness import NS, Harness, canary_body
 
 INTERVAL = 60.0
@@ -35,18 +35,29 @@ def judged(**judge: Any) -> dict[str, Any]:
     return body
 
 
-async def run(h: Harness, sim: MeshSimulator, behaviour: str, ticks: int) -> list[dict[str, Any]]:
-    """Roll out a new revision whose canary behaves as ``behaviour``; traffic follows the router."""
+async def start(h: Harness, sim: MeshSimulator, behaviour: str = "healthy") -> SimulatedApp:
+    """Set the Canary up and start a new revision whose canary behaves as ``behaviour`` (200 rps in all)."""
     app = sim.add_app(NS, "podinfo", rps=200, canary=SCENARIOS[behaviour].canary)
     await h.setup()
     await h.tick()
     await h.tick()
     await h.new_revision("podinfo:2")
+    return app
+
+
+async def minute(h: Harness, sim: MeshSimulator, app: SimulatedApp) -> dict[str, Any]:
+    """One analysis interval of traffic along the router's current routes, then a tick; the Canary's status."""
+    app.set_routes(h.router.routes)
+    sim.step(INTERVAL)
+    return await h.tick(INTERVAL)
+
+
+async def run(h: Harness, sim: MeshSimulator, behaviour: str, ticks: int) -> list[dict[str, Any]]:
+    """Roll out a new revision whose canary behaves as ``behaviour``; traffic follows the router."""
+    app = await start(h, sim, behaviour)
     seen = []
     for _ in range(ticks):
-        app.set_routes(h.router.routes)
-        sim.step(INTERVAL)
-        status = await h.tick(INTERVAL)
+        status = await minute(h, sim, app)
         seen.append(status)
         if status["phase"] in ("Failed", "Succeeded"):
             break
@@ -77,11 +88,7 @@ async def test_in_dry_run_the_judge_reports_but_never_decides(simulator: MeshSim
 
 async def test_evidence_survives_a_controller_restart(simulator: MeshSimulator) -> None:
     h = Harness(judged())
-    app = simulator.add_app(NS, "podinfo", rps=200)
-    await h.setup()
-    await h.tick()
-    await h.tick()
-    await h.new_revision("podinfo:2")
+    app = await start(h, simulator)
     ticks = []
     for step in range(6):
         if step == 3:  # a new controller process: nothing but the Canary's status carries over
@@ -91,9 +98,7 @@ async def test_evidence_survives_a_controller_restart(simulator: MeshSimulator) 
                 clock=h.clock,
                 router_factory=lambda p, a: h.router,  # type: ignore[arg-type, return-value]
             )
-        app.set_routes(h.router.routes)
-        simulator.step(INTERVAL)
-        status = await h.tick(INTERVAL)
+        status = await minute(h, simulator, app)
         if status.get("judge"):
             ticks.append(status["judge"]["verdict"]["ticks"])
     assert ticks == sorted(ticks) and len(set(ticks)) == len(ticks), ticks  # one more tick of evidence each time
@@ -111,18 +116,12 @@ async def test_editing_the_judge_mid_analysis_starts_its_evidence_afresh_and_say
     simulator: MeshSimulator, edit: dict[str, Any]
 ) -> None:
     h = Harness(judged())
-    app = simulator.add_app(NS, "podinfo", rps=200)
-    await h.setup()
-    await h.tick()
-    await h.tick()
-    await h.new_revision("podinfo:2")
+    app = await start(h, simulator)
     ticks = []
     for step in range(7):  # the first tick scales the canary up; the judge starts with the second
         if step == 4:
             await h.api.patch(CANARIES, NS, "podinfo", {"spec": {"analysis": {"judge": edit}}})
-        app.set_routes(h.router.routes)
-        simulator.step(INTERVAL)
-        status = await h.tick(INTERVAL)  # never an exception: the tick goes on
+        status = await minute(h, simulator, app)  # never an exception: the tick goes on
         ticks.append(status.get("judge", {}).get("verdict", {}).get("ticks"))
     assert ticks == [None, None, 1, 2, 1, 2, 3], ticks  # the evidence restarted once, with the edit
     assert status["phase"] in ("Progressing", "Promoting"), status.get("message")  # the rollout goes on
@@ -134,21 +133,13 @@ async def test_editing_the_judge_mid_analysis_starts_its_evidence_afresh_and_say
 
 async def test_unreadable_judge_state_starts_afresh_instead_of_failing_every_tick(simulator: MeshSimulator) -> None:
     h = Harness(judged())
-    app = simulator.add_app(NS, "podinfo", rps=200)
-    await h.setup()
-    await h.tick()
-    await h.tick()
-    await h.new_revision("podinfo:2")
+    app = await start(h, simulator)
     for _ in range(4):
-        app.set_routes(h.router.routes)
-        simulator.step(INTERVAL)
-        status = await h.tick(INTERVAL)
+        status = await minute(h, simulator, app)
     assert status["judge"]["verdict"]["ticks"] == 2
     # a hand edit (or an older controller) left a state this judge cannot read
     await h.api.patch(CANARIES, NS, "podinfo", {"status": {"judge": {"state": {"v": 99}, "settings": None}}})
-    app.set_routes(h.router.routes)
-    simulator.step(INTERVAL)
-    status = await h.tick(INTERVAL)
+    status = await minute(h, simulator, app)
     assert status["judge"]["verdict"]["ticks"] == 1
     warnings = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "JudgeRestarted"]
     assert len(warnings) == 1 and "status.judge.state cannot be read" in warnings[0], warnings
