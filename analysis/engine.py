@@ -317,6 +317,8 @@ class BatchJudge:
         the combined evidence at the restart has expectation at most 1 and is a
         supermartingale from there on.
         """
+        if not isinstance(state, dict):
+            raise ValueError(f"judge state must be an object, got {type(state).__name__}")
         version = state.get("v")
         if version not in (1, _STATE_VERSION):
             raise ValueError(f"unsupported judge state version {version!r}")

@@ -131,19 +131,25 @@ async def test_editing_the_judge_mid_analysis_starts_its_evidence_afresh_and_say
     assert "spec.analysis.judge changed" in warnings[0]["message"]
 
 
-async def test_unreadable_judge_state_starts_afresh_instead_of_failing_every_tick(simulator: MeshSimulator) -> None:
+@pytest.mark.parametrize(
+    ("state", "why"),
+    [({"v": 99}, "unsupported judge state version 99"), ("garbage", "judge state must be an object, got str")],
+)
+async def test_unreadable_judge_state_starts_afresh_instead_of_failing_every_tick(
+    simulator: MeshSimulator, state: Any, why: str
+) -> None:
     h = Harness(judged())
     app = await start(h, simulator)
     for _ in range(4):
         status = await minute(h, simulator, app)
     assert status["judge"]["verdict"]["ticks"] == 2
     # a hand edit (or an older controller) left a state this judge cannot read
-    await h.api.patch(CANARIES, NS, "podinfo", {"status": {"judge": {"state": {"v": 99}, "settings": None}}})
+    await h.api.patch(CANARIES, NS, "podinfo", {"status": {"judge": {"state": state, "settings": None}}})
     status = await minute(h, simulator, app)
     assert status["judge"]["verdict"]["ticks"] == 1
     warnings = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "JudgeRestarted"]
     assert len(warnings) == 1 and "status.judge.state cannot be read" in warnings[0], warnings
-    assert "unsupported judge state version 99" in warnings[0]
+    assert why in warnings[0]
 
 
 class CountingProvider:
