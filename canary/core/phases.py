@@ -44,7 +44,8 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     # A new revision mid-rollout restarts the analysis, through Waiting when a confirm-rollout gate is closed.
     Phase.WAITING_PROMOTION: frozenset({Phase.PROMOTING, Phase.FAILED, Phase.PROGRESSING, Phase.WAITING}),
     Phase.PROMOTING: frozenset({Phase.FINALISING, Phase.PROGRESSING, Phase.WAITING}),
-    Phase.FINALISING: frozenset({Phase.SUCCEEDED, Phase.PROGRESSING, Phase.WAITING}),
+    # (a new revision with skipAnalysis set goes straight to Promoting, from here too)
+    Phase.FINALISING: frozenset({Phase.SUCCEEDED, Phase.PROGRESSING, Phase.WAITING, Phase.PROMOTING}),
     Phase.SUCCEEDED: _START_NEW_REVISION,
     Phase.FAILED: _START_NEW_REVISION,
     Phase.TERMINATING: frozenset({Phase.TERMINATED}),

@@ -524,6 +524,16 @@ class CanaryJudge(StrictModel):
     templates: JudgeTemplates | None = None
     """Count requests and errors with these MetricTemplates instead of the mesh's metrics."""
 
+    @model_validator(mode="after")
+    def _compares_something(self) -> CanaryJudge:
+        if self.templates is None and not self.errorRate.enabled and not self.latency.enabled:
+            raise PydanticCustomError(
+                "judge_compares_nothing",
+                "the judge compares nothing: errorRate and latency are both disabled (enable one, or remove judge)",
+                {},
+            )
+        return self
+
     @field_validator("latencyBuckets")
     @classmethod
     def _ascending_buckets(cls, value: list[float] | None) -> list[float] | None:

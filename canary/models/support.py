@@ -185,6 +185,14 @@ def _provider_problems(canary: Canary, provider: str) -> list[Problem]:
                         "not-yet",
                     )
                 )
+    if analysis.judge is not None and analysis.judge.templates is None and provider not in BUILTIN_METRIC_PROVIDERS:
+        problems.append(
+            _refuse(
+                "spec.analysis.judge",
+                f"the judge reads a mesh's proxy metrics, which provider {provider} has none of; "
+                "give it a MetricTemplate pair (judge.templates: requests, errors)",
+            )
+        )
     for index, metric in enumerate(analysis.metrics):
         if metric.kind() == "builtin" and provider not in BUILTIN_METRIC_PROVIDERS:
             problems.append(

@@ -272,6 +272,13 @@ async def _template_window(
     return Window(requests=requests, errors=min(errors, requests), latency=None)
 
 
+def _no_evidence(canary: Canary, error: Exception) -> tuple[JudgeSignal, dict[str, Any] | None, CanaryCheck]:
+    """A judge tick that could not measure: no decision, the saved status kept, an errored check record."""
+    reason = f"judge: no evidence this tick: {error}"
+    record = CanaryCheck(name="judge", outcome="error", reason=reason)
+    return JudgeSignal("inconclusive", reason, decides=False), canary.status.judge, record
+
+
 async def _run_judge(
     canary: Canary, tick: TickContext
 ) -> tuple[JudgeSignal | None, dict[str, Any] | None, CanaryCheck | None, str | None]:
@@ -279,8 +286,11 @@ async def _run_judge(
     spec = canary.spec.analysis.judge
     if spec is None:
         return None, None, None, None
-    # Template pairs need no mesh metrics (any provider, even plain Kubernetes, works).
-    mesh = metrics_mesh(None if spec.templates else canary.spec.provider, tick.default_mesh)
+    try:
+        # Template pairs need no mesh metrics (any provider, even plain Kubernetes, works).
+        mesh = metrics_mesh(None if spec.templates else canary.spec.provider, tick.default_mesh)
+    except ProviderError as error:  # e.g. a controller whose default provider is Gateway API, without a mesh
+        return *_no_evidence(canary, error), None
     settings = judge_settings(canary, mesh)
     judge, restart = _judge_from_status(canary, settings)
     target = canary.spec.targetRef.name
@@ -302,10 +312,8 @@ async def _run_judge(
             canary_w = Window(*await fetch_window(provider, canary_q, at))
             primary_w = Window(*await fetch_window(provider, primary_q, at))
     except (ProviderError, ApiError, ValueError) as error:
-        reason = f"judge: no evidence this tick: {error}"
-        record = CanaryCheck(name="judge", outcome="error", reason=reason)
         # (the saved evidence stays as it was: a fresh start is announced with the tick that writes it)
-        return JudgeSignal("inconclusive", reason, decides=False), canary.status.judge, record, None
+        return *_no_evidence(canary, error), None
     verdict = judge.update(canary=canary_w, primary=primary_w)
     state = judge.state()
     status = {

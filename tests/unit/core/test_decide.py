@@ -150,6 +150,18 @@ def test_skip_analysis_promotes_a_new_revision_directly() -> None:
     assert walker.tick(world()).phase == Phase.PROMOTING
 
 
+@pytest.mark.parametrize("during", [Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING])
+def test_skip_analysis_promotes_a_revision_that_arrives_during_a_rollout(during: Phase) -> None:
+    plan = replace(PLAN, skip_analysis=True)
+    state = State(phase=during, last_applied_spec="v2", last_promoted_spec="v1", last_transition_time=T0)
+    walker = Walker(plan=plan, state=state)
+    after = walker.tick(world(target="v3", primary="v2" if during == Phase.FINALISING else "v1"))
+    assert after.phase == Phase.PROMOTING
+    assert after.last_applied_spec == "v3"
+    assert walker.events == ["revision changed during the rollout, restarting the analysis: skipAnalysis is set,"
+                             " promoting without analysis"]  # fmt: skip
+
+
 def test_suspend_changes_nothing() -> None:
     walker = Walker(plan=replace(PLAN, suspend=True))
     before = walker.state

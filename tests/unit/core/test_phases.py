@@ -34,6 +34,7 @@ EXPECTED_EDGES = {
     (Phase.FINALISING, Phase.SUCCEEDED),
     (Phase.FINALISING, Phase.PROGRESSING),
     (Phase.FINALISING, Phase.WAITING),
+    (Phase.FINALISING, Phase.PROMOTING),
     (Phase.SUCCEEDED, Phase.PROGRESSING),
     (Phase.SUCCEEDED, Phase.WAITING),
     (Phase.SUCCEEDED, Phase.PROMOTING),

@@ -142,6 +142,16 @@ def test_judge_block_turns_the_judge_on_with_documented_defaults() -> None:
     assert judge.latencyBuckets is None
 
 
+def test_a_judge_with_nothing_to_compare_is_refused_naming_the_block() -> None:
+    with pytest.raises(ValidationError) as caught:
+        canary(judge={"errorRate": {"enabled": False}, "latency": {"enabled": False}})
+    assert "the judge compares nothing" in str(caught.value)
+    assert caught.value.errors()[0]["loc"] == ("spec", "analysis", "judge")
+    # a template pair compares error rates whatever the mesh blocks say
+    templates = {"requests": {"name": "r"}, "errors": {"name": "e"}}
+    assert canary(judge={"errorRate": {"enabled": False}, "latency": {"enabled": False}, "templates": templates})
+
+
 def test_judge_fields_use_their_json_names() -> None:
     c = canary(judge={"alpha": 0.05, "dryRun": True, "latency": {"quantile": 0.95}, "latencyBuckets": [5, 10, 50]})
     dumped = c.model_dump(mode="json", exclude_none=True)["spec"]["analysis"]["judge"]

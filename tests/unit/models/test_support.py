@@ -81,6 +81,16 @@ def test_builtin_metrics_need_a_mesh() -> None:
     )
 
 
+def test_the_judge_needs_a_mesh_or_a_template_pair() -> None:
+    obj = minimal_canary(stepWeight=None, iterations=5, judge={})
+    obj["spec"]["provider"] = "kubernetes"
+    problems = unsupported(Canary.model_validate(obj))
+    assert [(p.path, p.severity) for p in problems] == [("spec.analysis.judge", "refuse")]
+    assert "provider kubernetes has none of" in problems[0].message
+    obj["spec"]["analysis"]["judge"] = {"templates": {"requests": {"name": "r"}, "errors": {"name": "e"}}}
+    assert unsupported(Canary.model_validate(obj)) == []
+
+
 @pytest.mark.parametrize(
     ("where", "field", "value"),
     [

@@ -152,6 +152,29 @@ async def test_unreadable_judge_state_starts_afresh_instead_of_failing_every_tic
     assert why in warnings[0]
 
 
+async def test_a_controller_without_a_mesh_reports_that_the_judge_has_no_evidence() -> None:
+    # Gateway API routes read the controller's mesh metrics; a controller run with --provider
+    # gatewayapi:v1 has none: the judge has no evidence (an errored check), the tick goes on.
+    body = judged()
+    body["spec"]["service"]["gatewayRefs"] = [{"name": "gateway", "namespace": "istio-ingress"}]
+    h = Harness(body)
+    h.reconciler = Reconciler(
+        h.api,
+        ReconcilerSettings(min_interval=1.0, default_provider="gatewayapi:v1"),
+        clock=h.clock,
+        router_factory=lambda p, a: h.router,  # type: ignore[arg-type, return-value]
+    )
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    statuses = [await h.tick(INTERVAL) for _ in range(3)]
+    judged_checks = [c for s in statuses for c in s.get("checks", []) if c["name"] == "judge"]
+    assert judged_checks and all(c["outcome"] == "error" for c in judged_checks)
+    assert "no built-in metrics for provider 'gatewayapi:v1'" in judged_checks[-1]["reason"]
+    assert statuses[-1]["failedChecks"] >= 1  # no evidence is no pass
+
+
 class CountingProvider:
     """Answers the judge's template queries like Prometheus would: a count per workload.
 

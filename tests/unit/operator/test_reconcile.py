@@ -81,6 +81,8 @@ async def test_a_restart_between_persist_and_converge_resumes_without_moving_wei
         ({"analysis": {"maxWeight": 150}}, "spec.analysis.maxWeight"),
         ({"targetRef": None}, "spec.targetRef"),
         ({"analysis": {"metrics": [{"name": "cpu-usage"}]}}, "spec.analysis.metrics"),
+        ({"analysis": {"judge": {"errorRate": {"enabled": False}, "latency": {"enabled": False}}}},
+         "spec.analysis.judge"),
     ],
 )
 async def test_an_invalid_canary_gets_a_condition_and_one_event_and_no_crash(patch: dict[str, Any], field: str) -> None:
