@@ -43,6 +43,7 @@ from canary.models.canary import (
 )
 from canary.models.errors import describe
 from canary.models.metric_template import MetricTemplate, MetricTemplateProvider, MetricTemplateSpec
+from canary.models.status import judge_verdict
 from canary.models.support import Problem, refusals, unsupported
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ = [
     "SessionAffinity",
     "TargetReference",
     "describe",
+    "judge_verdict",
     "parse_duration",
     "primary_workload_name",
     "refusals",

@@ -14,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from canary.models.base import StrictModel
 
-__all__ = ["PHASES", "CanaryCheck", "CanaryCondition", "CanaryPhase", "CanaryStatus", "CheckOutcome"]
+__all__ = ["PHASES", "CanaryCheck", "CanaryCondition", "CanaryPhase", "CanaryStatus", "CheckOutcome", "judge_verdict"]
 
 CanaryPhase = Literal[
     "",
@@ -126,3 +126,17 @@ class CanaryStatus(StrictModel):
             if cond.type == type_:
                 return cond
         return None
+
+
+def judge_verdict(judge: Any) -> dict[str, Any]:
+    """The last verdict in a judge status (``status.judge``), or ``{}`` when there is none or it is malformed.
+
+    ``status.judge`` is free-form and anyone with access may edit it, so
+    readers (chat messages, exported metrics) take only a mapping, with its
+    ``metrics`` filtered to mappings.
+    """
+    verdict = judge.get("verdict") if isinstance(judge, dict) else None
+    if not isinstance(verdict, dict):
+        return {}
+    metrics = verdict.get("metrics")
+    return {**verdict, "metrics": [m for m in metrics if isinstance(m, dict)] if isinstance(metrics, list) else []}

@@ -18,9 +18,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from canary.core import Event, State
 from canary.kube.api import ALERT_PROVIDERS, SECRETS, KubeApi
-from canary.models import AlertProvider, Canary, CanaryCheck
+from canary.models import AlertProvider, Canary, CanaryCheck, judge_verdict
+from canary.models.errors import field_path
 from canary.notifiers import (
     DEADLINE_EXCEEDED,
     FAILED_CHECKS,
@@ -80,7 +83,8 @@ def notification_for(
         title, severity = WAITING_FOR_GATE, "info"
     else:  # weight steps and halted steps are Events only, as in Flagger: chat hears of outcomes
         return None
-    verdict = verdict if verdict is not None else (canary.status.judge or {}).get("verdict") or {}
+    verdict = judge_verdict({"verdict": verdict} if verdict is not None else canary.status.judge)
+    outcome, why = verdict.get("outcome"), verdict.get("reason")
     return Notification(
         name=canary.name,
         namespace=canary.namespace,
@@ -90,8 +94,8 @@ def notification_for(
         title=title,
         reason=message,
         checks=check_lines(checks or canary.status.checks),
-        verdict=verdict.get("outcome"),
-        verdict_reason=verdict.get("reason"),
+        verdict=outcome if isinstance(outcome, str) else None,
+        verdict_reason=why if isinstance(why, str) else None,
         revision=canary.status.lastAppliedSpec,
     )
 
@@ -125,11 +129,22 @@ class Alerter:
             body = await self.api.get(ALERT_PROVIDERS, namespace, alert.providerRef.name)
             if body is None:
                 raise NotifierError(f"alert {alert.name}: AlertProvider {namespace}/{alert.providerRef.name} not found")
-            provider = AlertProvider.model_validate(body)
+            where = f"alert {alert.name}: AlertProvider {namespace}/{alert.providerRef.name}"
+            try:
+                provider = AlertProvider.model_validate(body)
+            except ValidationError as error:  # (no input values: an address may be a secret)
+                problems = "; ".join(f"{field_path(d['loc'])}: {d['msg']}" for d in error.errors(include_url=False))
+                raise NotifierError(f"{where} is invalid: {problems}") from None
             address, proxy, token = provider.spec.address or "", None, None
             if provider.spec.secretRef is not None:
+                secret_name = f"Secret {namespace}/{provider.spec.secretRef.name}"
                 secret = await self.api.get(SECRETS, namespace, provider.spec.secretRef.name)
-                data = {k: base64.b64decode(v).decode() for k, v in ((secret or {}).get("data") or {}).items()}
+                if secret is None:
+                    raise NotifierError(f"{where}: {secret_name} not found")
+                try:
+                    data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+                except (ValueError, TypeError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+                    raise NotifierError(f"{where}: {secret_name} holds a value that is not base64 text") from None
                 address, proxy, token = data.get("address", address), data.get("proxy"), data.get("token")
             if not address:
                 raise NotifierError(

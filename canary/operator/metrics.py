@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from canary.core import Phase
+from canary.models import judge_verdict
 
 __all__ = ["Recorder", "serve_metrics"]
 
@@ -122,12 +123,12 @@ class Recorder:
             for bound in ("min", "max"):
                 if check.get(bound) is not None:
                     self.metric_bound.labels(name, namespace, metric, bound).set(float(check[bound]))
-        for verdict in (judge or {}).get("verdict", {}).get("metrics", []) or []:
+        for verdict in judge_verdict(judge).get("metrics", []):
             metric = str(verdict.get("name"))
-            if verdict.get("evidence") is not None:
-                self.evidence.labels(name, namespace, metric).set(float(verdict["evidence"]))
-            if verdict.get("threshold") is not None:
-                self.evidence_threshold.labels(name, namespace, metric).set(float(verdict["threshold"]))
+            for gauge, key in ((self.evidence, "evidence"), (self.evidence_threshold, "threshold")):
+                value = _number(verdict.get(key))
+                if value is not None:
+                    gauge.labels(name, namespace, metric).set(value)
         # Both counters exist from the first tick at 0, so increase() sees the first promotion too.
         successes = self.successes.labels(name, namespace, strategy)
         failures = self.failures.labels(name, namespace, strategy)
@@ -167,3 +168,13 @@ async def serve_metrics(
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
+
+
+def _number(value: Any) -> float | None:
+    """A gauge's value from a status field (numbers, or "inf" for infinities), None if it is none."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None

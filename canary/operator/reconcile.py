@@ -45,7 +45,7 @@ from canary.kube.workloads import (
     selector_label,
     template_hash,
 )
-from canary.models import Canary, CanaryCheck, describe, unsupported
+from canary.models import Canary, CanaryCheck, describe, judge_verdict, unsupported
 from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
 from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates, rollout_hook_checks
@@ -243,7 +243,7 @@ class Reconciler:
             phase,
             decision.state.canary_weight,
             measured.records if measured else (),
-            (measured.judge_status or {}).get("verdict") if measured else None,
+            judge_verdict(measured.judge_status) if measured and measured.judge_status else None,
         )
         ended = decision.state.phase in (Phase.SUCCEEDED, Phase.FAILED) and decision.state.phase != state.phase
         if ended and state.phase != Phase.INITIALIZING:

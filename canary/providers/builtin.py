@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from canary.models import primary_workload_name
-from canary.providers.base import MetricProvider, NoDataError, ProviderError
+from canary.providers.base import BadResponseError, MetricProvider, NoDataError, ProviderError
 from canary.providers.templates import check_dns_label, check_dns_subdomain, check_duration
 
 __all__ = [
@@ -234,6 +234,16 @@ async def _count(provider: MetricProvider, promql: str, at: float | None) -> flo
         return 0.0
 
 
+def _bucket_bound(label: str, query: str) -> float:
+    """A histogram bucket's ``le`` label as a number (``+Inf`` included); BadResponseError names it otherwise."""
+    if label in ("+Inf", "Inf", "inf"):
+        return math.inf
+    try:
+        return float(label)
+    except ValueError:
+        raise BadResponseError(f"bucket label le={label!r} is not a number (query: {query})") from None
+
+
 async def fetch_window(provider: MetricProvider, queries: WindowQueries, at: float | None = None) -> WindowCounts:
     """Run the three queries, all evaluated at Unix time ``at`` (None: each at its own now).
 
@@ -250,10 +260,7 @@ async def fetch_window(provider: MetricProvider, queries: WindowQueries, at: flo
     buckets = await provider.query_vector(queries.latency, "le", at=at)
     latency: dict[float, float] | None = None
     if buckets and requests > 0:
-        parsed = {
-            (math.inf if bound in ("+Inf", "Inf", "inf") else float(bound)): max(count, 0.0)
-            for bound, count in buckets.items()
-        }
+        parsed = {_bucket_bound(bound, queries.latency): max(count, 0.0) for bound, count in buckets.items()}
         if math.inf in parsed:
             latency = dict(sorted(parsed.items()))
     return WindowCounts(requests=requests, errors=errors, latency=latency)

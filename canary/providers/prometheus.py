@@ -218,8 +218,8 @@ class PrometheusProvider:
         values: dict[str, float] = {}
         for item in result:
             metric = item.get("metric", {})
-            if label not in metric:
-                raise BadResponseError(f"a series of the result has no label {label!r}: {metric}")
+            if not isinstance(metric, dict) or label not in metric:
+                raise BadResponseError(f"a series of the result has no label {label!r}: {metric!r:.200}")
             value = _sample_value(item.get("value"))
             if not math.isnan(value):
                 values[str(metric[label])] = value

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
+
 from canary.kube.api import ALERT_PROVIDERS, CANARIES, EVENTS, SECRETS
 from canary.operator.alerts import DefaultAlerts
 from canary.operator.gates import ABORT
@@ -25,12 +27,17 @@ async def provider(h: Harness, name: str, type_: str, address: str, secret: bool
                                               "metadata": {"name": name}, "spec": spec})  # fmt: skip
 
 
-async def rollout_then_abort(h: Harness) -> None:
+async def start_revision(h: Harness) -> None:
+    """Set the Canary up and detect a new revision (an info message)."""
     await h.setup()
     await h.tick()
     await h.tick()
     await h.new_revision("podinfo:2")
     await h.tick()  # new revision: info
+
+
+async def rollout_then_abort(h: Harness) -> None:
+    await start_revision(h)
     await h.tick()
     await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": {ABORT: "true"}}})
     assert (await h.tick())["phase"] == "Failed"  # rolled back: error
@@ -86,11 +93,7 @@ async def test_a_failed_test_hook_is_sent_to_chat_unless_muted(hooks: HookServer
     webhooks = [hooks.hook("smoke", "pre-rollout"), hooks.hook("quiet", "rollout", muteAlert=True)]
     h = Harness(canary_body(alerts=alerts, webhooks=webhooks, threshold=5))
     await provider(h, "slack", "slack", f"{hooks.url}/slack")
-    await h.setup()
-    await h.tick()
-    await h.tick()
-    await h.new_revision("podinfo:2")
-    await h.tick()
+    await start_revision(h)
     await h.tick()  # pre-rollout fails
     hooks.answers["smoke"] = (200, "ok")
     await h.tick()  # starts
@@ -100,3 +103,38 @@ async def test_a_failed_test_hook_is_sent_to_chat_unless_muted(hooks: HookServer
     assert any("pre-rollout webhook failed" in t and "smoke test failed" in t for t in texts), texts
     assert not any("flaky, known" in t for t in texts)
     assert len(hooks.called("quiet")) >= 1  # it was called, and failed, but chat heard nothing of it
+
+
+@pytest.mark.parametrize(
+    ("spec", "secret", "why"),
+    [
+        ({"type": "slack", "address": "http://chat.invalid/x", "bogus": 1}, None, "is invalid: spec.bogus: Extra inputs"),
+        ({"type": "slack", "secretRef": {"name": "chat-url"}}, None, "Secret test/chat-url not found"),
+        ({"type": "slack", "secretRef": {"name": "chat-url"}}, {"address": "!!!not base64"}, "not base64 text"),
+    ],
+)
+async def test_a_broken_alert_provider_is_reported_as_an_event_naming_it(
+    spec: dict[str, Any], secret: dict[str, str] | None, why: str
+) -> None:
+    h = Harness(canary_body(alerts=[{"name": "chat", "providerRef": {"name": "chat"}}]))
+    if secret is not None:
+        await h.api.create(SECRETS, NS, {"metadata": {"name": "chat-url"}, "data": secret})
+    await h.api.create(ALERT_PROVIDERS, NS, {"apiVersion": "canary.dev/v1beta1", "kind": "AlertProvider",
+                                              "metadata": {"name": "chat"}, "spec": spec})  # fmt: skip
+    await rollout_then_abort(h)
+    failures = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "AlertFailed"]
+    assert failures, "no AlertFailed Event"
+    assert all("alert chat: AlertProvider test/chat" in m and why in m for m in failures), failures
+    assert not any("chat.invalid" in m for m in failures)  # never the address
+
+
+@pytest.mark.parametrize("saved", ["pass", {"outcome": 3, "reason": ["x"]}, {"metrics": "junk"}])
+async def test_a_hand_edited_verdict_in_status_does_not_break_chat_messages(hooks: HookServer, saved: Any) -> None:
+    h = Harness(canary_body(alerts=[{"name": "chat", "providerRef": {"name": "slack"}}]))
+    await provider(h, "slack", "slack", f"{hooks.url}/slack")
+    await start_revision(h)
+    await h.api.patch(CANARIES, NS, "podinfo", {"status": {"judge": {"verdict": saved}}})
+    await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": {ABORT: "true"}}})
+    assert (await h.tick())["phase"] == "Failed"
+    await h.reconciler.alerter.drain()
+    assert any("rolled back" in str(m).lower() for m in hooks.called("slack"))

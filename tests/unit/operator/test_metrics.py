@@ -49,3 +49,22 @@ async def test_metrics_and_health_are_served() -> None:
             assert "canary_status{" not in after and "canary_info{" not in after  # no phase of a deleted Canary
     finally:
         await runner.cleanup()
+
+
+def test_a_hand_edited_verdict_in_status_exports_what_it_can_and_never_raises() -> None:
+    recorder = Recorder()
+    for judge in ({"verdict": "pass"}, {"verdict": {"metrics": "junk"}}, {"verdict": None}):
+        recorder.observe(
+            name="podinfo", namespace="test", target="podinfo", primary="podinfo-primary", provider="istio",
+            strategy="canary", phase="Progressing", previous_phase="Progressing", canary_weight=20, failed_checks=0,
+            seconds=0.01, checks=[], judge=judge,
+        )  # fmt: skip
+    recorder.observe(
+        name="podinfo", namespace="test", target="podinfo", primary="podinfo-primary", provider="istio",
+        strategy="canary", phase="Progressing", previous_phase="Progressing", canary_weight=20, failed_checks=0,
+        seconds=0.01, checks=[],
+        judge={"verdict": {"metrics": ["junk", {"name": "latency", "evidence": "lots", "threshold": "inf"},
+                                       {"name": "error-rate", "evidence": 2.5, "threshold": 200.0}]}},
+    )  # fmt: skip
+    assert recorder.evidence.labels("podinfo", "test", "error-rate")._value.get() == 2.5
+    assert recorder.evidence_threshold.labels("podinfo", "test", "latency")._value.get() == float("inf")

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from canary.providers.base import NoDataError, ProviderError, QueryError, UnreachableError, measure
+from canary.providers.base import BadResponseError, NoDataError, ProviderError, QueryError, UnreachableError, measure
 from canary.providers.builtin import (
     LATENCY_BUCKETS,
     UnknownMeshError,
@@ -182,6 +182,13 @@ async def test_no_error_series_means_zero_errors() -> None:
     counts = await fetch_window(provider, queries)
     assert counts.requests == 40.0 and counts.errors == 0.0
     assert counts.latency == {50.0: 39.0, math.inf: 40.0}
+
+
+async def test_a_bucket_label_that_is_not_a_number_is_a_bad_response_naming_it() -> None:
+    queries = window_queries("istio", "test", "podinfo", "1m")
+    provider = ScriptedProvider({queries.requests: 40.0}, {queries.latency: {"+Inf": 40.0, "fast": 39.0}})
+    with pytest.raises(BadResponseError, match=r"bucket label le='fast' is not a number \(query: .*_bucket"):
+        await fetch_window(provider, queries)
 
 
 async def test_an_unreachable_prometheus_is_not_mistaken_for_zero_traffic() -> None:

@@ -115,6 +115,16 @@ async def test_a_server_that_is_not_prometheus_is_reported(canned: tuple[str, Ca
         await provider.query("vector(1)")
 
 
+@pytest.mark.parametrize("metric", [None, ["le"], "le"])
+async def test_a_series_whose_labels_are_not_a_map_is_a_bad_response(canned: tuple[str, Canned], metric: object) -> None:
+    url, state = canned
+    state.answer_json({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": metric, "value": [1700000000, "5"]}
+    ]}})  # fmt: skip
+    with pytest.raises(BadResponseError, match="no label 'le'"):
+        await PrometheusProvider(url).query_vector("sum(x) by (le)", "le")
+
+
 async def test_server_side_failures_are_temporary(canned: tuple[str, Canned]) -> None:
     url, state = canned
     state.answer_json({"status": "error", "errorType": "unavailable", "error": "TSDB not ready"}, status=503)
