@@ -192,6 +192,17 @@ def _elapsed(since: datetime | None, now: datetime) -> float:
     return (now - since).total_seconds() if since is not None else 0.0
 
 
+def _analysis_due(plan: Plan, state: State, now: datetime) -> bool:
+    """Whether an analysis interval has passed since the last analysis tick (or there was none).
+
+    A last tick in the future (a controller whose clock is behind the one that
+    wrote it, or a hand edit) cannot be waited for: the tick is due, and its
+    time is rewritten with this clock's.
+    """
+    last = state.last_analysis_time
+    return last is None or last > now or _elapsed(last, now) >= plan.interval
+
+
 def needs_checks(plan: Plan, state: State, world: World, now: datetime) -> bool:
     """Whether this tick must run the metric checks (and feed the judge) before deciding."""
     if plan.suspend or plan.skip_analysis or not world.canary_ready:
@@ -202,7 +213,7 @@ def needs_checks(plan: Plan, state: State, world: World, now: datetime) -> bool:
         return False  # a new revision restarts the analysis instead
     if not _started(state):
         return False  # the first tick only starts the analysis: no traffic reached the canary yet
-    return state.last_analysis_time is None or _elapsed(state.last_analysis_time, now) >= plan.interval
+    return _analysis_due(plan, state, now)
 
 
 class _Builder:
@@ -351,7 +362,7 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
         b.move(Phase.PROMOTING)
         b.event("skipAnalysis is set: promoting", reason="Promoting")
         return
-    if state.last_analysis_time is not None and _elapsed(state.last_analysis_time, b.now) < plan.interval:
+    if not _analysis_due(plan, state, b.now):
         return
     if not _started(state):
         _start_analysis(b, plan, world)
@@ -450,4 +461,4 @@ def needs_pre_rollout(plan: Plan, state: State, world: World, now: datetime) -> 
         return False
     if world.target_hash != state.last_applied_spec or _started(state):
         return False
-    return state.last_analysis_time is None or _elapsed(state.last_analysis_time, now) >= plan.interval
+    return _analysis_due(plan, state, now)

@@ -9,7 +9,11 @@ write and which work from kubectl and GitOps as well:
   once the revision is gone);
 - ``canary.dev/abort`` rolls the current revision back now;
 - ``canary.dev/retry`` runs a failed revision's analysis again (Flagger cannot);
-- ``canary.dev/suspend: "true"`` pauses the Canary like ``spec.suspend``.
+- ``canary.dev/suspend`` pauses the Canary like ``spec.suspend``.
+
+``abort`` and ``suspend`` are on unless their value says no (``false``, ``no``,
+``off``, ``0``, ``n``, ``none``, ``null`` or empty, in any case): a request is
+never dropped for its spelling (``yes``, ``1`` and ``on`` all suspend).
 """
 
 from __future__ import annotations
@@ -29,6 +33,14 @@ ABORT = "canary.dev/abort"
 RETRY = "canary.dev/retry"
 SUSPEND = "canary.dev/suspend"
 
+#: Annotation values that mean "no" (compared stripped and lower-cased).
+_NO = frozenset({"", "false", "no", "n", "off", "0", "none", "null"})
+
+
+def _requested(annotations: JsonDict, key: str) -> bool:
+    """Whether an on/off annotation is present and not a "no"."""
+    return key in annotations and str(annotations[key]).strip().lower() not in _NO
+
 
 @dataclass(frozen=True)
 class Manual:
@@ -45,9 +57,9 @@ class Manual:
         annotations = body.get("metadata", {}).get("annotations") or {}
         return cls(
             approve=revision is not None and annotations.get(APPROVE) == revision,
-            abort=str(annotations.get(ABORT, "false")).lower() not in ("false", "no", "0", ""),
+            abort=_requested(annotations, ABORT),
             retry=RETRY in annotations,
-            suspend=str(annotations.get(SUSPEND, "")).lower() == "true",
+            suspend=_requested(annotations, SUSPEND),
         )
 
 

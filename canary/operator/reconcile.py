@@ -50,7 +50,7 @@ from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
 from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates, rollout_hook_checks
 from canary.operator.metrics import Recorder
-from canary.operator.status import PROMOTED, condition, conditions_differ, iso, plan_from, state_from
+from canary.operator.status import PROMOTED, condition, conditions_differ, iso, plan_from, state_from, well_formed
 from canary.operator.webhooks import WebhookCaller
 from canary.providers.checks import ProviderPool
 from canary.routers.base import Router, RoutingError
@@ -134,11 +134,11 @@ class Reconciler:
         """Report an invalid or unsupported Canary once: a condition and a Warning Event."""
         message = "; ".join(lines)
         status = body.get("status") or {}
-        old = next((c for c in status.get("conditions") or [] if c.get("type") == "Valid"), None)
+        old = next((c for c in well_formed(status.get("conditions")) if c.get("type") == "Valid"), None)
         if old is not None and old.get("status") == "False" and old.get("message") == message:
             return
         now = self.clock()
-        conditions = condition(status.get("conditions") or [], "Valid", "False", reason, message, now)
+        conditions = condition(status.get("conditions"), "Valid", "False", reason, message, now)
         await self._patch_status(body, {"conditions": conditions, "message": message})
         await self._event(body, "Warning", reason, message)
 
@@ -306,6 +306,12 @@ class Reconciler:
             drop.add(ABORT)
         if APPROVE in annotations and (settled or annotations[APPROVE] != decision.state.last_applied_spec):
             drop.add(APPROVE)  # its revision is done, or gone
+            if not settled:
+                await self._event(
+                    body, "Warning", "ApprovalIgnored",
+                    f"{APPROVE}: {annotations[APPROVE]!r} is not the revision under analysis"
+                    f" ({decision.state.last_applied_spec}): removed; approve with that revision",
+                )  # fmt: skip
         if RETRY in annotations and decision.state.phase != Phase.FAILED:
             drop.add(RETRY)
         drop &= set(annotations)
@@ -326,7 +332,7 @@ class Reconciler:
         status_body: JsonDict = body.get("status") or {}
         state = decision.state
         patch: dict[str, Any] = {}
-        conditions: list[JsonDict] = list(status_body.get("conditions") or [])
+        conditions = well_formed(status_body.get("conditions"))
         promoted = PROMOTED.get(state.phase)
         if promoted is not None:
             conditions = condition(conditions, "Promoted", promoted[0], promoted[1], state.message, now)

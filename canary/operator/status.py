@@ -15,7 +15,7 @@ from canary.core import Phase, Plan, State, WeightPlan
 from canary.kube.api import JsonDict
 from canary.models import Canary
 
-__all__ = ["PROMOTED", "condition", "conditions_differ", "iso", "plan_from", "state_from"]
+__all__ = ["PROMOTED", "condition", "conditions_differ", "iso", "plan_from", "state_from", "well_formed"]
 
 
 def iso(value: datetime | None) -> str | None:
@@ -24,19 +24,29 @@ def iso(value: datetime | None) -> str | None:
 
 
 def state_from(canary: Canary) -> State:
-    """The core's view of what the Canary's status persisted."""
+    """The core's view of what the Canary's status persisted.
+
+    The status is the controller's own, but anyone may edit it: a weight is
+    kept within 0..100 and counters at 0 or more, and a time without a time
+    zone is read as UTC (Kubernetes writes UTC), so a hand-edited value never
+    stops the controller.
+    """
     status = canary.status
     return State(
         phase=Phase(status.phase or ""),
-        canary_weight=status.canaryWeight,
-        failed_checks=status.failedChecks,
-        iterations=status.iterations,
+        canary_weight=min(max(status.canaryWeight, 0), 100),
+        failed_checks=max(status.failedChecks, 0),
+        iterations=max(status.iterations, 0),
         last_applied_spec=status.lastAppliedSpec,
         last_promoted_spec=status.lastPromotedSpec,
-        last_transition_time=status.lastTransitionTime,
-        last_analysis_time=status.lastAnalysisTime,
+        last_transition_time=_utc(status.lastTransitionTime),
+        last_analysis_time=_utc(status.lastAnalysisTime),
         message=status.message or "",
     )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def plan_from(canary: Canary, min_interval: float) -> Plan:
@@ -71,10 +81,21 @@ PROMOTED = {
 }
 
 
-def condition(
-    conditions: list[JsonDict], type_: str, status: str, reason: str, message: str, now: datetime
-) -> list[JsonDict]:
-    """Set one condition, keeping lastTransitionTime when its status did not change."""
+def well_formed(conditions: Any) -> list[JsonDict]:
+    """The entries of a raw ``status.conditions`` that are conditions (a mapping with a type).
+
+    Anything else (a hand edit; the API server's schema would refuse most of
+    it) is dropped, so it is repaired by the next write instead of stopping
+    the controller.
+    """
+    if not isinstance(conditions, list):
+        return []
+    return [c for c in conditions if isinstance(c, dict) and isinstance(c.get("type"), str)]
+
+
+def condition(conditions: Any, type_: str, status: str, reason: str, message: str, now: datetime) -> list[JsonDict]:
+    """Set one condition (in a raw ``status.conditions``), keeping lastTransitionTime when its status did not change."""
+    conditions = well_formed(conditions)
     result = [dict(c) for c in conditions if c.get("type") != type_]
     old = next((c for c in conditions if c.get("type") == type_), None)
     changed = old is None or old.get("status") != status
@@ -91,10 +112,11 @@ def condition(
     return sorted(result, key=lambda c: str(c["type"]))
 
 
-def conditions_differ(old: list[JsonDict] | None, new: list[JsonDict]) -> bool:
-    """Whether the conditions changed in anything but their update times."""
+def conditions_differ(old: Any, new: list[JsonDict]) -> bool:
+    """Whether the conditions changed in anything but their update times (``old`` raw, as read)."""
 
-    def strip(items: list[JsonDict] | None) -> list[tuple[Any, ...]]:
-        return sorted((c.get("type"), c.get("status"), c.get("reason"), c.get("message")) for c in items or [])
+    def strip(items: Any) -> list[tuple[str, ...]]:
+        fields = ("type", "status", "reason", "message")
+        return sorted(tuple(str(c.get(f)) for f in fields) for c in well_formed(items))
 
     return strip(old) != strip(new)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from canary.kube.api import DEPLOYMENTS, EVENTS
+from canary.kube.api import CANARIES, DEPLOYMENTS, EVENTS
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
 from tests.unit.operator.harness import NS, Harness, canary_body
 
@@ -122,3 +122,32 @@ async def test_fields_not_built_yet_are_reported_not_ignored() -> None:
     supported = next(c for c in status["conditions"] if c["type"] == "Supported")
     assert supported["status"] == "False"
     assert "sessionAffinity" in supported["message"]
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"canaryWeight": 150},
+        {"canaryWeight": -10, "failedChecks": -5, "iterations": -1},
+        {"lastAnalysisTime": "2026-01-01T00:00:00", "lastTransitionTime": "2026-01-01T00:00:00"},  # no time zone
+        {"lastAnalysisTime": "2099-01-01T00:00:00Z"},  # a clock ahead of ours wrote it
+        {"conditions": ["bogus"]},
+        {"conditions": [{"status": "True"}]},
+    ],
+)
+async def test_a_hand_edited_status_never_stops_the_rollout(patch: dict[str, Any]) -> None:
+    h = Harness()
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    await h.tick()
+    assert (await h.tick())["canaryWeight"] == 25
+    await h.api.patch(CANARIES, NS, "podinfo", {"status": patch}, subresource="status")
+    seen = [await h.tick() for _ in range(3)]  # never an exception
+    messages = [s.get("message") for s in seen]
+    # the rollout goes on: it advances or promotes (the weight is read within 0..100), never stalls or fails
+    assert [s["phase"] for s in seen] != ["Progressing"] * 3 or seen[-1]["canaryWeight"] > 25, messages
+    assert all(s["phase"] in ("Progressing", "Promoting", "Finalising", "Succeeded") for s in seen), messages
+    assert all(0 <= s["canaryWeight"] <= 100 for s in seen)
+    assert all(isinstance(c, dict) and "type" in c for c in seen[-1]["conditions"])  # repaired by the next write

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from canary.kube.api import CANARIES, EVENTS
-from canary.operator.gates import ABORT, APPROVE, RETRY
+from canary.operator.gates import ABORT, APPROVE, RETRY, SUSPEND
 from tests.unit.operator.conftest import HookServer
 from tests.unit.operator.harness import NS, Harness, canary_body
 
@@ -132,7 +132,7 @@ async def test_abort_and_retry_annotations(hooks: HookServer) -> None:
     assert "Succeeded" in phases
 
 
-@pytest.mark.parametrize("value", ["true", "True"])
+@pytest.mark.parametrize("value", ["true", "True", "yes", "1", "on", " TRUE "])
 async def test_suspend_annotation_pauses_the_canary(value: str) -> None:
     h = Harness()
     await started(h)
@@ -143,3 +143,33 @@ async def test_suspend_annotation_pauses_the_canary(value: str) -> None:
         assert (await h.tick())["canaryWeight"] == before["canaryWeight"]
     await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": {"canary.dev/suspend": None}}})
     assert (await h.tick())["canaryWeight"] > before["canaryWeight"]
+
+
+@pytest.mark.parametrize("value", ["false", "False ", "off", "no", "0", "n", "none", ""])
+async def test_an_annotation_that_says_no_neither_aborts_nor_suspends(value: str) -> None:
+    h = Harness()
+    await started(h)
+    await h.tick()
+    before = await h.tick()
+    await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": {ABORT: value, SUSPEND: value}}})
+    after = await h.tick()
+    assert after["phase"] == "Progressing"
+    assert after["canaryWeight"] > before["canaryWeight"]
+
+
+async def test_an_approval_naming_another_revision_is_removed_with_a_warning(hooks: HookServer) -> None:
+    hooks.answers["approve"] = (403, "waiting for QA")
+    h = Harness(canary_body(webhooks=[hooks.hook("approve", "confirm-promotion")]))
+    await started(h)
+    for _ in range(4):
+        status = await h.tick()
+    assert status["phase"] == "WaitingPromotion"
+    await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": {APPROVE: "true"}}})
+    assert (await h.tick())["phase"] == "WaitingPromotion"
+    canary = await h.api.get(CANARIES, NS, "podinfo")
+    assert canary is not None and APPROVE not in (canary["metadata"].get("annotations") or {})
+    ignored = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "ApprovalIgnored"]
+    assert ignored == [
+        f"canary.dev/approve: 'true' is not the revision under analysis ({status['lastAppliedSpec']}): removed;"
+        " approve with that revision"
+    ]
