@@ -45,7 +45,7 @@ from canary.kube.workloads import (
     selector_label,
     template_hash,
 )
-from canary.models import Canary, CanaryCheck, describe, judge_verdict, unsupported
+from canary.models import API_GROUP, Canary, CanaryCheck, describe, judge_verdict, unsupported
 from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
 from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates, rollout_hook_checks
@@ -70,6 +70,26 @@ class ReconcilerSettings:
     min_interval: float = 10.0  # Flagger's floor for analysis.interval; the testbed lowers it
     metrics_timeout: float = 5.0
     alerts: DefaultAlerts | None = None  # used for Canaries that list no alerts
+
+
+def controlled_by(obj: JsonDict, body: JsonDict) -> bool:
+    """Whether ``obj`` names the Canary ``body`` as its controller (see :func:`owner_reference`)."""
+    meta = body.get("metadata", {})
+    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+        if not isinstance(ref, dict) or not ref.get("controller") or ref.get("kind") != "Canary":
+            continue
+        ours = str(ref.get("apiVersion", "")).startswith(f"{API_GROUP}/") and ref.get("name") == meta.get("name")
+        if ours and (not ref.get("uid") or not meta.get("uid") or ref.get("uid") == meta.get("uid")):
+            return True
+    return False
+
+
+def describe_owner(obj: JsonDict) -> str:
+    """Who controls ``obj``, in words: its controlling owner reference, or that it has none."""
+    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller"):
+            return f"controlled by {ref.get('kind')} {ref.get('name')} ({ref.get('apiVersion')}, uid {ref.get('uid')})"
+    return "no controller owns it"
 
 
 def owner_reference(body: JsonDict) -> JsonDict:
@@ -169,6 +189,17 @@ class Reconciler:
                 return None
         primary_name = canary.primary_name()
         primary = await self.api.get(DEPLOYMENTS, namespace, primary_name)
+        if primary is not None and not controlled_by(primary, body):
+            owner = describe_owner(primary)
+            await self._refuse(
+                body,
+                "PrimaryNotOwned",
+                [
+                    f"Deployment {namespace}/{primary_name} exists and is not this Canary's ({owner}): "
+                    "rename or remove it; the primary would replace its pods"
+                ],
+            )
+            return None
         plan = plan_from(canary, self.settings.min_interval)
         state = state_from(canary)
         world = World(

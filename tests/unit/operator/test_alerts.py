@@ -108,7 +108,11 @@ async def test_a_failed_test_hook_is_sent_to_chat_unless_muted(hooks: HookServer
 @pytest.mark.parametrize(
     ("spec", "secret", "why"),
     [
-        ({"type": "slack", "address": "http://chat.invalid/x", "bogus": 1}, None, "is invalid: spec.bogus: Extra inputs"),
+        (
+            {"type": "slack", "address": "http://chat.invalid/x", "bogus": 1},
+            None,
+            "is invalid: spec.bogus: Extra inputs",
+        ),
         ({"type": "slack", "secretRef": {"name": "chat-url"}}, None, "Secret test/chat-url not found"),
         ({"type": "slack", "secretRef": {"name": "chat-url"}}, {"address": "!!!not base64"}, "not base64 text"),
     ],

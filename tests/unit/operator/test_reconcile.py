@@ -8,7 +8,7 @@ import pytest
 
 from canary.kube.api import CANARIES, DEPLOYMENTS, EVENTS
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
-from tests.unit.operator.harness import NS, Harness, canary_body
+from tests.unit.operator.harness import NS, Harness, canary_body, deployment
 
 
 async def test_initialization_creates_the_primary_and_scales_the_target_down() -> None:
@@ -81,8 +81,10 @@ async def test_a_restart_between_persist_and_converge_resumes_without_moving_wei
         ({"analysis": {"maxWeight": 150}}, "spec.analysis.maxWeight"),
         ({"targetRef": None}, "spec.targetRef"),
         ({"analysis": {"metrics": [{"name": "cpu-usage"}]}}, "spec.analysis.metrics"),
-        ({"analysis": {"judge": {"errorRate": {"enabled": False}, "latency": {"enabled": False}}}},
-         "spec.analysis.judge"),
+        (
+            {"analysis": {"judge": {"errorRate": {"enabled": False}, "latency": {"enabled": False}}}},
+            "spec.analysis.judge",
+        ),
     ],
 )
 async def test_an_invalid_canary_gets_a_condition_and_one_event_and_no_crash(patch: dict[str, Any], field: str) -> None:
@@ -151,3 +153,43 @@ async def test_a_hand_edited_status_never_stops_the_rollout(patch: dict[str, Any
     assert all(s["phase"] in ("Progressing", "Promoting", "Finalising", "Succeeded") for s in seen), messages
     assert all(0 <= s["canaryWeight"] <= 100 for s in seen)
     assert all(isinstance(c, dict) and "type" in c for c in seen[-1]["conditions"])  # repaired by the next write
+
+
+@pytest.mark.parametrize(
+    ("owners", "named"),
+    [
+        (None, "no controller owns it"),
+        (
+            [
+                {
+                    "apiVersion": "flagger.app/v1beta1",
+                    "kind": "Canary",
+                    "name": "podinfo",
+                    "uid": "u-1",
+                    "controller": True,
+                }
+            ],
+            "controlled by Canary podinfo (flagger.app/v1beta1, uid u-1)",
+        ),
+    ],
+)
+async def test_a_primary_name_taken_by_another_deployment_is_refused_and_left_alone(
+    owners: list[dict[str, Any]] | None, named: str
+) -> None:
+    h = Harness()
+    other = deployment("podinfo-primary", image="something-else:1")
+    if owners:
+        other["metadata"]["ownerReferences"] = owners
+    await h.api.create(DEPLOYMENTS, NS, other)
+    await h.setup()
+    for _ in range(2):
+        status = await h.tick(300)
+    valid = next(c for c in status["conditions"] if c["type"] == "Valid")
+    assert (valid["status"], valid["reason"]) == ("False", "PrimaryNotOwned")
+    assert f"Deployment {NS}/podinfo-primary exists and is not this Canary's ({named})" in valid["message"]
+    warnings = [e for e in await h.api.list(EVENTS, NS) if e["reason"] == "PrimaryNotOwned"]
+    assert len(warnings) == 1
+    primary = await h.api.get(DEPLOYMENTS, NS, "podinfo-primary")
+    assert primary is not None
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "something-else:1"
+    assert h.router.history == []  # no traffic was moved

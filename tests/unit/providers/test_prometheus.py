@@ -116,7 +116,9 @@ async def test_a_server_that_is_not_prometheus_is_reported(canned: tuple[str, Ca
 
 
 @pytest.mark.parametrize("metric", [None, ["le"], "le"])
-async def test_a_series_whose_labels_are_not_a_map_is_a_bad_response(canned: tuple[str, Canned], metric: object) -> None:
+async def test_a_series_whose_labels_are_not_a_map_is_a_bad_response(
+    canned: tuple[str, Canned], metric: object
+) -> None:
     url, state = canned
     state.answer_json({"status": "success", "data": {"resultType": "vector", "result": [
         {"metric": metric, "value": [1700000000, "5"]}
