@@ -72,16 +72,28 @@ class ReconcilerSettings:
     alerts: DefaultAlerts | None = None  # used for Canaries that list no alerts
 
 
-def controlled_by(obj: JsonDict, body: JsonDict) -> bool:
-    """Whether ``obj`` names the Canary ``body`` as its controller (see :func:`owner_reference`)."""
+def primary_claim(primary: JsonDict, body: JsonDict) -> str:
+    """Whose the existing primary Deployment is: "this" Canary's, an "earlier" one's of the same name, or "foreign".
+
+    Ours are controlled by a ``canary.dev`` Canary of this name (only one
+    exists at a time in a namespace, so another uid is an earlier incarnation
+    of this Canary, deleted and created again), or have no controller but
+    carry our template-hash annotation (orphaned by an earlier incarnation).
+    Anything else (a Deployment of the same name made by hand, or Flagger's
+    primary while Flagger still runs that Canary) is not ours to replace.
+    """
     meta = body.get("metadata", {})
-    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
-        if not isinstance(ref, dict) or not ref.get("controller") or ref.get("kind") != "Canary":
-            continue
-        ours = str(ref.get("apiVersion", "")).startswith(f"{API_GROUP}/") and ref.get("name") == meta.get("name")
-        if ours and (not ref.get("uid") or not meta.get("uid") or ref.get("uid") == meta.get("uid")):
-            return True
-    return False
+    controllers = [
+        ref
+        for ref in primary.get("metadata", {}).get("ownerReferences") or []
+        if isinstance(ref, dict) and ref.get("controller")
+    ]
+    for ref in controllers:
+        ours = str(ref.get("apiVersion", "")).startswith(f"{API_GROUP}/") and ref.get("kind") == "Canary"
+        if ours and ref.get("name") == meta.get("name"):
+            return "this" if not meta.get("uid") or ref.get("uid") == meta.get("uid") else "earlier"
+    annotations = primary.get("metadata", {}).get("annotations") or {}
+    return "earlier" if not controllers and TEMPLATE_HASH_ANNOTATION in annotations else "foreign"
 
 
 def describe_owner(obj: JsonDict) -> str:
@@ -189,17 +201,24 @@ class Reconciler:
                 return None
         primary_name = canary.primary_name()
         primary = await self.api.get(DEPLOYMENTS, namespace, primary_name)
-        if primary is not None and not controlled_by(primary, body):
-            owner = describe_owner(primary)
+        claim = primary_claim(primary, body) if primary is not None else "this"
+        if primary is not None and claim == "foreign":
             await self._refuse(
                 body,
                 "PrimaryNotOwned",
                 [
-                    f"Deployment {namespace}/{primary_name} exists and is not this Canary's ({owner}): "
+                    f"Deployment {namespace}/{primary_name} exists and is not this Canary's ({describe_owner(primary)}): "
                     "rename or remove it; the primary would replace its pods"
                 ],
             )
             return None
+        if primary is not None and claim == "earlier":
+            # adopt it: otherwise the garbage collector removes a primary whose owner is gone
+            refs = primary["metadata"].get("ownerReferences") or []
+            others = [r for r in refs if isinstance(r, dict) and not r.get("controller")]
+            references = {"metadata": {"ownerReferences": [*others, owner_reference(body)]}}
+            primary = await self.api.patch(DEPLOYMENTS, namespace, primary_name, references)
+            await self._event(body, "Normal", "PrimaryAdopted", f"adopted Deployment {namespace}/{primary_name}")
         plan = plan_from(canary, self.settings.min_interval)
         state = state_from(canary)
         world = World(

@@ -193,3 +193,31 @@ async def test_a_primary_name_taken_by_another_deployment_is_refused_and_left_al
     assert primary is not None
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "something-else:1"
     assert h.router.history == []  # no traffic was moved
+
+
+@pytest.mark.parametrize(
+    "leftover",
+    [
+        # orphaned by an earlier Canary of this name (deleted with --cascade=orphan): our annotation, no owner
+        {"annotations": {"canary.dev/template-hash": "abc"}},
+        # an earlier Canary of this name, deleted and created again before the garbage collector ran
+        {"ownerReferences": [{"apiVersion": "canary.dev/v1beta1", "kind": "Canary", "name": "podinfo", "uid": "old",
+                              "controller": True, "blockOwnerDeletion": True}]},
+    ],
+)  # fmt: skip
+async def test_the_primary_of_an_earlier_canary_of_the_same_name_is_adopted(leftover: dict[str, Any]) -> None:
+    h = Harness()
+    primary = deployment("podinfo-primary")
+    primary["metadata"].update(leftover)
+    await h.api.create(DEPLOYMENTS, NS, primary)
+    await h.setup()
+    status = await h.tick()
+    assert all(c["status"] == "True" for c in status["conditions"] if c["type"] == "Valid")
+    canary = await h.api.get(CANARIES, NS, "podinfo")
+    adopted = await h.api.get(DEPLOYMENTS, NS, "podinfo-primary")
+    assert canary is not None and adopted is not None
+    [owner] = [r for r in adopted["metadata"]["ownerReferences"] if r.get("controller")]
+    assert (owner["kind"], owner["name"], owner["uid"]) == ("Canary", "podinfo", canary["metadata"]["uid"])
+    assert [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "PrimaryAdopted"] == [
+        f"adopted Deployment {NS}/podinfo-primary"
+    ]
