@@ -73,27 +73,26 @@ class ReconcilerSettings:
 
 
 def primary_claim(primary: JsonDict, body: JsonDict) -> str:
-    """Whose the existing primary Deployment is: "this" Canary's, an "earlier" one's of the same name, or "foreign".
+    """Whose the existing primary Deployment is: "this" Canary's, "free" to adopt, or "foreign".
 
-    Ours are controlled by a ``canary.dev`` Canary of this name (only one
-    exists at a time in a namespace, so another uid is an earlier incarnation
-    of this Canary, deleted and created again), or have no controller but
-    carry our template-hash annotation (orphaned by an earlier incarnation).
-    Anything else (a Deployment of the same name made by hand, or Flagger's
-    primary while Flagger still runs that Canary) is not ours to replace.
+    Free: controlled by a ``canary.dev`` Canary of this name with another uid
+    (only one exists at a time in a namespace: an earlier incarnation of this
+    Canary, deleted and created again), or by nothing at all (orphaned by an
+    earlier Canary, ours or Flagger's: ``kubectl delete --cascade=orphan``
+    hands a primary over). Foreign: controlled by anything else, such as
+    Flagger's Canary while Flagger still runs it; two controllers must not
+    drive one Deployment.
     """
     meta = body.get("metadata", {})
-    controllers = [
-        ref
-        for ref in primary.get("metadata", {}).get("ownerReferences") or []
-        if isinstance(ref, dict) and ref.get("controller")
-    ]
+    references = primary.get("metadata", {}).get("ownerReferences") or []
+    controllers = [ref for ref in references if isinstance(ref, dict) and ref.get("controller")]
+    if not controllers:
+        return "free"
     for ref in controllers:
         ours = str(ref.get("apiVersion", "")).startswith(f"{API_GROUP}/") and ref.get("kind") == "Canary"
         if ours and ref.get("name") == meta.get("name"):
-            return "this" if not meta.get("uid") or ref.get("uid") == meta.get("uid") else "earlier"
-    annotations = primary.get("metadata", {}).get("annotations") or {}
-    return "earlier" if not controllers and TEMPLATE_HASH_ANNOTATION in annotations else "foreign"
+            return "this" if not meta.get("uid") or ref.get("uid") == meta.get("uid") else "free"
+    return "foreign"
 
 
 def describe_owner(obj: JsonDict) -> str:
@@ -101,7 +100,7 @@ def describe_owner(obj: JsonDict) -> str:
     for ref in obj.get("metadata", {}).get("ownerReferences") or []:
         if isinstance(ref, dict) and ref.get("controller"):
             return f"controlled by {ref.get('kind')} {ref.get('name')} ({ref.get('apiVersion')}, uid {ref.get('uid')})"
-    return "no controller owns it"
+    return "controlled by nothing"
 
 
 def owner_reference(body: JsonDict) -> JsonDict:
@@ -207,18 +206,20 @@ class Reconciler:
                 body,
                 "PrimaryNotOwned",
                 [
-                    f"Deployment {namespace}/{primary_name} exists and is not this Canary's ({describe_owner(primary)}): "
-                    "rename or remove it; the primary would replace its pods"
+                    f"Deployment {namespace}/{primary_name} exists and is not this Canary's"
+                    f" ({describe_owner(primary)}): remove it, or delete its owner with --cascade=orphan"
+                    " to hand it over (a promotion replaces its pods)"
                 ],
             )
             return None
-        if primary is not None and claim == "earlier":
-            # adopt it: otherwise the garbage collector removes a primary whose owner is gone
+        if primary is not None and claim == "free":
+            # adopt it (and so the garbage collector does not remove a primary whose owner is gone)
+            adopted = f"adopted Deployment {namespace}/{primary_name} (it was {describe_owner(primary)})"
             refs = primary["metadata"].get("ownerReferences") or []
             others = [r for r in refs if isinstance(r, dict) and not r.get("controller")]
             references = {"metadata": {"ownerReferences": [*others, owner_reference(body)]}}
             primary = await self.api.patch(DEPLOYMENTS, namespace, primary_name, references)
-            await self._event(body, "Normal", "PrimaryAdopted", f"adopted Deployment {namespace}/{primary_name}")
+            await self._event(body, "Normal", "PrimaryAdopted", adopted)
         plan = plan_from(canary, self.settings.min_interval)
         state = state_from(canary)
         world = World(
