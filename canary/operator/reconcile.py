@@ -136,7 +136,8 @@ class Reconciler:
         self.pool = ProviderPool(timeout=settings.metrics_timeout)
         self.hooks = WebhookCaller()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._routing_errors: dict[tuple[str, str], str] = {}
+        # the last problem reported per (namespace, name, Event reason): each is told once, until it clears
+        self._reported: dict[tuple[str, str, str], str] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -154,6 +155,18 @@ class Reconciler:
         if meta.get("resourceVersion"):
             patch["metadata"] = {"resourceVersion": meta["resourceVersion"]}
         await self.api.patch(CANARIES, meta.get("namespace"), meta["name"], patch, subresource="status")
+
+    async def _warn_once(self, body: JsonDict, canary: Canary, reason: str, message: str) -> None:
+        """A Warning Event for a problem that repeats each tick until it clears: once per distinct message."""
+        key = (canary.namespace, canary.name, reason)
+        if self._reported.get(key) != message:
+            self._reported[key] = message
+            await self._event(body, "Warning", reason, message)
+        log.warning("%s %s/%s: %s", reason, canary.namespace, canary.name, message)
+
+    def _cleared(self, canary: Canary, reason: str) -> None:
+        """The problem reported under ``reason`` is gone: report it again if it comes back."""
+        self._reported.pop((canary.namespace, canary.name, reason), None)
 
     async def _event(self, body: JsonDict, type_: str, reason: str, message: str) -> None:
         try:
@@ -256,7 +269,15 @@ class Reconciler:
         await self._persist(body, canary, decision, measured, not_yet, now)
         # Traffic first: a rollback reaches the primary before any side channel is told.
         if target is not None:
-            await self._converge(canary, body, desired(decision.state, plan), target, primary, decision.state)
+            try:
+                await self._converge(canary, body, desired(decision.state, plan), target, primary, decision.state)
+                self._cleared(canary, "KubernetesRefused")
+            except ApiError as error:
+                if error.temporary or error.status == 409:
+                    raise  # the handler retries after a delay
+                # refused for good as sent (RBAC, a quota, an admission webhook): say so on the Canary; the next
+                # tick tries again, as the state asks
+                await self._warn_once(body, canary, "KubernetesRefused", f"the API server refused a change: {error}")
         await self._clear_used(body, canary, gates.used, decision)
         for result in gates.results:
             if not result.ok and result.type != "rollback" and decision.changed:
@@ -446,7 +467,6 @@ class Reconciler:
             }
             await self.api.replace(DEPLOYMENTS, namespace, primary["metadata"]["name"], rendered)
         if want.routes is not None and deployment_ready(primary):
-            key = (namespace, canary.name)
             try:
                 router = self._router(canary)
                 try:
@@ -457,13 +477,10 @@ class Reconciler:
                     await router.reconcile(canary)
                 if current != want.routes:
                     await router.set_routes(canary, want.routes)
-                self._routing_errors.pop(key, None)
+                self._cleared(canary, "RoutingFailed")
             except RoutingError as error:
                 # Never scale anything while traffic is not where the state says it is.
-                if self._routing_errors.get(key) != error.message:
-                    self._routing_errors[key] = error.message
-                    await self._event(body, "Warning", "RoutingFailed", error.message)
-                log.warning("routing %s/%s: %s", namespace, canary.name, error)
+                await self._warn_once(body, canary, "RoutingFailed", error.message)
                 return
         if want.canary_replicas == Replicas.UP:
             await scale(self.api, target, replica_count(primary))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from canary.kube.api import CANARIES, DEPLOYMENTS, EVENTS
+from canary.kube.api import CANARIES, DEPLOYMENTS, EVENTS, ApiError
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
 from tests.unit.operator.harness import NS, Harness, canary_body, deployment
 
@@ -222,3 +222,29 @@ async def test_the_primary_of_an_earlier_canary_of_the_same_name_is_adopted(left
     assert (owner["kind"], owner["name"], owner["uid"]) == ("Canary", "podinfo", canary["metadata"]["uid"])
     [adoption] = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "PrimaryAdopted"]
     assert adoption.startswith(f"adopted Deployment {NS}/podinfo-primary (it was controlled by ")
+
+
+async def test_a_change_the_api_server_refuses_for_good_is_reported_once_and_retried() -> None:
+    h = Harness()
+    create = h.api.create
+    refusing = True
+
+    async def forbidden_primary(resource: Any, namespace: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        if refusing and resource is DEPLOYMENTS and body["metadata"]["name"] == "podinfo-primary":
+            message = 'deployments.apps "podinfo-primary" is forbidden: exceeded quota: compute-resources'
+            raise ApiError(403, "Forbidden", message)
+        return await create(resource, namespace, body)
+
+    h.api.create = forbidden_primary  # type: ignore[method-assign]
+    await h.setup()
+    for _ in range(3):
+        status = await h.tick()  # never an exception: the handler would retry it forever, unseen
+    refused = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "KubernetesRefused"]
+    assert refused == [
+        "the API server refused a change: 403 Forbidden: "
+        'deployments.apps "podinfo-primary" is forbidden: exceeded quota: compute-resources'
+    ]
+    assert status["phase"] == "Initializing"
+    refusing = False  # the quota is raised: the next tick creates the primary
+    await h.tick()
+    assert await h.api.get(DEPLOYMENTS, NS, "podinfo-primary") is not None
