@@ -22,6 +22,7 @@ from canary.kube.client import ClusterApi, load_client_config
 from canary.models import API_GROUP, API_VERSION
 from canary.operator.metrics import Recorder, serve_metrics
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
+from canary.routers.base import RoutingError
 
 __all__ = ["ControllerSettings", "build_registry", "run_controller"]
 
@@ -131,7 +132,7 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
             await holder["reconciler"].finalize(dict(body))
             meta = body.get("metadata", {})
             holder["reconciler"].recorder.forget(meta.get("name"), meta.get("namespace"))
-        except ApiError as error:
+        except (ApiError, RoutingError) as error:
             raise kopf.TemporaryError(str(error), delay=controller.tick) from error
 
     return registry

@@ -503,4 +503,12 @@ class Reconciler:
         if canary.spec.revertOnDeletion and target is not None:
             primary = await self.api.get(DEPLOYMENTS, canary.namespace, canary.primary_name())
             await scale(self.api, target, replica_count(primary) if primary else 1)
-        await self._router(canary).finalize(canary)
+        try:
+            await self._router(canary).finalize(canary)
+        except RoutingError as error:
+            # Deleting anyway would let the garbage collector remove the Services an adopted route still sends
+            # traffic to: the deletion waits (the handler retries), and says why.
+            await self._warn_once(
+                body, canary, "FinalizeBlocked", f"{error.message}; the Canary is kept until that is fixed"
+            )
+            raise

@@ -26,6 +26,7 @@ __all__ = [
     "as_json",
     "fallback_routes",
     "require_service",
+    "split_read_back",
 ]
 
 
@@ -101,6 +102,21 @@ def require_service(canary: Canary) -> CanaryService:
             f"Canary {canary.metadata.namespace}/{canary.metadata.name}: spec.service is required for routing"
         )
     return service
+
+
+def split_read_back(where: str, primary: tuple[str, int], canary: tuple[str, int], mirrored: bool = False) -> Routes:
+    """The split a mesh object applies, from its (name, weight) pairs; RoutingError naming ``where`` otherwise.
+
+    The object may have been edited by hand: weights must each be within
+    0..100 and add up to 100 to be a split this controller wrote or can take over.
+    """
+    (primary_host, primary_weight), (canary_host, canary_weight) = primary, canary
+    weights = f"weights {primary_host}={primary_weight} and {canary_host}={canary_weight}"
+    if primary_weight + canary_weight != 100:
+        raise RoutingError(f"{where}: {weights} do not add up to 100")
+    if not (0 <= primary_weight <= 100 and 0 <= canary_weight <= 100):
+        raise RoutingError(f"{where}: {weights} are not each within 0..100")
+    return Routes(primary=primary_weight, canary=canary_weight, mirrored=mirrored)
 
 
 def fallback_routes(canary: Canary) -> Routes:

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from canary.core.routes import Routes
 from canary.kube.api import HTTP_ROUTES, JsonDict, KubeApi, Resource
-from canary.routers.base import RoutingError, apex_metadata, as_json, fallback_routes, require_service
+from canary.routers.base import (
+    RoutingError,
+    apex_metadata,
+    as_json,
+    fallback_routes,
+    require_service,
+    split_read_back,
+)
 from canary.routers.names import apex_name, canary_name, primary_name
 from canary.routers.objects import ensure_object, release_object
 from canary.routers.services import ServiceReconciler
@@ -250,17 +257,12 @@ def routes_from_http_route(canary: Canary, http_route: JsonDict) -> Routes:
             f"{where}: the first rule goes to {found}, not to {primary} and {canary_backend}; "
             f"it is not managed by Canary {canary.metadata.name}"
         )
-    if weights[primary] + weights[canary_backend] != 100:
-        raise RoutingError(
-            f"{where}: weights {primary}={weights[primary]} and {canary_backend}={weights[canary_backend]} "
-            "do not add up to 100"
-        )
     mirrored = any(
         item.get("type") == "RequestMirror"
         and ((item.get("requestMirror") or {}).get("backendRef") or {}).get("name") == canary_backend
         for item in first.get("filters") or []
     )
-    return Routes(primary=weights[primary], canary=weights[canary_backend], mirrored=mirrored)
+    return split_read_back(where, (primary, weights[primary]), (canary_backend, weights[canary_backend]), mirrored)
 
 
 class GatewayApiRouter:

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING
 
 from canary.core.routes import Routes
 from canary.kube.api import DESTINATION_RULES, VIRTUAL_SERVICES, JsonDict, KubeApi
-from canary.routers.base import RoutingError, apex_metadata, as_json, fallback_routes, require_service
+from canary.routers.base import (
+    RoutingError,
+    apex_metadata,
+    as_json,
+    fallback_routes,
+    require_service,
+    split_read_back,
+)
 from canary.routers.names import apex_name, canary_name, primary_name
 from canary.routers.objects import ensure_object, release_object
 from canary.routers.services import ServiceReconciler
@@ -215,13 +222,8 @@ def routes_from_virtual_service(canary: Canary, virtual_service: JsonDict) -> Ro
             f"{where}: the first {kind} route goes to {found}, not to {primary} and {canary_host}; "
             f"it is not managed by Canary {canary.metadata.name}"
         )
-    if weights[primary] + weights[canary_host] != 100:
-        raise RoutingError(
-            f"{where}: weights {primary}={weights[primary]} and {canary_host}={weights[canary_host]} "
-            "do not add up to 100"
-        )
     mirrored = (first.get("mirror") or {}).get("host") == canary_host
-    return Routes(primary=weights[primary], canary=weights[canary_host], mirrored=mirrored)
+    return split_read_back(where, (primary, weights[primary]), (canary_host, weights[canary_host]), mirrored)
 
 
 class IstioRouter:

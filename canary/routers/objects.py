@@ -238,13 +238,10 @@ async def _ensure_once(
         return await api.create(resource, namespace, body)
 
     relation = ownership(current, canary)
-    if adjust is not None:
-        desired = adjust(copy.deepcopy(desired), current)
-    target = _target_of(current, desired, managed)
-    if relation == "foreign":
+    if relation == "foreign":  # (before reading anything of it: someone else's object may be any shape)
         controller = _controller_of(current)
         holder = (
-            f"{controller.get('kind')} {controller.get('name')}"
+            f"{controller.get('kind')} {controller.get('name')} ({controller.get('apiVersion')})"
             if controller is not None
             else f"Canary {(current['metadata'].get('annotations') or {}).get(ADOPTED_BY_ANNOTATION)}"
         )
@@ -252,6 +249,9 @@ async def _ensure_once(
             f"{_describe(resource, namespace, name)} is controlled by {holder}; "
             f"Canary {canary.metadata.name} refuses to take it over"
         )
+    if adjust is not None:
+        desired = adjust(copy.deepcopy(desired), current)
+    target = _target_of(current, desired, managed)
     if relation == "unowned":
         original = current.get("spec") or {}
         annotations = target["metadata"].setdefault("annotations", {})
@@ -287,12 +287,17 @@ async def release_object(api: KubeApi, canary: Canary, resource: Resource, name:
     target = copy.deepcopy(current)
     if stored is not None:
         try:
-            target["spec"] = json.loads(stored)
+            original = json.loads(stored)
         except json.JSONDecodeError as error:
+            original, problem = None, f"is not valid JSON ({error})"
+        else:
+            problem = f"is not a JSON object (got {type(original).__name__})"
+        if not isinstance(original, dict):
             raise RoutingError(
                 f"{_describe(resource, namespace, name)}: annotation {ORIGINAL_SPEC_ANNOTATION} "
-                f"is not valid JSON ({error}); cannot restore its original spec"
-            ) from None
+                f"{problem}; cannot restore its original spec"
+            )
+        target["spec"] = original
     kept = {
         key: value for key, value in annotations.items() if key not in (ORIGINAL_SPEC_ANNOTATION, ADOPTED_BY_ANNOTATION)
     }

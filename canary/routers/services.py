@@ -149,15 +149,20 @@ def build_service(
 
 
 def _keep_node_ports(desired: JsonDict, current: JsonDict) -> JsonDict:
-    """Carry over allocated node ports (a NodePort/LoadBalancer apex) so an update never reallocates them."""
-    allocated = {
-        port.get("name"): port["nodePort"]
-        for port in current.get("spec", {}).get("ports") or []
-        if port.get("nodePort")
-    }
+    """Carry over allocated node ports (a NodePort/LoadBalancer apex) so an update never reallocates them.
+
+    A port is matched by name, else by port number, else (one port on each
+    side) to the other: an adopted Service's ports may have other names (or
+    none) and numbers than the ones we give them.
+    """
+    ports = [p for p in current.get("spec", {}).get("ports") or [] if isinstance(p, dict) and p.get("nodePort")]
+    by_name = {p["name"]: p["nodePort"] for p in ports if p.get("name")}
+    by_number = {p.get("port"): p["nodePort"] for p in ports}
+    only = ports[0]["nodePort"] if len(ports) == 1 and len(desired["spec"]["ports"]) == 1 else None
     for port in desired["spec"]["ports"]:
-        if port["name"] in allocated:
-            port["nodePort"] = allocated[port["name"]]
+        node_port = by_name.get(port["name"], by_number.get(port.get("port"), only))
+        if node_port is not None:
+            port["nodePort"] = node_port
     return desired
 
 

@@ -121,6 +121,10 @@ def routes_from_traffic_split(canary: Canary, traffic_split: JsonDict) -> Routes
             f"{where} has backends {found}, not {primary} and {canary_backend}; "
             f"it is not managed by Canary {canary.metadata.name}"
         )
+    if min(weights.values()) < 0:
+        raise RoutingError(
+            f"{where}: a backend weight is negative ({primary}={weights[primary]}, {canary_backend}={weights[canary_backend]})"
+        )
     total = weights[primary] + weights[canary_backend]
     if total <= 0:
         raise RoutingError(f"{where}: all backend weights are 0")

@@ -8,6 +8,7 @@ import pytest
 
 from canary.kube.api import CANARIES, DEPLOYMENTS, EVENTS, ApiError
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
+from canary.routers import RoutingError
 from tests.unit.operator.harness import NS, Harness, canary_body, deployment
 
 
@@ -248,3 +249,24 @@ async def test_a_change_the_api_server_refuses_for_good_is_reported_once_and_ret
     refusing = False  # the quota is raised: the next tick creates the primary
     await h.tick()
     assert await h.api.get(DEPLOYMENTS, NS, "podinfo-primary") is not None
+
+
+async def test_a_finalize_the_router_cannot_complete_keeps_the_canary_and_says_why_once() -> None:
+    h = Harness()
+    await h.setup()
+    await h.tick()
+
+    async def cannot_restore(canary: Any) -> None:
+        raise RoutingError("VirtualService test/podinfo: annotation canary.dev/original-spec is not valid JSON")
+
+    h.router.finalize = cannot_restore  # type: ignore[method-assign]
+    body = await h.api.get(CANARIES, NS, "podinfo")
+    assert body is not None
+    for _ in range(2):  # the handler retries the deletion
+        with pytest.raises(RoutingError):
+            await h.reconciler.finalize(body)
+    blocked = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "FinalizeBlocked"]
+    assert blocked == [
+        "VirtualService test/podinfo: annotation canary.dev/original-spec is not valid JSON;"
+        " the Canary is kept until that is fixed"
+    ]

@@ -247,3 +247,23 @@ async def test_suffix_matches_istio_cannot_express_are_refused(api: MemoryApi, s
         RoutingError, match=r"spec\.analysis\.match\[0\]\.headers\.user-agent: Istio cannot match by suffix"
     ):
         await IstioRouter(api).reconcile(canary)
+
+
+@pytest.mark.parametrize(("stored", "why"), [("{oops", "is not valid JSON"), ("[1, 2]", "is not a JSON object")])
+async def test_an_adopted_object_whose_saved_spec_is_broken_is_left_as_it_is(
+    api: MemoryApi, store_canary: StoreCanary, stored: str, why: str
+) -> None:
+    await api.create(VIRTUAL_SERVICES, "test", {"metadata": {"name": "podinfo"}, "spec": {"hosts": ["podinfo"]}})
+    canary = await store_canary(flagger_manifest("002"))
+    router = IstioRouter(api)
+    await router.reconcile(canary)
+    await api.patch(
+        VIRTUAL_SERVICES, "test", "podinfo", {"metadata": {"annotations": {ORIGINAL_SPEC_ANNOTATION: stored}}}
+    )
+    before = vs(api)["spec"]
+
+    with pytest.raises(RoutingError, match=f"annotation {ORIGINAL_SPEC_ANNOTATION} {why}"):
+        await router.finalize(canary)
+    assert vs(api)["spec"] == before  # still routing to the Services it needs, which are all still there
+    assert (SERVICES, "test", "podinfo-primary") in api.objects
+    assert (DESTINATION_RULES, "test", "podinfo-primary") in api.objects

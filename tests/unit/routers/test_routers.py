@@ -16,7 +16,7 @@ import pytest
 from canary.core.routes import Routes
 from canary.kube.api import JsonDict
 from canary.kube.memory import MemoryApi
-from canary.routers import router_for
+from canary.routers import RoutingError, router_for
 from tests.unit.routers.conftest import StoreCanary, flagger_manifest, writes
 from tests.unit.routers.schemas import schema_errors
 
@@ -223,3 +223,37 @@ async def test_finalize_deletes_everything_it_created(api: MemoryApi, store_cana
     left = sorted(obj["kind"] for obj in api.objects.values())
     assert left == ["Canary", "Deployment"]
     await router.finalize(canary)  # a second finalize finds nothing to do and does not fail
+
+
+def _hand_edited(obj: JsonDict, primary: int, canary: int) -> None:
+    """Set the split in a router's mesh object to these weights, as a hand edit would."""
+    kind, spec = obj["kind"], obj["spec"]
+    if kind == "VirtualService":
+        route = spec["http"][0]["route"]
+    elif kind == "HTTPRoute":
+        route = spec["rules"][0]["backendRefs"]
+    else:
+        route = spec["backends"]
+    for entry in route:
+        name = (entry.get("destination") or {}).get("host") or entry.get("name") or entry.get("service")
+        entry["weight"] = primary if str(name).endswith("-primary") else canary
+
+
+@pytest.mark.parametrize("case", ["istio-002", "linkerd-005", "gatewayapi-v1-013"])
+@pytest.mark.parametrize(("primary", "canary"), [(110, -10), (-50, 100)])
+async def test_a_split_edited_out_of_range_is_a_routing_error_and_reconcile_repairs_it(
+    api: MemoryApi, store_canary: StoreCanary, case: str, primary: int, canary: int
+) -> None:
+    spec = CASES[case]
+    stored = await store_canary(flagger_manifest(spec.manifest), **spec.changes)
+    router = router_for(stored.spec.provider, api)
+    await router.reconcile(stored)
+    await router.set_routes(stored, Routes.canary_at(10))
+    [split] = [obj for obj in mesh_objects(api) if obj["kind"] in ("VirtualService", "HTTPRoute", "TrafficSplit")]
+    _hand_edited(split, primary, canary)
+
+    with pytest.raises(RoutingError, match=r"add up to 100|within 0\.\.100|negative") as refused:
+        await router.get_routes(stored)
+    assert split["metadata"]["name"] in refused.value.message  # it names the object
+    await router.reconcile(stored)  # repairs it to the Canary's status weight (0 here), instead of raising
+    assert await router.get_routes(stored) == Routes.canary_at(0)

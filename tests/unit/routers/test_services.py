@@ -133,13 +133,15 @@ async def test_drift_is_repaired(api: MemoryApi, store_canary: StoreCanary) -> N
     assert service(api, "podinfo-primary")["spec"]["selector"] == {"app": "podinfo-primary"}
 
 
-async def test_users_apex_service_is_adopted_and_given_back(api: MemoryApi, store_canary: StoreCanary) -> None:
-    users = {
-        "type": "NodePort",
-        "selector": {"app": "podinfo"},
-        "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 9898, "nodePort": 30080}],
-        "clusterIP": "10.0.0.7",
-    }
+# ours is named "http": another name, or none, is matched by number, and a lone port to ours
+@pytest.mark.parametrize(("port_name", "number"), [("http", 80), ("web", 80), (None, 80), ("web", 8080)])
+async def test_users_apex_service_is_adopted_and_given_back(
+    api: MemoryApi, store_canary: StoreCanary, port_name: str | None, number: int
+) -> None:
+    port = {"protocol": "TCP", "port": number, "targetPort": 9898, "nodePort": 30080} | (
+        {"name": port_name} if port_name else {}
+    )
+    users = {"type": "NodePort", "selector": {"app": "podinfo"}, "ports": [port], "clusterIP": "10.0.0.7"}
     await api.create(SERVICES, "test", {"metadata": {"name": "podinfo"}, "spec": users})
     canary = await store_canary(flagger_manifest("002"))
     services = ServiceReconciler(api)
