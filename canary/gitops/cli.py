@@ -10,6 +10,7 @@ the command.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -30,6 +31,11 @@ def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
     """``run`` with every unexpected exception turned into a one-line message and exit code 1."""
 
     def guarded(args: argparse.Namespace) -> int:
+        for stream in (sys.stdout, sys.stderr):
+            # a manifest may hold text the terminal's encoding cannot show (a lone surrogate escape): show it
+            # escaped rather than lose every later finding to an encoding error
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(errors="backslashreplace")
         try:
             return run(args)
         except KeyboardInterrupt:
@@ -59,6 +65,9 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_convert(args: argparse.Namespace) -> int:
     """``canary convert``: converted YAML to stdout (or written), what does not carry over to stderr."""
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        print(f"canary convert: --out {args.out} exists and is not a directory", file=sys.stderr)
+        return EXIT_FAILED
     conversion = convert_paths(args.paths, default_provider=args.provider)
     if args.write or args.out:
         out_dir = Path(args.out) if args.out else None

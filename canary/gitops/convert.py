@@ -123,8 +123,13 @@ def _is_flagger_group(obj: Any) -> bool:
 def _is_flagger(obj: Any) -> bool:
     if not isinstance(obj, dict):
         return False
-    api_version = obj.get("apiVersion")
-    return isinstance(api_version, str) and api_version.partition("/")[0] == FLAGGER_GROUP and obj.get("kind") in KINDS
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    return (
+        isinstance(api_version, str)
+        and api_version.partition("/")[0] == FLAGGER_GROUP
+        and isinstance(kind, str)
+        and kind in KINDS
+    )
 
 
 def _edited(text: str, document: Document, original: dict[str, Any], converted: dict[str, Any]) -> str | None:
@@ -267,7 +272,8 @@ def write_conversion(conversion: Conversion, out_dir: Path | None = None, roots:
     for converted in conversion.files:
         target = converted.path if out_dir is None else out_dir / _relative(converted.path, roots)
         target.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(target, converted.text)
+        # in place, a symlink's target is the file to convert (replacing the link would leave it as it was)
+        _atomic_write(target.resolve() if target.is_symlink() else target, converted.text)
         written.append(target)
     return written
 

@@ -163,11 +163,18 @@ def read_documents(name: str, path: Path) -> FileDocuments:
         if path.is_dir():
             result.errors.append(ReadError(name, "is a directory, not a file"))
             return result
+        if path.exists() and not path.is_file():  # a device, a FIFO, a socket (or a link to one): may never end
+            result.errors.append(ReadError(name, "is not a regular file"))
+            return result
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             result.errors.append(ReadError(name, f"file too large ({size} bytes; at most {MAX_FILE_BYTES})"))
             return result
-        raw = path.read_bytes()
+        with path.open("rb") as file:  # (it may have grown since: read no more than the limit allows)
+            raw = file.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            result.errors.append(ReadError(name, f"file too large (over {MAX_FILE_BYTES} bytes)"))
+            return result
     except OSError as error:
         result.errors.append(ReadError(name, f"cannot read the file: {error.strerror or error}"))
         return result

@@ -94,6 +94,30 @@ def test_write_rewrites_only_files_with_flagger_objects(
     assert code == 0
 
 
+def test_write_through_a_symlink_converts_the_file_it_points_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "shared/canary.yaml", FLAGGER_CANARY)
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo/canary.yaml").symlink_to(tmp_path / "shared/canary.yaml")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["convert", "--write", "repo/canary.yaml"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "repo/canary.yaml").is_symlink()  # still the link
+    assert (tmp_path / "shared/canary.yaml").read_text(encoding="utf-8") == CANARY.lstrip("\n")
+
+
+def test_out_that_is_a_file_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "repo/canary.yaml", FLAGGER_CANARY)
+    write(tmp_path, "taken", "")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["convert", "repo", "--out", "taken"], capsys)
+    assert code == 1
+    assert err == "canary convert: --out taken exists and is not a directory\n"
+
+
 def test_out_mirrors_the_directory_layout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,12 @@ def make_nasty_directory(root: Path) -> None:
     (root / "binary.yaml").write_bytes(b"\xff\xfe\x00\x01binary\x00\x80")
     (root / "nul.yaml").write_text("apiVersion: v1\x00\n", encoding="utf-8")
     (root / "dangling.yaml").symlink_to(root / "does-not-exist.yaml")
+    (root / "device.yaml").symlink_to("/dev/zero")  # endless: never read
+    os.mkfifo(root / "fifo.yaml")  # a writer that never comes: never opened
+    write(
+        root, "surrogate.yaml", 'apiVersion: canary.dev/v1beta1\nkind: Canary\nmetadata: {name: "\\ud800"}\nspec: {}\n'
+    )
+    write(root, "kind-is-a-list.yaml", "apiVersion: flagger.app/v1beta1\nkind: [Canary]\nmetadata: {name: x}\n")
     write(root, "empty.yaml", "")
     write(root, "empty-documents.yaml", "---\n---\n# only a comment\n---\n")
     write(root, "list.yaml", "- apiVersion: canary.dev/v1beta1\n  kind: Canary\n")
@@ -75,6 +82,8 @@ def test_every_nasty_file_is_reported_where_it_is(tmp_path: Path, monkeypatch: p
     assert found["binary.yaml"] == ["repo/binary.yaml: not a UTF-8 text file (undecodable byte at offset 0)"]
     assert found["nul.yaml"][0].startswith("repo/nul.yaml: invalid YAML: ")
     assert found["dangling.yaml"] == ["repo/dangling.yaml: cannot read the file: No such file or directory"]
+    assert found["device.yaml"] == ["repo/device.yaml: is not a regular file"]
+    assert found["fifo.yaml"] == ["repo/fifo.yaml: is not a regular file"]
     assert found["list.yaml"] == [
         "repo/list.yaml: document 1: a document must hold one object, not a list (use `kind: List` and items)"
     ]
@@ -143,6 +152,9 @@ def test_cli_never_prints_a_traceback(tmp_path: Path) -> None:
             assert all(problem["severity"] in ("error", "warning") for problem in problems)
         else:
             assert "broken.yaml: document 1: invalid YAML" in done.stdout
+            # a name the terminal cannot encode is shown escaped, and the findings after it still print
+            assert "surrogate.yaml: Canary \\ud800: metadata.name: must be a Kubernetes name" in done.stdout
+            assert " errors, " in done.stdout.rstrip().splitlines()[-1]  # the summary: printing went on to the end
 
 
 def test_convert_cli_never_prints_a_traceback(tmp_path: Path) -> None:
@@ -159,3 +171,4 @@ def test_convert_cli_never_prints_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1  # unreadable files
     assert "apiVersion: canary.dev/v1beta1" in done.stdout
     assert "flagger.yaml: Canary test/podinfo: spec: must be a mapping (got 5)" in done.stderr, done.stderr
+    assert "kind-is-a-list.yaml: object x: kind: warning: not converted" in done.stderr  # not an internal error
