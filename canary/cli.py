@@ -60,7 +60,22 @@ def _crds(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from canary.sandbox.demo import run_demo
 
-    return run_demo(mesh=args.mesh, scenario=args.scenario, as_json=args.json, seed=args.seed, metrics=args.metrics)
+    try:
+        return run_demo(mesh=args.mesh, scenario=args.scenario, as_json=args.json, seed=args.seed, metrics=args.metrics)
+    except (RuntimeError, TimeoutError) as error:  # the testbed could not start (Prometheus), or a step timed out
+        print(f"canary demo: {error}", file=sys.stderr)
+        return 1
+
+
+def _seed(text: str) -> int:
+    """An argparse type: a random seed, a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="healthy",
     )
     demo.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
-    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--seed", type=_seed, default=1)
     demo.add_argument(
         "--metrics",
         choices=["auto", "prometheus", "simulator"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 import time
@@ -112,9 +113,17 @@ def run_report(args: argparse.Namespace, transport: httpx.BaseTransport | None =
         check_dns_subdomain("name", args.name)
         since = parse_duration(args.since)
         end = time.time() if args.until is None else float(args.until)
+        if not math.isfinite(end):
+            raise ReportError(f"--until {args.until} is not a time (Unix seconds)")
+        if not (math.isfinite(args.timeout) and args.timeout > 0):
+            raise ReportError(f"--timeout {args.timeout} must be a positive number of seconds")
         start = end - since
         parse_duration(args.rate_window)
-        with httpx.Client(base_url=args.prometheus.rstrip("/"), timeout=args.timeout, transport=transport) as client:
+        try:
+            client = httpx.Client(base_url=args.prometheus.rstrip("/"), timeout=args.timeout, transport=transport)
+        except httpx.InvalidURL as error:
+            raise ReportError(f"--prometheus {args.prometheus!r} is not a URL: {error}") from None
+        with client:
             canary = _from_prometheus(client, args.namespace, args.name, args.mesh) if args.mesh else _kube_target(args)
             data: ReportData = fetch_report(
                 client,

@@ -95,9 +95,21 @@ def query_range(client: httpx.Client, promql: str, start: float, end: float, ste
         raise PrometheusError(
             f"Prometheus at {client.base_url} answered HTTP {response.status_code} without JSON"
         ) from None
+    not_prometheus = PrometheusError(
+        f"{client.base_url} did not answer like the Prometheus query API (HTTP {response.status_code}):"
+        " is it the right address?"
+    )
+    if not isinstance(body, dict):
+        raise not_prometheus
     if response.status_code != 200 or body.get("status") != "success":
         raise PrometheusError(f"Prometheus refused {promql!r}: {body.get('error') or response.status_code}")
-    result: list[dict[str, Any]] = body["data"]["result"]
+    data = body.get("data")
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, list) or not all(
+        isinstance(item, dict) and isinstance(item.get("metric", {}), dict) and isinstance(item.get("values"), list)
+        for item in result
+    ):
+        raise not_prometheus
     return result
 
 
@@ -106,12 +118,20 @@ def _series(matrix: list[dict[str, Any]]) -> Series:
     if not matrix:
         return Series()
     points = matrix[0]["values"]
-    return Series(tuple(float(t) for t, _ in points), tuple(float(v) for _, v in points))
+    try:
+        return Series(tuple(float(t) for t, _ in points), tuple(float(v) for _, v in points))
+    except (TypeError, ValueError) as error:
+        raise PrometheusError(f"a sample is not a [time, value] pair of numbers: {error}") from None
 
 
 def _phase_changes(matrix: list[dict[str, Any]]) -> tuple[PhaseChange, ...]:
     """Each sample says "in this phase at this time": keep the moments the phase changed."""
-    samples = sorted((float(t), str(item["metric"].get("phase", ""))) for item in matrix for t, _ in item["values"])
+    try:
+        samples = sorted(
+            (float(t), str(item.get("metric", {}).get("phase", ""))) for item in matrix for t, _ in item["values"]
+        )
+    except (TypeError, ValueError) as error:
+        raise PrometheusError(f"a sample is not a [time, value] pair: {error}") from None
     changes: list[PhaseChange] = []
     for at, phase in samples:
         if not changes or changes[-1].phase != phase:

@@ -61,3 +61,26 @@ def test_demo_runs_without_prometheus_and_says_so() -> None:
     assert summary["prometheus"] is False
     assert summary["phase"] == "Failed"
     assert "request-success-rate" in " ".join(summary["events"])
+
+
+def test_a_demo_that_cannot_run_says_why_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from canary import cli
+    from canary.sandbox import demo
+    from canary.sandbox.prom import PrometheusNotInstalledError
+
+    def no_prometheus(**_: Any) -> int:
+        raise PrometheusNotInstalledError(
+            "prometheus is not installed: install it with 'sudo apt-get install prometheus'"
+        )
+
+    monkeypatch.setattr(demo, "run_demo", no_prometheus)
+    assert cli.main(["demo", "--metrics", "prometheus"]) == 1
+    assert capsys.readouterr().err == (
+        "canary demo: prometheus is not installed: install it with 'sudo apt-get install prometheus'\n"
+    )
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["demo", "--seed", "-1"])
+    assert refused.value.code == 2
+    assert "argument --seed: must be a whole number >= 0, got '-1'" in capsys.readouterr().err

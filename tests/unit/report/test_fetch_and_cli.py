@@ -139,6 +139,11 @@ def _unreachable(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("connection refused", request=request)
 
 
+def _answering(body: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
+    """A server at the Prometheus address that answers every request with ``body`` as JSON."""
+    return lambda request: httpx.Response(status, json=body)
+
+
 @pytest.mark.parametrize(
     ("extra", "handler", "message"),
     [
@@ -147,6 +152,23 @@ def _unreachable(request: httpx.Request) -> httpx.Response:
         (("--mesh", "istio", "--since", "thirty"), FakePrometheus(), "invalid duration"),
         (("--mesh", "istio", "--rate-window", "5"), FakePrometheus(), "invalid duration"),
         (("--mesh", "istio", "-n", "Bad_NS"), FakePrometheus(), "namespace"),
+        (("--mesh", "istio", "--until", "nan"), FakePrometheus(), "--until nan is not a time"),
+        (("--mesh", "istio", "--timeout", "-1"), FakePrometheus(), "--timeout -1.0 must be a positive number"),
+        (("--mesh", "istio", "--prometheus", "http://[::1"), FakePrometheus(), "is not a URL"),
+        (("--mesh", "istio"), _answering([]), "did not answer like the Prometheus query API"),
+        (("--mesh", "istio"), _answering("hello"), "did not answer like the Prometheus query API"),
+        (("--mesh", "istio"), _answering({"status": "success"}), "did not answer like the Prometheus query API"),
+        (
+            ("--mesh", "istio"),
+            _answering({"status": "success", "data": {"result": [{"metric": {}}]}}),
+            "did not answer",
+        ),
+        (("--mesh", "istio"), _answering([1], status=400), "did not answer like the Prometheus query API"),
+        (
+            ("--mesh", "istio"),
+            _answering({"status": "success", "data": {"result": [{"metric": {}, "values": [[1, "abc"]]}]}}),
+            "is not a [time, value] pair",
+        ),
     ],
 )
 def test_report_command_errors_are_one_line_and_exit_1(
