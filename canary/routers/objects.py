@@ -253,9 +253,11 @@ async def _ensure_once(
         desired = adjust(copy.deepcopy(desired), current)
     target = _target_of(current, desired, managed)
     if relation == "unowned":
-        original = current.get("spec") or {}
         annotations = target["metadata"].setdefault("annotations", {})
-        annotations[ORIGINAL_SPEC_ANNOTATION] = json.dumps(original, sort_keys=True, separators=(",", ":"))
+        saved = (current["metadata"].get("annotations") or {}).get(ORIGINAL_SPEC_ANNOTATION)
+        # (a spec saved at an earlier adoption is the one to give back: this one may already be ours)
+        original = current.get("spec") or {}
+        annotations[ORIGINAL_SPEC_ANNOTATION] = saved or json.dumps(original, sort_keys=True, separators=(",", ":"))
         annotations[ADOPTED_BY_ANNOTATION] = str(canary.metadata.name)
     if relation == "created":
         # A Canary deleted and re-created under the same name gets a new uid.

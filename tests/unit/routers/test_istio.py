@@ -267,3 +267,20 @@ async def test_an_adopted_object_whose_saved_spec_is_broken_is_left_as_it_is(
     assert vs(api)["spec"] == before  # still routing to the Services it needs, which are all still there
     assert (SERVICES, "test", "podinfo-primary") in api.objects
     assert (DESTINATION_RULES, "test", "podinfo-primary") in api.objects
+
+
+async def test_a_spec_saved_at_adoption_survives_a_lost_adopted_by_annotation(
+    api: MemoryApi, store_canary: StoreCanary
+) -> None:
+    original = {"hosts": ["podinfo"], "http": [{"route": [{"destination": {"host": "podinfo"}}]}]}
+    await api.create(VIRTUAL_SERVICES, "test", {"metadata": {"name": "podinfo"}, "spec": original})
+    canary = await store_canary(flagger_manifest("002"))
+    router = IstioRouter(api)
+    await router.reconcile(canary)
+    # someone removes the adopted-by mark by hand: the object looks unowned again, with our spec in it
+    await api.patch(VIRTUAL_SERVICES, "test", "podinfo", {"metadata": {"annotations": {"canary.dev/adopted-by": None}}})
+    await router.reconcile(canary)
+
+    await router.finalize(canary)
+
+    assert vs(api)["spec"] == original
