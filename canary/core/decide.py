@@ -196,11 +196,11 @@ def _analysis_due(plan: Plan, state: State, now: datetime) -> bool:
     """Whether an analysis interval has passed since the last analysis tick (or there was none).
 
     A last tick in the future (a controller whose clock is behind the one that
-    wrote it, or a hand edit) cannot be waited for: the tick is due, and its
-    time is rewritten with this clock's.
+    wrote it) is waited for: running early would also find the judge's window
+    ending after now, a tick without evidence.
     """
     last = state.last_analysis_time
-    return last is None or last > now or _elapsed(last, now) >= plan.interval
+    return last is None or _elapsed(last, now) >= plan.interval
 
 
 def needs_checks(plan: Plan, state: State, world: World, now: datetime) -> bool:

@@ -273,7 +273,7 @@ def write_conversion(conversion: Conversion, out_dir: Path | None = None, roots:
         target = converted.path if out_dir is None else out_dir / _relative(converted.path, roots)
         target.parent.mkdir(parents=True, exist_ok=True)
         # in place, a symlink's target is the file to convert (replacing the link would leave it as it was)
-        _atomic_write(target.resolve() if target.is_symlink() else target, converted.text)
+        _atomic_write(target.resolve() if out_dir is None and target.is_symlink() else target, converted.text)
         written.append(target)
     return written
 

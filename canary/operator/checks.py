@@ -193,9 +193,29 @@ def judge_settings(canary: Canary, mesh: Mesh) -> dict[str, Any]:
     }
 
 
-def settings_digest(settings: dict[str, Any]) -> str:
-    """A short fingerprint of the judge's settings, saved beside its state (``status.judge.settings``)."""
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+#: The settings each judged metric depends on (the others may change without touching its evidence).
+_USED_BY: Final = {
+    "error_rate_tolerance_pp": ("error-rate",),
+    "latency_tolerance": ("latency", "latency-tail"),
+    "latency_jitter": ("latency", "latency-tail"),
+    "tail_quantile": ("latency-tail",),
+    "latency_bounds": ("latency", "latency-tail"),
+}
+
+
+def settings_digest(canary: Canary, settings: dict[str, Any]) -> str:
+    """A short fingerprint of what the judge's evidence depends on, saved beside it (``status.judge.settings``).
+
+    The :func:`judge_settings` of the judged metrics and the MetricTemplate
+    pair that feeds them, if any: editing either starts the evidence afresh,
+    editing a setting no judged metric uses does not.
+    """
+    judged = set(settings["metrics"])
+    used = {k: v for k, v in settings.items() if judged.intersection(_USED_BY.get(k, judged))}
+    spec = canary.spec.analysis.judge
+    templates = spec.templates.model_dump(mode="json") if spec is not None and spec.templates is not None else None
+    text = json.dumps({"settings": used, "templates": templates}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _judge_from_status(canary: Canary, settings: dict[str, Any]) -> tuple[SequentialJudge, str | None]:
@@ -212,7 +232,7 @@ def _judge_from_status(canary: Canary, settings: dict[str, Any]) -> tuple[Sequen
     alpha again, and the Warning Event says so. ``settings`` are
     :func:`judge_settings`.
     """
-    digest = settings_digest(settings)
+    digest = settings_digest(canary, settings)
     saved = _restored(canary)
     if saved is None:
         return SequentialJudge(**settings), None
@@ -318,7 +338,7 @@ async def _run_judge(
     state = judge.state()
     status = {
         "revision": canary.status.lastAppliedSpec,
-        "settings": settings_digest(settings),
+        "settings": settings_digest(canary, settings),
         "state": state,
         "verdict": verdict.to_dict(),
         "windowEnd": now.isoformat(timespec="milliseconds"),

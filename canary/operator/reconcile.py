@@ -13,6 +13,7 @@ world on its next tick, so weights never move backwards except on rollback.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -95,6 +96,21 @@ def primary_claim(primary: JsonDict, body: JsonDict) -> str:
     return "foreign"
 
 
+def _primary_taken(primary: JsonDict, claim: str, target: JsonDict | None) -> str | None:
+    """Why an existing primary Deployment cannot be this Canary's (see :func:`primary_claim`), or None if it can."""
+    if claim == "foreign":
+        return (
+            f"{describe_owner(primary)}; remove it, or delete its owner with --cascade=orphan to hand it over"
+            " (a promotion replaces its pods)"
+        )
+    if claim == "free" and target is not None:
+        wanted = render_primary(target, None)["spec"]["selector"]
+        found = (primary.get("spec") or {}).get("selector")
+        if found != wanted:  # a selector cannot be changed: this cannot become the target's primary
+            return f"its selector {json.dumps(found)} is not the primary's {json.dumps(wanted)}; remove it"
+    return None
+
+
 def describe_owner(obj: JsonDict) -> str:
     """Who controls ``obj``, in words: its controlling owner reference, or that it has none."""
     for ref in obj.get("metadata", {}).get("ownerReferences") or []:
@@ -156,6 +172,23 @@ class Reconciler:
             patch["metadata"] = {"resourceVersion": meta["resourceVersion"]}
         await self.api.patch(CANARIES, meta.get("namespace"), meta["name"], patch, subresource="status")
 
+    async def _adopt(self, body: JsonDict, canary: Canary, primary: JsonDict) -> JsonDict:
+        """Make a free primary this Canary's (so the garbage collector does not remove one whose owner is gone)."""
+        name = primary["metadata"]["name"]
+        adopted = f"adopted Deployment {canary.namespace}/{name} (it was {describe_owner(primary)})"
+        refs = primary["metadata"].get("ownerReferences") or []
+        others = [r for r in refs if isinstance(r, dict) and not r.get("controller")]
+        references = {"metadata": {"ownerReferences": [*others, owner_reference(body)]}}
+        try:
+            primary = await self.api.patch(DEPLOYMENTS, canary.namespace, name, references)
+        except ApiError as error:
+            if error.temporary or error.status == 409:
+                raise
+            await self._warn_once(body, canary, "KubernetesRefused", f"the API server refused a change: {error}")
+            return primary
+        await self._event(body, "Normal", "PrimaryAdopted", adopted)
+        return primary
+
     async def _warn_once(self, body: JsonDict, canary: Canary, reason: str, message: str) -> None:
         """A Warning Event for a problem that repeats each tick until it clears: once per distinct message."""
         key = (canary.namespace, canary.name, reason)
@@ -214,25 +247,14 @@ class Reconciler:
         primary_name = canary.primary_name()
         primary = await self.api.get(DEPLOYMENTS, namespace, primary_name)
         claim = primary_claim(primary, body) if primary is not None else "this"
-        if primary is not None and claim == "foreign":
+        taken = _primary_taken(primary, claim, target) if primary is not None else None
+        if taken is not None:
             await self._refuse(
                 body,
                 "PrimaryNotOwned",
-                [
-                    f"Deployment {namespace}/{primary_name} exists and is not this Canary's"
-                    f" ({describe_owner(primary)}): remove it, or delete its owner with --cascade=orphan"
-                    " to hand it over (a promotion replaces its pods)"
-                ],
+                [f"Deployment {namespace}/{primary_name} exists and is not this Canary's: {taken}"],
             )
             return None
-        if primary is not None and claim == "free":
-            # adopt it (and so the garbage collector does not remove a primary whose owner is gone)
-            adopted = f"adopted Deployment {namespace}/{primary_name} (it was {describe_owner(primary)})"
-            refs = primary["metadata"].get("ownerReferences") or []
-            others = [r for r in refs if isinstance(r, dict) and not r.get("controller")]
-            references = {"metadata": {"ownerReferences": [*others, owner_reference(body)]}}
-            primary = await self.api.patch(DEPLOYMENTS, namespace, primary_name, references)
-            await self._event(body, "Normal", "PrimaryAdopted", adopted)
         plan = plan_from(canary, self.settings.min_interval)
         state = state_from(canary)
         world = World(
@@ -248,6 +270,8 @@ class Reconciler:
             decision = Decision(state)
             self._observe(canary, state, decision, None, started)
             return decision
+        if primary is not None and claim == "free" and target is not None:
+            primary = await self._adopt(body, canary, primary)
         gates = await open_gates(self.hooks, canary, plan, state, world, now, manual)
         world = gates.world
         hook_results = gates.results
@@ -457,8 +481,14 @@ class Reconciler:
             return
         target_hash = template_hash(target)
         primary_hash = (primary.get("metadata", {}).get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION)
-        # Only the analysed revision is ever promoted (a change since then restarts the analysis first).
-        if want.primary_from_target and primary_hash != target_hash and target_hash == state.last_applied_spec:
+        # Only the analysed revision is ever promoted (a change since then restarts the analysis first);
+        # initialization makes the target's template the first primary (an adopted one may run another).
+        first = state.phase in (Phase.NEW, Phase.INITIALIZING)
+        if (
+            want.primary_from_target
+            and primary_hash != target_hash
+            and (first or target_hash == state.last_applied_spec)
+        ):
             rendered = render_primary(target, owner_reference(body), replicas=replica_count(primary))
             rendered["metadata"]["resourceVersion"] = primary["metadata"].get("resourceVersion")
             rendered["metadata"]["labels"] = {
@@ -505,6 +535,8 @@ class Reconciler:
             await scale(self.api, target, replica_count(primary) if primary else 1)
         try:
             await self._router(canary).finalize(canary)
+            # (a Canary created again under this name is a new one: its problems are news again)
+            self._reported = {k: v for k, v in self._reported.items() if k[:2] != (canary.namespace, canary.name)}
         except RoutingError as error:
             # Deleting anyway would let the garbage collector remove the Services an adopted route still sends
             # traffic to: the deletion waits (the handler retries), and says why.

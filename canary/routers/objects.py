@@ -257,7 +257,9 @@ async def _ensure_once(
         saved = (current["metadata"].get("annotations") or {}).get(ORIGINAL_SPEC_ANNOTATION)
         # (a spec saved at an earlier adoption is the one to give back: this one may already be ours)
         original = current.get("spec") or {}
-        annotations[ORIGINAL_SPEC_ANNOTATION] = saved or json.dumps(original, sort_keys=True, separators=(",", ":"))
+        if not _spec_text(saved):
+            saved = json.dumps(original, sort_keys=True, separators=(",", ":"))
+        annotations[ORIGINAL_SPEC_ANNOTATION] = saved
         annotations[ADOPTED_BY_ANNOTATION] = str(canary.metadata.name)
     if relation == "created":
         # A Canary deleted and re-created under the same name gets a new uid.
@@ -266,6 +268,14 @@ async def _ensure_once(
         if not any(ref.get("uid") == wanted["uid"] for ref in refs):
             target["metadata"]["ownerReferences"] = [ref for ref in refs if not ref.get("controller")] + [wanted]
     return await _write_patch(api, resource, namespace, name, current, target)
+
+
+def _spec_text(text: Any) -> bool:
+    """Whether ``text`` is a saved spec that can be given back: a JSON object."""
+    try:
+        return isinstance(text, str) and isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False
 
 
 async def release_object(api: KubeApi, canary: Canary, resource: Resource, name: str) -> None:

@@ -159,10 +159,17 @@ def _keep_node_ports(desired: JsonDict, current: JsonDict) -> JsonDict:
     by_name = {p["name"]: p["nodePort"] for p in ports if p.get("name")}
     by_number = {p.get("port"): p["nodePort"] for p in ports}
     only = ports[0]["nodePort"] if len(ports) == 1 and len(desired["spec"]["ports"]) == 1 else None
-    for port in desired["spec"]["ports"]:
-        node_port = by_name.get(port["name"], by_number.get(port.get("port"), only))
-        if node_port is not None:
+    taken: set[Any] = set()
+    for port in desired["spec"]["ports"]:  # (by name first: a name is the surer match)
+        node_port = by_name.get(port["name"])
+        if node_port is not None and node_port not in taken:
             port["nodePort"] = node_port
+            taken.add(node_port)
+    for port in desired["spec"]["ports"]:
+        node_port = by_number.get(port.get("port"), only)
+        if "nodePort" not in port and node_port is not None and node_port not in taken:
+            port["nodePort"] = node_port  # (each node port once: the API server refuses a duplicate)
+            taken.add(node_port)
     return desired
 
 

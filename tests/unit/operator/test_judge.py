@@ -11,7 +11,13 @@ import pytest
 
 from canary.kube.api import CANARIES, EVENTS, METRIC_TEMPLATES
 from canary.models import Canary
-from canary.operator.checks import MAX_WINDOW_INTERVALS, _judge_from_status, judge_settings, judge_window
+from canary.operator.checks import (
+    MAX_WINDOW_INTERVALS,
+    _judge_from_status,
+    judge_settings,
+    judge_window,
+    settings_digest,
+)
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
 from canary.providers import registry
 from canary.providers.base import ProviderError, UnreachableError
@@ -295,3 +301,20 @@ def test_the_latency_jitter_allowance_reaches_the_judge(jitter: float | None, ex
     assert restart is None
     assert judge.config.latency_jitter == pytest.approx(expected)
     assert judge.config.latency_tolerance == pytest.approx(0.10)
+
+
+def test_the_settings_digest_covers_what_the_evidence_depends_on_and_nothing_else() -> None:
+    def digest(**judge: Any) -> str:
+        canary = Canary.model_validate(judged(**judge))
+        return settings_digest(canary, judge_settings(canary, "istio"))
+
+    pair = {"requests": {"name": "requests"}, "errors": {"name": "errors"}}
+    base = digest()
+    assert digest(errorRate={"tolerance": 0.5}) != base
+    assert digest(latency={"tolerance": 20}) != base
+    assert digest(latencyBuckets=[5, 10, 50]) != base
+    assert digest(dryRun=True, promoteOnPass=True) == base  # how verdicts are used, not what they are
+    with_pair = digest(templates=pair)
+    assert with_pair != base
+    assert digest(templates={**pair, "errors": {"name": "server-errors"}}) != with_pair  # another source
+    assert digest(templates=pair, latency={"tolerance": 20, "jitter": 8}) == with_pair  # latency is not judged

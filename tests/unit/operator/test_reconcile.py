@@ -133,7 +133,6 @@ async def test_fields_not_built_yet_are_reported_not_ignored() -> None:
         {"canaryWeight": 150},
         {"canaryWeight": -10, "failedChecks": -5, "iterations": -1},
         {"lastAnalysisTime": "2026-01-01T00:00:00", "lastTransitionTime": "2026-01-01T00:00:00"},  # no time zone
-        {"lastAnalysisTime": "2099-01-01T00:00:00Z"},  # a clock ahead of ours wrote it
         {"conditions": ["bogus"]},
         {"conditions": [{"status": "True"}]},
     ],
@@ -156,45 +155,48 @@ async def test_a_hand_edited_status_never_stops_the_rollout(patch: dict[str, Any
     assert all(isinstance(c, dict) and "type" in c for c in seen[-1]["conditions"])  # repaired by the next write
 
 
+FLAGGERS = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "podinfo", "uid": "u-1", "controller": True}
+
+
 @pytest.mark.parametrize(
-    ("owners", "named"),
+    ("owners", "selector", "why"),
     [
         (
-            [
-                {
-                    "apiVersion": "flagger.app/v1beta1",
-                    "kind": "Canary",
-                    "name": "podinfo",
-                    "uid": "u-1",
-                    "controller": True,
-                }
-            ],
-            "controlled by Canary podinfo (flagger.app/v1beta1, uid u-1)",
+            [FLAGGERS],
+            None,
+            "controlled by Canary podinfo (flagger.app/v1beta1, uid u-1); remove it, or delete its owner",
         ),
         (
             [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "x", "uid": "u-2", "controller": True}],
+            None,
             "controlled by ReplicaSet x (apps/v1, uid u-2)",
         ),
+        # no controller, but it could never be the target's primary: a selector cannot be changed
+        (None, {"app": "something-else"}, 'its selector {"matchLabels": {"app": "something-else"}} is not the primary'),
     ],
 )
 async def test_a_primary_name_taken_by_another_deployment_is_refused_and_left_alone(
-    owners: list[dict[str, Any]], named: str
+    owners: list[dict[str, Any]] | None, selector: dict[str, str] | None, why: str
 ) -> None:
     h = Harness()
     other = deployment("podinfo-primary", image="something-else:1")
-    other["metadata"]["ownerReferences"] = owners
+    if owners:
+        other["metadata"]["ownerReferences"] = owners
+    if selector:
+        other["spec"]["selector"] = {"matchLabels": selector}
     await h.api.create(DEPLOYMENTS, NS, other)
     await h.setup()
     for _ in range(2):
         status = await h.tick(300)
     valid = next(c for c in status["conditions"] if c["type"] == "Valid")
     assert (valid["status"], valid["reason"]) == ("False", "PrimaryNotOwned")
-    assert f"Deployment {NS}/podinfo-primary exists and is not this Canary's ({named})" in valid["message"]
+    assert f"Deployment {NS}/podinfo-primary exists and is not this Canary's: {why}" in valid["message"]
     warnings = [e for e in await h.api.list(EVENTS, NS) if e["reason"] == "PrimaryNotOwned"]
     assert len(warnings) == 1
     primary = await h.api.get(DEPLOYMENTS, NS, "podinfo-primary")
     assert primary is not None
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "something-else:1"
+    assert primary["metadata"].get("ownerReferences") == owners
     assert h.router.history == []  # no traffic was moved
 
 
@@ -210,7 +212,7 @@ async def test_a_primary_name_taken_by_another_deployment_is_refused_and_left_al
 )  # fmt: skip
 async def test_the_primary_of_an_earlier_canary_of_the_same_name_is_adopted(leftover: dict[str, Any]) -> None:
     h = Harness()
-    primary = deployment("podinfo-primary")
+    primary = deployment("podinfo-primary", image="podinfo:0")  # it ran the version before
     primary["metadata"].update(leftover)
     await h.api.create(DEPLOYMENTS, NS, primary)
     await h.setup()
@@ -223,6 +225,14 @@ async def test_the_primary_of_an_earlier_canary_of_the_same_name_is_adopted(left
     assert (owner["kind"], owner["name"], owner["uid"]) == ("Canary", "podinfo", canary["metadata"]["uid"])
     [adoption] = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "PrimaryAdopted"]
     assert adoption.startswith(f"adopted Deployment {NS}/podinfo-primary (it was controlled by ")
+    # initialization then gives it the target's template, and the Canary is ready for its first rollout
+    for _ in range(3):
+        status = await h.tick()
+    assert status["phase"] == "Initialized", status.get("message")
+    primary = await h.api.get(DEPLOYMENTS, NS, "podinfo-primary")
+    target = await h.api.get(DEPLOYMENTS, NS, "podinfo")
+    assert primary is not None and target is not None
+    assert primary["spec"]["template"]["spec"] == target["spec"]["template"]["spec"]
 
 
 async def test_a_change_the_api_server_refuses_for_good_is_reported_once_and_retried() -> None:

@@ -284,3 +284,18 @@ async def test_a_spec_saved_at_adoption_survives_a_lost_adopted_by_annotation(
     await router.finalize(canary)
 
     assert vs(api)["spec"] == original
+
+
+async def test_a_broken_saved_spec_is_replaced_when_the_object_is_adopted_again(
+    api: MemoryApi, store_canary: StoreCanary
+) -> None:
+    original = {"hosts": ["podinfo"], "http": [{"route": [{"destination": {"host": "podinfo"}}]}]}
+    broken = {"name": "podinfo", "annotations": {ORIGINAL_SPEC_ANNOTATION: "{oops"}}
+    await api.create(VIRTUAL_SERVICES, "test", {"metadata": broken, "spec": original})
+    canary = await store_canary(flagger_manifest("002"))
+    router = IstioRouter(api)
+    await router.reconcile(canary)
+
+    await router.finalize(canary)
+
+    assert vs(api)["spec"] == original

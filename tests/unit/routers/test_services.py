@@ -9,6 +9,7 @@ import pytest
 from canary.kube.api import SERVICES, JsonDict
 from canary.kube.memory import MemoryApi
 from canary.routers import ORIGINAL_SPEC_ANNOTATION, RoutingError, ServiceReconciler, selector_label
+from canary.routers.services import _keep_node_ports
 from tests.unit.routers.conftest import StoreCanary, deployment, flagger_manifest, writes
 
 
@@ -185,3 +186,10 @@ async def test_daemonset_targets_are_refused_clearly(api: MemoryApi, store_canar
 
     with pytest.raises(RoutingError, match=r"targetRef\.kind DaemonSet is not supported"):
         await ServiceReconciler(api).reconcile(canary)
+
+
+def test_each_allocated_node_port_is_carried_over_once() -> None:
+    current = {"spec": {"ports": [{"name": "web", "port": 80, "nodePort": 30080}]}}
+    desired = {"spec": {"ports": [{"name": "http", "port": 80}, {"name": "web", "port": 8080}]}}
+    kept = _keep_node_ports(desired, current)["spec"]["ports"]
+    assert kept == [{"name": "http", "port": 80}, {"name": "web", "port": 8080, "nodePort": 30080}]  # by name first
