@@ -74,6 +74,32 @@ def hook_payload(
     }
 
 
+async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any], timeout: float) -> tuple[int, str]:
+    """POST ``body``: the status and, for a failure, the start of the answer as text.
+
+    ``timeout`` bounds the whole call (httpx's bounds each read: an answer
+    trickling in a byte at a time would hold the tick for ever), and no more
+    of the answer is read than is kept: an endless one cannot fill memory.
+    """
+    async with asyncio.timeout(timeout), client.stream("POST", url, json=body, timeout=timeout) as response:
+        if 200 <= response.status_code < 300:
+            return response.status_code, ""
+        raw = b""
+        async for chunk in response.aiter_bytes():
+            raw += chunk
+            if len(raw) >= 4 * _BODY_LIMIT:
+                break
+        return response.status_code, _text(raw, response.charset_encoding).strip()[:_BODY_LIMIT]
+
+
+def _text(raw: bytes, charset: str | None) -> str:
+    """The answer's text in its declared charset, or UTF-8 when that cannot decode it (never an exception)."""
+    try:
+        return raw.decode(charset or "utf-8", errors="replace")
+    except (LookupError, UnicodeError, TypeError, AssertionError):  # no such text codec, or a broken one
+        return raw.decode("utf-8", errors="replace")
+
+
 class WebhookCaller:
     """Calls a Canary's hooks of one type; one HTTP client per TLS setting, reused."""
 
@@ -107,14 +133,19 @@ class WebhookCaller:
         result = HookResult(hook.name, hook.hook_type(), False, None, "not called", muted)
         for attempt in range(attempts):
             try:
-                response = await client.post(hook.url, json=body, timeout=hook.timeout_seconds())
+                status, text = await _post(client, hook.url, body, hook.timeout_seconds())
+            except TimeoutError:
+                text = f"no answer within the hook's timeout ({hook.timeout_seconds():g}s)"
+                result = HookResult(hook.name, hook.hook_type(), False, None, text, muted)
             except (httpx.HTTPError, httpx.InvalidURL) as error:
                 text = type(error).__name__ + (f": {error}" if str(error) else "")
                 result = HookResult(hook.name, hook.hook_type(), False, None, text, muted)
+            except ValueError as error:  # e.g. a host name IDNA refuses: an address that cannot be called
+                text = f"invalid URL: {error}"
+                result = HookResult(hook.name, hook.hook_type(), False, None, text, muted)
             else:
-                ok = 200 <= response.status_code < 300
-                text = "" if ok else response.text.strip()[:_BODY_LIMIT]
-                result = HookResult(hook.name, hook.hook_type(), ok, response.status_code, text, muted)
+                ok = 200 <= status < 300
+                result = HookResult(hook.name, hook.hook_type(), ok, status, text, muted)
                 if ok:
                     return result
             if attempt + 1 < attempts:
