@@ -11,6 +11,7 @@ from aiohttp import web
 
 from canary.models import Canary, CanaryWebhook
 from canary.operator.webhooks import WebhookCaller
+from tests.unit.operator.conftest import serving
 from tests.unit.operator.harness import canary_body
 
 
@@ -39,13 +40,8 @@ async def odd_server() -> AsyncIterator[str]:
     app.router.add_post("/utf16", utf16)
     app.router.add_post("/trickle", trickle)
     app.router.add_post("/endless", endless)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 async def call(url: str, timeout: str = "1s") -> tuple[float, bool, str]:
