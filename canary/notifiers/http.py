@@ -221,7 +221,12 @@ class WebhookPoster:
         headers = {"Content-Type": "application/json; charset=utf-8", **self._headers}
         if self._client is not None and self._proxy is None:
             return await self._post_with(self._client, content, headers)
-        async with httpx.AsyncClient(proxy=self._proxy, timeout=self.timeout) as client:
+        try:
+            client = httpx.AsyncClient(proxy=self._proxy, timeout=self.timeout)
+        except (ValueError, ImportError) as exc:  # (its text may hold the proxy address: only its kind is told)
+            problem = "a proxy scheme without its support installed" if isinstance(exc, ImportError) else "not a URL"
+            raise self._error(f"the proxy cannot be used ({problem})") from None
+        async with client:
             return await self._post_with(client, content, headers)
 
     async def _post_with(self, client: httpx.AsyncClient, content: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -237,6 +242,9 @@ class WebhookPoster:
                 final = True
             except httpx.TransportError as exc:
                 failure = self._error(f"could not connect ({type(exc).__name__}: {exc})")
+            except (httpx.InvalidURL, ValueError) as exc:  # e.g. a host IDNA refuses; the text may hold the address
+                failure = self._error(f"the address cannot be called ({type(exc).__name__})")
+                final = True
             # Errors are raised here, outside the ``except`` blocks, so the httpx exception (whose
             # text may hold the URL) is neither the cause nor the context of the NotifierError.
             if final and failure is not None:

@@ -21,8 +21,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from canary.core import Event, State
-from canary.kube.api import ALERT_PROVIDERS, SECRETS, KubeApi
-from canary.models import AlertProvider, Canary, CanaryCheck, judge_verdict
+from canary.kube.api import ALERT_PROVIDERS, SECRETS, ApiError, KubeApi
+from canary.models import AlertProvider, Canary, CanaryAlert, CanaryCheck, judge_verdict
 from canary.models.errors import field_path
 from canary.notifiers import (
     DEADLINE_EXCEEDED,
@@ -114,53 +114,64 @@ class Alerter:
         self.on_failure = on_failure
         self.tasks: set[asyncio.Task[None]] = set()
 
-    async def _targets(self, canary: Canary, severity: str) -> list[Notifier]:
+    def _targets(self, canary: Canary, severity: str) -> list[CanaryAlert | None]:
+        """The alerts ``severity`` reaches (None: the controller's default provider, for Canaries with none)."""
         alerts = canary.spec.analysis.alerts
         if not alerts:
-            if self.default is None:
-                return []
+            return [] if self.default is None else [None]
+        return [alert for alert in alerts if severity_allows(alert.severity, severity)]
+
+    async def _notifier(self, canary: Canary, alert: CanaryAlert | None) -> Notifier:
+        """The notifier of one alert (its AlertProvider and Secret read now); NotifierError naming what is wrong."""
+        if alert is None:
+            assert self.default is not None
             d = self.default
-            return [notifier_for_type(d.type, d.address, channel=d.channel, username=d.username)]
-        found: list[Notifier] = []
-        for alert in alerts:
-            if not severity_allows(alert.severity, severity):
-                continue
-            namespace = alert.providerRef.namespace or canary.namespace
+            return notifier_for_type(d.type, d.address, channel=d.channel, username=d.username)
+        namespace = alert.providerRef.namespace or canary.namespace
+        where = f"alert {alert.name}: AlertProvider {namespace}/{alert.providerRef.name}"
+        try:
             body = await self.api.get(ALERT_PROVIDERS, namespace, alert.providerRef.name)
-            if body is None:
-                raise NotifierError(f"alert {alert.name}: AlertProvider {namespace}/{alert.providerRef.name} not found")
-            where = f"alert {alert.name}: AlertProvider {namespace}/{alert.providerRef.name}"
+        except ApiError as error:
+            raise NotifierError(f"{where} cannot be read: {error}") from None
+        if body is None:
+            raise NotifierError(f"{where} not found")
+        try:
+            provider = AlertProvider.model_validate(body)
+        except ValidationError as error:  # (no input values: an address may be a secret)
+            problems = "; ".join(f"{field_path(d['loc'])}: {d['msg']}" for d in error.errors(include_url=False))
+            raise NotifierError(f"{where} is invalid: {problems}") from None
+        address, proxy, token = provider.spec.address or "", None, None
+        if provider.spec.secretRef is not None:
+            secret_name = f"Secret {namespace}/{provider.spec.secretRef.name}"
             try:
-                provider = AlertProvider.model_validate(body)
-            except ValidationError as error:  # (no input values: an address may be a secret)
-                problems = "; ".join(f"{field_path(d['loc'])}: {d['msg']}" for d in error.errors(include_url=False))
-                raise NotifierError(f"{where} is invalid: {problems}") from None
-            address, proxy, token = provider.spec.address or "", None, None
-            if provider.spec.secretRef is not None:
-                secret_name = f"Secret {namespace}/{provider.spec.secretRef.name}"
                 secret = await self.api.get(SECRETS, namespace, provider.spec.secretRef.name)
-                if secret is None:
-                    raise NotifierError(f"{where}: {secret_name} not found")
-                try:
-                    data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-                except (ValueError, TypeError):  # binascii.Error and UnicodeDecodeError are ValueErrors
-                    raise NotifierError(f"{where}: {secret_name} holds a value that is not base64 text") from None
-                address, proxy, token = data.get("address", address), data.get("proxy"), data.get("token")
-            if not address:
-                raise NotifierError(
-                    f"alert {alert.name}: no address in AlertProvider {namespace}/{provider.metadata.name}"
-                )
-            found.append(notifier_for(provider, address, proxy=proxy, token=token))
-        return found
+            except ApiError as error:
+                raise NotifierError(f"{where}: {secret_name} cannot be read: {error}") from None
+            if secret is None:
+                raise NotifierError(f"{where}: {secret_name} not found")
+            try:
+                data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+            except (ValueError, TypeError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+                raise NotifierError(f"{where}: {secret_name} holds a value that is not base64 text") from None
+            # (a trailing newline is the usual leftover of `echo ... | base64`: not part of the address)
+            address, proxy, token = (
+                data.get("address", address).strip(),
+                (data.get("proxy") or "").strip() or None,
+                data.get("token"),
+            )
+        if not address:
+            raise NotifierError(f"alert {alert.name}: no address in AlertProvider {namespace}/{provider.metadata.name}")
+        return notifier_for(provider, address, proxy=proxy, token=token)
 
     async def _send(self, canary: Canary, notification: Notification) -> None:
-        try:
-            for notifier in await self._targets(canary, notification.severity):
-                await notifier.post(notification)
-        except NotifierError as error:  # its message never holds the webhook address
-            log.warning("alert for %s/%s failed: %s", canary.namespace, canary.name, error.message)
-            if self.on_failure is not None:
-                await self.on_failure(canary, error.message)
+        # Each alert on its own: one broken provider must not silence the others.
+        for alert in self._targets(canary, notification.severity):
+            try:
+                await (await self._notifier(canary, alert)).post(notification)
+            except NotifierError as error:  # its message never holds the webhook address
+                log.warning("alert for %s/%s failed: %s", canary.namespace, canary.name, error.message)
+                if self.on_failure is not None:
+                    await self.on_failure(canary, error.message)
 
     def send(
         self,

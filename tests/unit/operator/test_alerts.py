@@ -142,3 +142,40 @@ async def test_a_hand_edited_verdict_in_status_does_not_break_chat_messages(hook
     assert (await h.tick())["phase"] == "Failed"
     await h.reconciler.alerter.drain()
     assert any("rolled back" in str(m).lower() for m in hooks.called("slack"))
+
+
+async def test_a_broken_alert_does_not_silence_the_others(hooks: HookServer) -> None:
+    alerts = [{"name": "gone", "providerRef": {"name": "nowhere"}}, {"name": "chat", "providerRef": {"name": "slack"}}]
+    h = Harness(canary_body(alerts=alerts))
+    await provider(h, "slack", "slack", f"{hooks.url}/slack")
+    await rollout_then_abort(h)
+    assert len(hooks.called("slack")) == 2  # the new revision and the rollback
+    failures = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "AlertFailed"]
+    assert failures and all(m.endswith("alert gone: AlertProvider test/nowhere not found") for m in failures)
+
+
+async def test_a_secret_address_with_a_trailing_newline_is_used(hooks: HookServer) -> None:
+    h = Harness(canary_body(alerts=[{"name": "chat", "providerRef": {"name": "slack"}}]))
+    await provider(h, "slack", "slack", f"{hooks.url}/slack\n", secret=True)  # `echo ... | base64`
+    await rollout_then_abort(h)
+    assert len(hooks.called("slack")) == 2
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [
+        ({"type": "slack", "address": "http://xn--zz.example/hook"}, "the address cannot be called"),
+        (
+            {"type": "slack", "address": "http://127.0.0.1:9/hook", "proxy": "proxy.corp:3128"},
+            "the proxy cannot be used",
+        ),
+    ],
+)
+async def test_an_address_or_proxy_that_cannot_be_used_is_an_alert_failed_event(spec: dict[str, Any], why: str) -> None:
+    h = Harness(canary_body(alerts=[{"name": "chat", "providerRef": {"name": "chat"}}]))
+    await h.api.create(ALERT_PROVIDERS, NS, {"apiVersion": "canary.dev/v1beta1", "kind": "AlertProvider",
+                                              "metadata": {"name": "chat"}, "spec": spec})  # fmt: skip
+    await rollout_then_abort(h)
+    failures = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "AlertFailed"]
+    assert failures and all(why in m for m in failures), failures
+    assert not any("xn--zz" in m or "proxy.corp" in m for m in failures)  # never the address
