@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +68,29 @@ def _demo(args: argparse.Namespace) -> int:
         return 1
 
 
-def _seed(text: str) -> int:
-    """An argparse type: a random seed, a whole number >= 0."""
+def _whole(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a finite number > 0."""
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
     return value
 
 
@@ -88,12 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("--namespace", "-n", action="append", help="watch only this namespace (repeatable)")
     ctl.add_argument("--prometheus", help="default Prometheus address, e.g. http://prometheus:9090")
     ctl.add_argument("--provider", default="istio", help="default mesh provider when a Canary names none")
-    ctl.add_argument("--tick", type=float, default=5.0, help="seconds between two reconciles of a Canary")
+    ctl.add_argument("--tick", type=_positive, default=5.0, help="seconds between two reconciles of a Canary")
     ctl.add_argument(
-        "--min-interval", type=float, default=10.0, help="floor of analysis.interval in seconds (Flagger's is 10)"
+        "--min-interval", type=_positive, default=10.0, help="floor of analysis.interval in seconds (Flagger's is 10)"
     )
-    ctl.add_argument("--qps", type=float, default=50.0, help="API requests per second budget")
-    ctl.add_argument("--burst", type=int, default=100, help="API request burst")
+    ctl.add_argument("--qps", type=_positive, default=50.0, help="API requests per second budget")
+    ctl.add_argument("--burst", type=_whole(1), default=100, help="API request burst")
     ctl.add_argument(
         "--alert-type",
         help="default chat provider for Canaries that list no alerts (slack, msteams, discord, gchat, rocket, generic); "
@@ -117,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="healthy",
     )
     demo.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
-    demo.add_argument("--seed", type=_seed, default=1)
+    demo.add_argument("--seed", type=_whole(0), default=1)
     demo.add_argument(
         "--metrics",
         choices=["auto", "prometheus", "simulator"],

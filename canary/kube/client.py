@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ class TokenBucket:
     """Allows ``qps`` requests a second on average and bursts of up to ``burst``."""
 
     def __init__(self, qps: float, burst: int) -> None:
+        if not (math.isfinite(qps) and qps > 0 and burst >= 1):  # (otherwise take() would wait for ever)
+            raise ValueError(f"the API request budget needs qps > 0 and burst >= 1, got qps={qps} burst={burst}")
         self.qps = qps
         self.burst = burst
         self._tokens = float(burst)
@@ -134,7 +137,14 @@ class ClusterApi:
             data = response.read()  # type: ignore[no-untyped-call]
             if not 200 <= response.status < 300:
                 raise _error(int(response.status), str(response.reason or ""), data)
-            return json.loads(data) if data else {}
+            try:
+                result = json.loads(data) if data else {}
+            except ValueError:  # (a proxy's login page, say: not the API server's answer)
+                result = None
+            if not isinstance(result, dict):
+                # 502: something between us and the API server answered; the same request may work later
+                raise ApiError(502, "BadResponse", f"the API server's answer to {method} {path} is not a JSON object")
+            return result
 
         try:
             return await asyncio.to_thread(call)
