@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from canary.models import Canary, CanaryWebhook
+from canary.notifiers.http import register_secret
 
 __all__ = ["HookResult", "WebhookCaller", "hook_payload"]
 
@@ -127,6 +128,7 @@ class WebhookCaller:
     ) -> HookResult:
         """POST to one hook, retrying ``retries`` times after a failure."""
         client = self._client(verify=not hook.disableTLS)
+        register_secret(hook.url)  # its credentials or token (userinfo, query) never reach the httpx log
         body = hook_payload(canary, hook, phase, extra, checksum)
         attempts = 1 + max(0, int(hook.retries or 0))
         muted = bool(hook.muteAlert)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 from aiohttp import web
 
@@ -80,3 +82,13 @@ async def test_an_address_that_cannot_be_called_is_a_failed_hook() -> None:
     _, ok, reason = await call("http://xn--zz.example/gate")
     assert not ok
     assert reason.startswith("confirm-rollout hook gate failed (no answer): invalid URL: ")
+
+
+async def test_a_hooks_credentials_never_reach_the_log(odd_server: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = odd_server.replace("http://", "http://admin:s3cret@") + "/utf16?token=abcdef123"
+    await call(url)
+    ours = [r for r in caplog.records if r.name.split(".")[0] in ("httpx", "httpcore", "canary")]  # not the server's
+    logged = "\n".join(record.getMessage() for record in ours)
+    assert "HTTP Request: POST <redacted>" in logged
+    assert "s3cret" not in logged and "abcdef123" not in logged
