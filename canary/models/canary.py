@@ -415,6 +415,15 @@ class CanaryWebhook(StrictModel):
     metadata: dict[str, str] | None = None
     """Key-value pairs sent in the payload."""
 
+    @field_validator("timeout")
+    @classmethod
+    def _some_time(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) <= 0:
+            raise PydanticCustomError(
+                "timeout", "must be more than 0 (got {value}): no hook answers in no time", {"value": value}
+            )
+        return value
+
     def hook_type(self) -> str:
         """The webhook type, ``rollout`` when empty (Flagger's reading)."""
         return self.type or "rollout"

@@ -131,6 +131,12 @@ def test_webhook_defaults() -> None:
     assert gate.timeout_seconds() == 60.0
 
 
+@pytest.mark.parametrize("timeout", ["0s", "0"])
+def test_a_webhook_timeout_of_no_time_is_refused(timeout: str) -> None:
+    with pytest.raises(ValidationError, match="must be more than 0"):
+        CanaryWebhook.model_validate({"name": "gate", "url": "http://g/", "timeout": timeout})
+
+
 def test_judge_block_turns_the_judge_on_with_documented_defaults() -> None:
     assert canary().spec.analysis.judge is None
     judge = canary(judge={}).spec.analysis.judge
