@@ -84,6 +84,8 @@ class Recorder:
         )
         self.last_tick: float | None = None  # monotonic time of the last reconcile tick, None before any
         self.known: set[tuple[str, str]] = set()
+        # every series each Canary has, by collector: replaced ones are removed, and all of them on forget
+        self._series: dict[tuple[str, str], dict[Any, set[tuple[str, ...]]]] = {}
 
     def ticking(self, within: float) -> bool:
         """Healthy unless Canaries were being reconciled and the ticks stopped (a silent watch, a hung loop)."""
@@ -106,47 +108,77 @@ class Recorder:
         checks: Iterable[dict[str, Any]] = (),
         judge: dict[str, Any] | None = None,
     ) -> None:
-        """Record one tick's outcome for one Canary."""
+        """Record one tick's outcome for one Canary.
+
+        ``checks`` and ``judge`` are this tick's measurements, if it measured:
+        a check or judged metric no longer measured loses its series then
+        (between measurements the last values stay). Series of a former target,
+        primary or provider are removed at once.
+        """
         self.last_tick = time.monotonic()
-        self.known.add((name, namespace))
-        self.info.labels(name, namespace, primary, target, provider).set(1)
+        key = (name, namespace)
+        self.known.add(key)
+        series: dict[Any, set[tuple[str, ...]]] = {}
+
+        def put(collector: Any, labels: tuple[str, ...], value: float | None = None) -> Any:
+            series.setdefault(collector, set()).add(labels)
+            child = collector.labels(*labels)
+            if value is not None:
+                child.set(value)
+            return child
+
+        put(self.info, (name, namespace, primary, target, provider), 1)
         for known in _PHASES:
-            self.status.labels(name, namespace, known).set(1 if known == phase else 0)
-        self.weight.labels(target, namespace).set(canary_weight)
-        self.weight.labels(primary, namespace).set(100 - canary_weight)
-        self.failed_checks.labels(name, namespace).set(failed_checks)
-        self.duration.labels(name, namespace).observe(seconds)
-        for check in checks:
+            put(self.status, (name, namespace, known), 1 if known == phase else 0)
+        put(self.weight, (target, namespace), canary_weight)
+        put(self.weight, (primary, namespace), 100 - canary_weight)
+        put(self.failed_checks, (name, namespace), failed_checks)
+        put(self.duration, (name, namespace)).observe(seconds)
+        measured = list(checks)
+        for check in measured:
             metric = str(check.get("name"))
             if check.get("value") is not None:
-                self.metric_value.labels(name, namespace, metric).set(float(check["value"]))
+                put(self.metric_value, (name, namespace, metric), float(check["value"]))
             for bound in ("min", "max"):
                 if check.get(bound) is not None:
-                    self.metric_bound.labels(name, namespace, metric, bound).set(float(check[bound]))
+                    put(self.metric_bound, (name, namespace, metric, bound), float(check[bound]))
         for verdict in judge_verdict(judge).get("metrics", []):
             metric = str(verdict.get("name"))
-            for gauge, key in ((self.evidence, "evidence"), (self.evidence_threshold, "threshold")):
-                value = _number(verdict.get(key))
+            for gauge, field in ((self.evidence, "evidence"), (self.evidence_threshold, "threshold")):
+                value = _number(verdict.get(field))
                 if value is not None:
-                    gauge.labels(name, namespace, metric).set(value)
+                    put(gauge, (name, namespace, metric), value)
         # Both counters exist from the first tick at 0, so increase() sees the first promotion too.
-        successes = self.successes.labels(name, namespace, strategy)
-        failures = self.failures.labels(name, namespace, strategy)
+        successes = put(self.successes, (name, namespace, strategy))
+        failures = put(self.failures, (name, namespace, strategy))
         if phase != previous_phase:
             if phase == Phase.SUCCEEDED.value:
                 successes.inc()
             elif phase == Phase.FAILED.value and previous_phase != Phase.INITIALIZING.value:
                 failures.inc()
+        # what this tick did not set is gone, except measurements on a tick that measured nothing and the counters
+        kept: set[Any] = {self.successes, self.failures}
+        if not measured:
+            kept |= {self.metric_value, self.metric_bound}
+        if judge is None:
+            kept |= {self.evidence, self.evidence_threshold}
+        before = self._series.get(key, {})
+        for collector, labels in before.items():
+            if collector in kept:
+                series.setdefault(collector, set()).update(labels)
+            else:
+                for stale in labels - series.get(collector, set()):
+                    collector.remove(*stale)
+        self._series[key] = series
 
     def forget(self, name: str, namespace: str) -> None:
         """Drop a deleted Canary's series (its phase gauge would otherwise linger)."""
         self.known.discard((name, namespace))
         if not self.known:
             self.last_tick = None  # nothing left to reconcile: silence is healthy
-        for gauge in (self.status, self.failed_checks, self.metric_value, self.metric_bound, self.evidence, self.info):
-            for labels in list(gauge._metrics):  # prometheus_client keeps children by label tuple
-                if labels[:2] == (name, namespace):
-                    gauge.remove(*labels)
+        for collector, labels in self._series.pop((name, namespace), {}).items():
+            for each in labels:
+                collector.remove(*each)
 
 
 async def serve_metrics(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import httpx
+from prometheus_client.exposition import generate_latest
 
 from canary.operator.metrics import Recorder, serve_metrics
 
@@ -68,3 +70,35 @@ def test_a_hand_edited_verdict_in_status_exports_what_it_can_and_never_raises() 
     )  # fmt: skip
     assert recorder.evidence.labels("podinfo", "test", "error-rate")._value.get() == 2.5
     assert recorder.evidence_threshold.labels("podinfo", "test", "latency")._value.get() == float("inf")
+
+
+def test_series_of_what_is_gone_are_removed_and_forget_removes_them_all() -> None:
+    recorder = Recorder()
+
+    def tick(
+        target: str = "podinfo", checks: tuple[dict[str, Any], ...] = (), judge: dict[str, Any] | None = None
+    ) -> str:
+        recorder.observe(
+            name="podinfo", namespace="test", target=target, primary=f"{target}-primary", provider="istio",
+            strategy="canary", phase="Progressing", previous_phase="Progressing", canary_weight=20, failed_checks=0,
+            seconds=0.01, checks=checks, judge=judge,
+        )  # fmt: skip
+        return generate_latest(recorder.registry).decode()
+
+    both = ({"name": "request-success-rate", "value": 99.5, "min": 99.0}, {"name": "latency", "value": 80.0})
+    verdict = {"verdict": {"metrics": [{"name": "error-rate", "evidence": 2.0, "threshold": 200.0}]}}
+    text = tick(checks=both, judge=verdict)
+    assert 'metric="latency"' in text and 'canary_judge_threshold{metric="error-rate"' in text
+    text = tick()  # a tick that measured nothing: the last measurements stay
+    assert 'canary_metric_value{metric="latency"' in text and "canary_judge_evidence{" in text
+    text = tick(checks=both[:1], judge={"verdict": {"metrics": []}})  # latency no longer checked, nothing judged
+    assert 'metric="latency"' not in text and "canary_judge_evidence{" not in text
+    assert 'canary_metric_value{metric="request-success-rate"' in text
+    text = tick(target="web")  # the Canary now rolls out another Deployment
+    assert 'workload="podinfo"' not in text and 'primary="podinfo-primary"' not in text
+    assert 'canary_weight{namespace="test",workload="web"} 20.0' in text
+
+    recorder.forget("podinfo", "test")
+
+    left = [line for line in generate_latest(recorder.registry).decode().splitlines() if not line.startswith("#")]
+    assert left == []
