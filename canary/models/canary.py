@@ -415,22 +415,13 @@ class CanaryWebhook(StrictModel):
     metadata: dict[str, str] | None = None
     """Key-value pairs sent in the payload."""
 
-    @field_validator("timeout")
-    @classmethod
-    def _some_time(cls, value: str | None) -> str | None:
-        if value is not None and parse_duration(value) <= 0:
-            raise PydanticCustomError(
-                "timeout", "must be more than 0 (got {value}): no hook answers in no time", {"value": value}
-            )
-        return value
-
     def hook_type(self) -> str:
         """The webhook type, ``rollout`` when empty (Flagger's reading)."""
         return self.type or "rollout"
 
     def timeout_seconds(self) -> float:
-        """The request timeout in seconds (default 10)."""
-        return parse_duration(self.timeout or DEFAULT_WEBHOOK_TIMEOUT)
+        """The request timeout in seconds (default 10; 0, which Flagger's Go client reads as "none", is the default too)."""
+        return parse_duration(self.timeout or DEFAULT_WEBHOOK_TIMEOUT) or parse_duration(DEFAULT_WEBHOOK_TIMEOUT)
 
 
 class SessionAffinity(StrictModel):

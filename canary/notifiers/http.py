@@ -37,6 +37,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "REDACTED",
     "WebhookPoster",
+    "answer_text",
     "parse_retry_after",
     "redact",
     "register_secret",
@@ -121,6 +122,14 @@ def _install_filter() -> None:
 
 
 _install_filter()
+
+
+def answer_text(raw: bytes, charset: str | None) -> str:
+    """An HTTP answer's text in its declared charset, or UTF-8 when that cannot decode it (never an exception)."""
+    try:
+        return raw.decode(charset or "utf-8", errors="replace")
+    except (LookupError, UnicodeError, TypeError, AssertionError):  # no such text codec, or a broken one
+        return raw.decode("utf-8", errors="replace")
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -223,7 +232,7 @@ class WebhookPoster:
             return await self._post_with(self._client, content, headers)
         try:
             client = httpx.AsyncClient(proxy=self._proxy, timeout=self.timeout)
-        except (ValueError, ImportError) as exc:  # (its text may hold the proxy address: only its kind is told)
+        except (httpx.InvalidURL, ValueError, ImportError) as exc:  # (its text may hold the proxy: only its kind)
             problem = "a proxy scheme without its support installed" if isinstance(exc, ImportError) else "not a URL"
             raise self._error(f"the proxy cannot be used ({problem})") from None
         async with client:
@@ -240,6 +249,9 @@ class WebhookPoster:
                 # Not retried: one more full timeout would only delay the next notification.
                 failure = self._error(f"no answer within {self.timeout:g}s ({type(exc).__name__})")
                 final = True
+            except httpx.LocalProtocolError as exc:  # a header we cannot send: its text would show the header
+                failure = self._error(f"the request cannot be sent ({type(exc).__name__})")
+                final = True
             except httpx.TransportError as exc:
                 failure = self._error(f"could not connect ({type(exc).__name__}: {exc})")
             except (httpx.InvalidURL, ValueError) as exc:  # e.g. a host IDNA refuses; the text may hold the address
@@ -251,7 +263,7 @@ class WebhookPoster:
                 raise failure
             wait = self._backoff(attempt)
             if response is not None:
-                body = response.text[:_BODY_SNIPPET]
+                body = answer_text(response.content, response.charset_encoding)[:_BODY_SNIPPET]
                 status = response.status_code
                 if 200 <= status < 300:
                     problem = self._check_response(response) if self._check_response else None

@@ -157,7 +157,7 @@ class Alerter:
             address, proxy, token = (
                 data.get("address", address).strip(),
                 (data.get("proxy") or "").strip() or None,
-                data.get("token"),
+                (data.get("token") or "").strip() or None,
             )
         if not address:
             raise NotifierError(f"alert {alert.name}: no address in AlertProvider {namespace}/{provider.metadata.name}")
@@ -169,9 +169,14 @@ class Alerter:
             try:
                 await (await self._notifier(canary, alert)).post(notification)
             except NotifierError as error:  # its message never holds the webhook address
-                log.warning("alert for %s/%s failed: %s", canary.namespace, canary.name, error.message)
-                if self.on_failure is not None:
-                    await self.on_failure(canary, error.message)
+                message = error.message
+            except Exception as error:  # anything else: only its kind, its text may hold the address
+                message = f"alert {alert.name if alert else 'default'}: {type(error).__name__}"
+            else:
+                continue
+            log.warning("alert for %s/%s failed: %s", canary.namespace, canary.name, message)
+            if self.on_failure is not None:
+                await self.on_failure(canary, message)
 
     def send(
         self,

@@ -26,13 +26,14 @@ from typing import Any
 import httpx
 
 from canary.models import Canary, CanaryWebhook
-from canary.notifiers.http import register_secret
+from canary.notifiers.http import answer_text, register_secret
 
 __all__ = ["HookResult", "WebhookCaller", "hook_payload"]
 
 log = logging.getLogger(__name__)
 
 _BODY_LIMIT = 500
+_KEEP_ALIVE_READ = 65536
 # Hook types whose failure decides nothing: every one of them is always called.
 _NOTICES = frozenset({"event", "post-rollout", "rollback"})
 
@@ -83,22 +84,15 @@ async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any], timeo
     of the answer is read than is kept: an endless one cannot fill memory.
     """
     async with asyncio.timeout(timeout), client.stream("POST", url, json=body, timeout=timeout) as response:
-        if 200 <= response.status_code < 300:
-            return response.status_code, ""
+        ok = 200 <= response.status_code < 300
+        # (a short answer read to its end keeps the connection for the next call)
+        limit = _KEEP_ALIVE_READ if ok else 4 * _BODY_LIMIT
         raw = b""
         async for chunk in response.aiter_bytes():
             raw += chunk
-            if len(raw) >= 4 * _BODY_LIMIT:
+            if len(raw) >= limit:
                 break
-        return response.status_code, _text(raw, response.charset_encoding).strip()[:_BODY_LIMIT]
-
-
-def _text(raw: bytes, charset: str | None) -> str:
-    """The answer's text in its declared charset, or UTF-8 when that cannot decode it (never an exception)."""
-    try:
-        return raw.decode(charset or "utf-8", errors="replace")
-    except (LookupError, UnicodeError, TypeError, AssertionError):  # no such text codec, or a broken one
-        return raw.decode("utf-8", errors="replace")
+        return response.status_code, "" if ok else answer_text(raw, response.charset_encoding).strip()[:_BODY_LIMIT]
 
 
 class WebhookCaller:
@@ -144,7 +138,7 @@ class WebhookCaller:
                 result = HookResult(hook.name, hook.hook_type(), False, None, text, muted)
             except ValueError as error:  # e.g. a host name IDNA refuses: an address that cannot be called
                 text = f"invalid URL: {error}"
-                result = HookResult(hook.name, hook.hook_type(), False, None, text, muted)
+                return HookResult(hook.name, hook.hook_type(), False, None, text, muted)  # (no retry can help)
             else:
                 ok = 200 <= status < 300
                 result = HookResult(hook.name, hook.hook_type(), ok, status, text, muted)

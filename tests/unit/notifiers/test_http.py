@@ -218,3 +218,21 @@ async def test_proxy_is_used_even_with_a_shared_client(receiver: Receiver) -> No
     [request] = receiver.requests
     assert request.path == address  # a forward proxy receives the absolute URL
     assert request.json() == {"text": "x"}
+
+
+async def test_an_answer_in_a_charset_it_does_not_hold_is_read_as_text() -> None:
+    seen: list[httpx.Request] = []
+    answer = httpx.Response(
+        403, content="no_channel".encode("utf-16-le"), headers={"Content-Type": "text/plain; charset=utf-16"}
+    )
+    async with mock_client([answer], seen) as client:
+        with pytest.raises(NotifierError) as caught:  # not a UnicodeError out of the alert task
+            await poster(client, Sleeps()).post_json({"text": "x"})
+    assert "no_channel" in str(caught.value)
+
+
+async def test_a_proxy_that_cannot_be_used_is_a_notifier_error_without_the_proxy() -> None:
+    for proxy in ("proxy.corp:3128", "http://[::1", "socks5://proxy.corp:1080"):
+        with pytest.raises(NotifierError, match="the proxy cannot be used") as caught:
+            await WebhookPoster(ADDRESS, service="slack", proxy=proxy).post_json({"text": "x"})
+        assert "proxy.corp" not in str(caught.value) and "::1" not in str(caught.value)

@@ -179,3 +179,19 @@ async def test_an_address_or_proxy_that_cannot_be_used_is_an_alert_failed_event(
     failures = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "AlertFailed"]
     assert failures and all(why in m for m in failures), failures
     assert not any("xn--zz" in m or "proxy.corp" in m for m in failures)  # never the address
+
+
+async def test_a_secret_token_with_a_trailing_newline_is_sent_without_it(hooks: HookServer) -> None:
+    h = Harness(canary_body(alerts=[{"name": "chat", "providerRef": {"name": "generic"}}]))
+    data = {
+        k: base64.b64encode(v.encode()).decode()
+        for k, v in {"address": f"{hooks.url}/generic", "token": "s3cr3t\n"}.items()
+    }
+    await h.api.create(SECRETS, NS, {"metadata": {"name": "generic-secret"}, "data": data})
+    await h.api.create(ALERT_PROVIDERS, NS, {"apiVersion": "canary.dev/v1beta1", "kind": "AlertProvider",
+                                              "metadata": {"name": "generic"},
+                                              "spec": {"type": "generic", "secretRef": {"name": "generic-secret"}}})  # fmt: skip
+    await rollout_then_abort(h)
+    assert len(hooks.called("generic")) == 2
+    failures = [e["message"] for e in await h.api.list(EVENTS, NS) if e["reason"] == "AlertFailed"]
+    assert failures == []
