@@ -43,8 +43,12 @@ def test_demo_scenarios_end_as_expected(mesh: str, scenario: str, phase: str) ->
     assert summary["finalRoutes"] == {"primary": 100, "canary": 0}
     events = " | ".join(summary["events"])
     if scenario == "healthy":
-        assert summary["weights"][:5] == [10, 20, 30, 40, 50], summary["weights"]
-        assert summary["failedChecks"] == 0
+        weights = summary["weights"]
+        steps = [w for i, w in enumerate(weights) if i == 0 or w != weights[i - 1]]
+        assert steps == [10, 20, 30, 40, 50], weights  # every step, in order, and no step back
+        # At 10 - 20 rps on the canary and 15 s windows, a threshold check of a healthy canary can still fail by
+        # chance (2 errors in 150 requests is 98.7 %): that holds one step (seen once in 8 CI runs), never more.
+        assert summary["failedChecks"] <= 1, (weights, events)
         assert "promotion completed" in events
     elif scenario == "never-ready":
         assert summary["weights"] == []  # the canary never carried traffic
