@@ -218,7 +218,7 @@ def settings_digest(canary: Canary, settings: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _judge_from_status(canary: Canary, settings: dict[str, Any]) -> tuple[SequentialJudge, str | None]:
+def _judge_from_status(canary: Canary, settings: dict[str, Any], digest: str) -> tuple[SequentialJudge, str | None]:
     """The judge of the revision under analysis, its evidence restored from status.
 
     Returns the judge and, when saved evidence had to be dropped, why. The
@@ -230,9 +230,8 @@ def _judge_from_status(canary: Canary, settings: dict[str, Any]) -> tuple[Sequen
     of metrics or buckets has other state) or cannot be read. Each fresh start
     is a new test at level alpha: editing the settings mid-analysis spends
     alpha again, and the Warning Event says so. ``settings`` are
-    :func:`judge_settings`.
+    :func:`judge_settings`, ``digest`` their :func:`settings_digest`.
     """
-    digest = settings_digest(canary, settings)
     saved = _restored(canary)
     if saved is None:
         return SequentialJudge(**settings), None
@@ -312,7 +311,8 @@ async def _run_judge(
     except ProviderError as error:  # e.g. a controller whose default provider is Gateway API, without a mesh
         return *_no_evidence(canary, error), None
     settings = judge_settings(canary, mesh)
-    judge, restart = _judge_from_status(canary, settings)
+    digest = settings_digest(canary, settings)
+    judge, restart = _judge_from_status(canary, settings, digest)
     target = canary.spec.targetRef.name
     # every query of the tick is evaluated at the same instant (whole milliseconds, as stored for the
     # next window's start), over the same window
@@ -338,7 +338,7 @@ async def _run_judge(
     state = judge.state()
     status = {
         "revision": canary.status.lastAppliedSpec,
-        "settings": settings_digest(canary, settings),
+        "settings": digest,
         "state": state,
         "verdict": verdict.to_dict(),
         "windowEnd": now.isoformat(timespec="milliseconds"),

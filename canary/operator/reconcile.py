@@ -13,7 +13,6 @@ world on its next tick, so weights never move backwards except on rollback.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -46,11 +45,12 @@ from canary.kube.workloads import (
     selector_label,
     template_hash,
 )
-from canary.models import API_GROUP, Canary, CanaryCheck, describe, judge_verdict, unsupported
+from canary.models import Canary, CanaryCheck, describe, judge_verdict, unsupported
 from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
 from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates, rollout_hook_checks
 from canary.operator.metrics import Recorder
+from canary.operator.ownership import PrimaryClaim, describe_owner, owner_reference, primary_claim, primary_taken
 from canary.operator.status import PROMOTED, condition, conditions_differ, iso, plan_from, state_from, well_formed
 from canary.operator.webhooks import WebhookCaller
 from canary.providers.checks import ProviderPool
@@ -71,65 +71,6 @@ class ReconcilerSettings:
     min_interval: float = 10.0  # Flagger's floor for analysis.interval; the testbed lowers it
     metrics_timeout: float = 5.0
     alerts: DefaultAlerts | None = None  # used for Canaries that list no alerts
-
-
-def primary_claim(primary: JsonDict, body: JsonDict) -> str:
-    """Whose the existing primary Deployment is: "this" Canary's, "free" to adopt, or "foreign".
-
-    Free: controlled by a ``canary.dev`` Canary of this name with another uid
-    (only one exists at a time in a namespace: an earlier incarnation of this
-    Canary, deleted and created again), or by nothing at all (orphaned by an
-    earlier Canary, ours or Flagger's: ``kubectl delete --cascade=orphan``
-    hands a primary over). Foreign: controlled by anything else, such as
-    Flagger's Canary while Flagger still runs it; two controllers must not
-    drive one Deployment.
-    """
-    meta = body.get("metadata", {})
-    references = primary.get("metadata", {}).get("ownerReferences") or []
-    controllers = [ref for ref in references if isinstance(ref, dict) and ref.get("controller")]
-    if not controllers:
-        return "free"
-    for ref in controllers:
-        ours = str(ref.get("apiVersion", "")).startswith(f"{API_GROUP}/") and ref.get("kind") == "Canary"
-        if ours and ref.get("name") == meta.get("name"):
-            return "this" if not meta.get("uid") or ref.get("uid") == meta.get("uid") else "free"
-    return "foreign"
-
-
-def _primary_taken(primary: JsonDict, claim: str, target: JsonDict | None) -> str | None:
-    """Why an existing primary Deployment cannot be this Canary's (see :func:`primary_claim`), or None if it can."""
-    if claim == "foreign":
-        return (
-            f"{describe_owner(primary)}; remove it, or delete its owner with --cascade=orphan to hand it over"
-            " (a promotion replaces its pods)"
-        )
-    if claim == "free" and target is not None:
-        wanted = render_primary(target, None)["spec"]["selector"]
-        found = (primary.get("spec") or {}).get("selector")
-        if found != wanted:  # a selector cannot be changed: this cannot become the target's primary
-            return f"its selector {json.dumps(found)} is not the primary's {json.dumps(wanted)}; remove it"
-    return None
-
-
-def describe_owner(obj: JsonDict) -> str:
-    """Who controls ``obj``, in words: its controlling owner reference, or that it has none."""
-    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("controller"):
-            return f"controlled by {ref.get('kind')} {ref.get('name')} ({ref.get('apiVersion')}, uid {ref.get('uid')})"
-    return "controlled by nothing"
-
-
-def owner_reference(body: JsonDict) -> JsonDict:
-    """An ownerReference that makes the Canary the controller of an object."""
-    meta = body.get("metadata", {})
-    return {
-        "apiVersion": body.get("apiVersion", "canary.dev/v1beta1"),
-        "kind": "Canary",
-        "name": meta.get("name"),
-        "uid": meta.get("uid"),
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 class Reconciler:
@@ -246,8 +187,8 @@ class Reconciler:
                 return None
         primary_name = canary.primary_name()
         primary = await self.api.get(DEPLOYMENTS, namespace, primary_name)
-        claim = primary_claim(primary, body) if primary is not None else "this"
-        taken = _primary_taken(primary, claim, target) if primary is not None else None
+        claim: PrimaryClaim = primary_claim(primary, body) if primary is not None else "this"
+        taken = primary_taken(primary, claim, target) if primary is not None else None
         if taken is not None:
             await self._refuse(
                 body,

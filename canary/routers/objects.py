@@ -39,6 +39,7 @@ __all__ = [
     "CANARY_API_VERSION",
     "CONFLICT_ATTEMPTS",
     "Ownership",
+    "controller_of",
     "ensure_object",
     "merge_diff",
     "owner_reference",
@@ -80,9 +81,10 @@ def owner_reference(canary: Canary) -> JsonDict:
     }
 
 
-def _controller_of(obj: JsonDict) -> JsonDict | None:
+def controller_of(obj: JsonDict) -> JsonDict | None:
+    """The owner reference that controls ``obj`` (Kubernetes allows one), or None."""
     for ref in obj.get("metadata", {}).get("ownerReferences") or []:
-        if ref.get("controller"):
+        if isinstance(ref, dict) and ref.get("controller"):
             return dict(ref)
     return None
 
@@ -95,7 +97,7 @@ def ownership(obj: JsonDict, canary: Canary) -> Ownership:
     ``adopted``: this Canary took it over; ``unowned``: nobody controls it,
     free to adopt; ``foreign``: another controller or Canary holds it.
     """
-    controller = _controller_of(obj)
+    controller = controller_of(obj)
     annotations = obj.get("metadata", {}).get("annotations") or {}
     if controller is not None:
         group = str(controller.get("apiVersion", "")).split("/", 1)[0]
@@ -239,7 +241,7 @@ async def _ensure_once(
 
     relation = ownership(current, canary)
     if relation == "foreign":  # (before reading anything of it: someone else's object may be any shape)
-        controller = _controller_of(current)
+        controller = controller_of(current)
         holder = (
             f"{controller.get('kind')} {controller.get('name')} ({controller.get('apiVersion')})"
             if controller is not None

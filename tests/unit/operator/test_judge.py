@@ -297,7 +297,8 @@ def test_a_judge_window_reaches_back_to_the_last_judged_end_within_limits() -> N
 def test_the_latency_jitter_allowance_reaches_the_judge(jitter: float | None, expected: float) -> None:
     latency = {"tolerance": 10} if jitter is None else {"tolerance": 10, "jitter": jitter}
     canary = Canary.model_validate(judged(latency=latency))
-    judge, restart = _judge_from_status(canary, judge_settings(canary, "istio"))
+    settings = judge_settings(canary, "istio")
+    judge, restart = _judge_from_status(canary, settings, settings_digest(canary, settings))
     assert restart is None
     assert judge.config.latency_jitter == pytest.approx(expected)
     assert judge.config.latency_tolerance == pytest.approx(0.10)
