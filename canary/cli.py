@@ -59,10 +59,15 @@ def _crds(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from canary.sandbox.demo import run_demo
+    from canary.extras import MissingExtra, import_extra
 
     try:
-        return run_demo(mesh=args.mesh, scenario=args.scenario, as_json=args.json, seed=args.seed, metrics=args.metrics)
+        run_demo = import_extra("canary_testbed.demo", "testbed", "canary demo").run_demo
+    except MissingExtra as error:
+        print(f"canary demo: {error}", file=sys.stderr)
+        return 1
+    try:
+        return int(run_demo(mesh=args.mesh, scenario=args.scenario, as_json=args.json, seed=args.seed, metrics=args.metrics))
     except (RuntimeError, TimeoutError) as error:  # the testbed could not start (Prometheus), or a step timed out
         print(f"canary demo: {error}", file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +54,7 @@ from canary.operator.ownership import PrimaryClaim, describe_owner, owner_refere
 from canary.operator.status import PROMOTED, condition, conditions_differ, iso, plan_from, state_from, well_formed
 from canary.operator.webhooks import WebhookCaller
 from canary.providers.checks import ProviderPool
+from canary.providers.registry import ProviderFactory
 from canary.routers.base import Router, RoutingError
 from canary.routers.registry import router_for
 
@@ -71,6 +72,7 @@ class ReconcilerSettings:
     min_interval: float = 10.0  # Flagger's floor for analysis.interval; the testbed lowers it
     metrics_timeout: float = 5.0
     alerts: DefaultAlerts | None = None  # used for Canaries that list no alerts
+    metric_providers: Mapping[str, ProviderFactory] | None = None  # replaces registered providers (the testbed)
 
 
 class Reconciler:
@@ -90,7 +92,7 @@ class Reconciler:
         self.settings = settings
         self.clock = clock
         self.router_factory = router_factory
-        self.pool = ProviderPool(timeout=settings.metrics_timeout)
+        self.pool = ProviderPool(timeout=settings.metrics_timeout, overrides=settings.metric_providers)
         self.hooks = WebhookCaller()
         self._tasks: set[asyncio.Task[Any]] = set()
         # the last problem reported per (namespace, name, Event reason): each is told once, until it clears

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from canary.providers.base import MetricProvider, ProviderError
 from canary.providers.builtin import builtin_query, metrics_mesh
 from canary.providers.prometheus import DEFAULT_TIMEOUT, resolve_address
-from canary.providers.registry import create_provider
+from canary.providers.registry import ProviderFactory, create_provider
 from canary.providers.templates import TemplateContext, render_query
 
 if TYPE_CHECKING:
@@ -147,8 +147,11 @@ def plan_metric(
 class ProviderPool:
     """One provider per backend, created on first use and closed together."""
 
-    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, *, timeout: float = DEFAULT_TIMEOUT, overrides: Mapping[str, ProviderFactory] | None = None
+    ) -> None:
         self._timeout = timeout
+        self._overrides = dict(overrides or {})
         self._providers: dict[_BackendKey, MetricProvider] = {}
 
     def get(self, plan: MetricPlan, credentials: Mapping[str, str] | None = None) -> MetricProvider:
@@ -163,6 +166,7 @@ class ProviderPool:
                 insecure_skip_verify=plan.insecure_skip_verify,
                 credentials=credentials,
                 headers=plan.headers,
+                overrides=self._overrides,
             )
             self._providers[key] = provider
         return provider

@@ -21,7 +21,7 @@ _FACTORIES: dict[str, ProviderFactory] = {"prometheus": PrometheusProvider}
 
 
 def register_provider(provider_type: str, factory: ProviderFactory) -> None:
-    """Make ``provider_type`` available to MetricTemplates (tests and the testbed use this)."""
+    """Make ``provider_type`` available to MetricTemplates: each metric source registers itself here."""
     _FACTORIES[provider_type] = factory
 
 
@@ -38,9 +38,14 @@ def create_provider(
     insecure_skip_verify: bool = False,
     credentials: Mapping[str, str] | None = None,
     headers: Mapping[str, Sequence[str]] | None = None,
+    overrides: Mapping[str, ProviderFactory] | None = None,
 ) -> MetricProvider:
-    """A provider of ``provider_type`` talking to ``address``; unknown types raise UnknownProviderError."""
-    factory = _FACTORIES.get(provider_type)
+    """A provider of ``provider_type`` talking to ``address``; unknown types raise UnknownProviderError.
+
+    ``overrides`` replace registered factories for one caller only (the testbed
+    answers ``prometheus`` queries from its simulator without touching the registry).
+    """
+    factory = (overrides or {}).get(provider_type) or _FACTORIES.get(provider_type)
     if factory is None:
         raise UnknownProviderError(
             f"metric provider type {provider_type!r} is not supported; supported: " + ", ".join(known_provider_types())

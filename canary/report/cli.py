@@ -106,8 +106,13 @@ def run_report(args: argparse.Namespace, transport: httpx.BaseTransport | None =
 
     ``transport`` replaces the HTTP transport to Prometheus (tests answer with ``httpx.MockTransport``).
     """
-    from canary.report.draw import draw  # matplotlib loads only when a report is drawn
+    from canary.extras import MissingExtra, import_extra
 
+    try:
+        draw = import_extra("canary.report.draw", "report", "canary report").draw  # matplotlib: only to draw
+    except MissingExtra as error:
+        print(f"canary report: {error}", file=sys.stderr)
+        return 1
     try:
         check_dns_label("namespace", args.namespace)  # both go into PromQL
         check_dns_subdomain("name", args.name)

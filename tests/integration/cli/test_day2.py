@@ -13,8 +13,8 @@ from canary.kube.api import CANARIES
 from canary.kube.client import ClusterApi, load_client_config
 from canary.models.crdgen import generate
 from canary.operator.gates import ABORT, APPROVE, SUSPEND
-from canary.sandbox.apiserver import ApiServerThread, write_kubeconfig
-from canary.sandbox.demo import demo_canary
+from canary_testbed.demo import demo_canary
+from kubeemu.server import ApiServerThread, write_kubeconfig
 
 NS = "shop"
 

@@ -35,8 +35,8 @@ import pytest_asyncio
 from canary.kube.client import ClusterApi, load_client_config
 from canary.report.cli import read_canary, register
 from canary.report.fetch import fetch_report
-from canary.sandbox.demo import demo_canary
-from canary.sandbox.testbed import Testbed
+from canary_testbed.demo import demo_canary
+from canary_testbed.testbed import Testbed
 
 pytestmark = [pytest.mark.testbed]
 

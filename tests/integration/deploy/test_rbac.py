@@ -17,7 +17,7 @@ anonymously) are not. During the run:
 - both Canaries are deleted, so the finalizer gives everything back.
 
 Each request becomes (API group, resource[/subresource], verb) by
-Kubernetes' mapping (see :func:`canary.sandbox.apiserver_audit.rbac_verb`).
+Kubernetes' mapping (see :func:`kubeemu.audit.rbac_verb`).
 Every one must be granted, and every grant must have been used on some mesh
 or be listed in :data:`GRANTED_UNUSED` with its reason.
 """
@@ -52,9 +52,9 @@ from canary.kube.api import (
     JsonDict,
     Resource,
 )
-from canary.sandbox.apiserver_audit import ANONYMOUS, AuditEntry, fetch_audit
-from canary.sandbox.demo import demo_canary
-from canary.sandbox.testbed import Testbed
+from canary_testbed.demo import demo_canary
+from canary_testbed.testbed import Testbed
+from kubeemu.audit import ANONYMOUS, AuditEntry, fetch_audit
 from tests.unit.deploy.render import find, render_deploy
 
 pytestmark = [pytest.mark.testbed]

@@ -26,8 +26,8 @@ import pytest
 import pytest_asyncio
 
 from canary.kube.api import DEPLOYMENTS, EVENTS, ApiError, JsonDict
-from canary.sandbox.demo import demo_canary
-from canary.sandbox.testbed import Testbed
+from canary_testbed.demo import demo_canary
+from canary_testbed.testbed import Testbed
 
 pytestmark = [pytest.mark.testbed]
 

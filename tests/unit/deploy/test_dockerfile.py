@@ -3,8 +3,8 @@
 No container engine runs here, so the Dockerfile is read, not built: its
 final stage runs as the non-root user the pod's securityContext names, its
 entrypoint is the ``canary`` console script, and what it copies in is
-everything ``pip install .`` needs (the project file, the readme it names,
-and every package setuptools finds).
+what ``pip install .`` needs for the controller (the project file, the readme
+it names, ``canary`` and ``analysis``) and nothing of the testbed.
 """
 
 from __future__ import annotations
@@ -79,27 +79,43 @@ def test_the_entrypoint_is_the_canary_command_running_the_controller() -> None:
     assert {p["containerPort"] for p in container["ports"]} <= exposed
 
 
-def test_the_build_copies_everything_pip_install_needs() -> None:
+def _copied() -> set[str]:
+    """What the build context's COPY instructions bring in (paths, not stages' artefacts)."""
     copied: set[str] = set()
     for stage in _stages():
         for args in stage.all("COPY"):
-            parts = [p for p in shlex.split(args) if not p.startswith("--")]
-            if any(p.startswith("--from") for p in shlex.split(args)):
+            words = shlex.split(args)
+            if any(word.startswith("--from") for word in words):
                 continue
+            parts = [word for word in words if not word.startswith("--")]
             copied.update(Path(source).as_posix().rstrip("/") for source in parts[:-1])
+    return copied
+
+
+def test_the_build_copies_the_controller_and_what_pip_install_needs() -> None:
+    copied = _copied()
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    needed = {"pyproject.toml", project["project"]["readme"]}
+    needed = {"pyproject.toml", project["project"]["readme"], "canary", "analysis"}
+    assert needed <= copied, f"the Dockerfile does not copy {sorted(needed - copied)}"
+    install = " ".join(args for stage in _stages() for args in stage.all("RUN"))
+    assert "pip install ." in install
+
+
+def test_the_image_holds_the_controller_only() -> None:
+    """The testbed packages exist in the repository, and the image leaves them (and every extra) out."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     include = project["tool"]["setuptools"]["packages"]["find"]["include"]
-    # setuptools' package discovery, top level only: what a COPY has to bring in
-    needed |= {
+    packages = {
         path.name
         for path in REPO_ROOT.iterdir()
         if (path / "__init__.py").is_file() and any(fnmatch(path.name, pattern) for pattern in include)
     }
-    assert {"canary", "analysis"} <= needed
-    assert needed <= copied, f"the Dockerfile does not copy {sorted(needed - copied)}"
+    assert {"canary", "analysis", "kubeemu", "canary_testbed"} <= packages
+    copied = _copied()
+    assert not copied & (packages - {"canary", "analysis"}), "the image must not carry the testbed"
+    assert not {"tests", "benchmarks", "."} & copied
     install = " ".join(args for stage in _stages() for args in stage.all("RUN"))
-    assert "pip install ." in install
+    assert "pip install ." in install and "[" not in install, "the image installs no extra"
 
 
 def test_the_build_context_leaves_out_the_virtualenv_and_git() -> None:

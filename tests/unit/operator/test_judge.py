@@ -21,7 +21,7 @@ from canary.operator.checks import (
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
 from canary.providers import registry
 from canary.providers.base import ProviderError, UnreachableError
-from canary.sandbox.mesh import SCENARIOS, MeshSimulator, SimulatedApp, SimulatorProvider
+from canary_testbed.mesh import SCENARIOS, MeshSimulator, SimulatedApp, SimulatorProvider
 from tests.unit.operator.harness import NS, Harness, canary_body
 
 INTERVAL = 60.0

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from canary.sandbox.prom import PrometheusServer
+from canary_testbed.prom import PrometheusServer
 from tests.unit.providers.support import Canned, require_prometheus
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from canary.sandbox.prom import prometheus_available
+from canary_testbed.prom import prometheus_available
 
 __all__ = ["Canned", "require_prometheus"]
 

@@ -18,7 +18,7 @@ from canary.providers.builtin import (
 )
 from canary.providers.prometheus import PrometheusProvider
 from canary.providers.templates import TemplateError
-from canary.sandbox.prom import PrometheusServer
+from canary_testbed.prom import PrometheusServer
 
 ISTIO_SELECTOR = 'reporter="destination",destination_workload_namespace="test",destination_workload="podinfo"'
 LINKERD_SELECTOR = 'namespace="test",deployment="podinfo",direction="inbound"'

@@ -19,7 +19,7 @@ from canary.providers.base import (
 )
 from canary.providers.prometheus import PrometheusProvider, resolve_address
 from canary.providers.registry import create_provider, known_provider_types
-from canary.sandbox.prom import PrometheusServer, free_port
+from canary_testbed.prom import PrometheusServer, free_port
 from tests.unit.providers.support import Canned, require_prometheus
 
 TWO_SERIES = 'label_replace(vector(1), "a", "x", "", "") or label_replace(vector(2), "a", "y", "", "")'

@@ -14,7 +14,7 @@ from prometheus_client.samples import Sample
 from canary.core.routes import Routes
 from canary.providers.base import MetricProvider, NoDataError, QueryError
 from canary.providers.builtin import LATENCY_BUCKETS, builtin_query, fetch_window, judge_queries
-from canary.sandbox.mesh import (
+from canary_testbed.mesh import (
     SCENARIOS,
     MeshSimulator,
     SimulatorProvider,

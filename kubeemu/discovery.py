@@ -1,4 +1,4 @@
-"""Discovery documents of the sandbox API server: API groups, resource lists, OpenAPI v3 index.
+"""Discovery documents of the emulated API server: API groups, resource lists, OpenAPI v3 index.
 
 kopf and kubectl find resources (and their ``status`` / ``scale``
 subresources) here; kubectl also reads the OpenAPI v3 index to learn that the
@@ -7,8 +7,8 @@ server validates fields itself.
 
 from __future__ import annotations
 
-from canary.sandbox.apiserver_model import ApiError, JsonDict
-from canary.sandbox.apiserver_store import ObjectStore
+from kubeemu.model import JsonDict, StatusError
+from kubeemu.store import ObjectStore
 
 __all__ = ["SERVER_VERSION", "api_group", "api_resources", "openapi_group_version", "openapi_index"]
 
@@ -29,7 +29,7 @@ def api_group(store: ObjectStore, group: str) -> JsonDict:
     """``GET /apis/{group}``: the group's versions, most preferred first."""
     versions = store.preferred_versions().get(group)
     if not group or not versions:
-        raise ApiError.no_resource()
+        raise StatusError.no_resource()
     entries = [{"groupVersion": f"{group}/{version}", "version": version} for version in versions]
     return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries, "preferredVersion": entries[0]}
 
@@ -38,7 +38,7 @@ def api_resources(store: ObjectStore, group: str, version: str) -> JsonDict:
     """``GET /api/v1``, ``GET /apis/{group}/{version}``: resources and subresources served there."""
     types = [rt for rt in store.types() if rt.group == group and rt.version == version]
     if not types:
-        raise ApiError.no_resource()
+        raise StatusError.no_resource()
     types.sort(key=lambda rt: rt.plural)
     return {
         "kind": "APIResourceList",
@@ -73,7 +73,7 @@ def openapi_group_version(store: ObjectStore, key: str) -> JsonDict:
     )
     types = [rt for rt in store.types() if (rt.group, rt.version) == (group, version)]
     if not types:
-        raise ApiError.no_resource()
+        raise StatusError.no_resource()
     params = [
         {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
         for name in ("dryRun", "fieldManager", "fieldValidation")

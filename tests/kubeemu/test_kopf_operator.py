@@ -11,7 +11,7 @@ import httpx
 import kopf
 import yaml
 
-from canary.sandbox.apiserver import ApiServerThread, load_crds
+from kubeemu.server import ApiServerThread, load_crds
 
 WIDGET_CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",

@@ -22,8 +22,8 @@ from canary.core.routes import Routes
 from canary.providers.base import NoDataError
 from canary.providers.builtin import LATENCY_BUCKETS, builtin_query, fetch_window, judge_queries
 from canary.providers.prometheus import PrometheusProvider
-from canary.sandbox.mesh import MeshSimulator, SimulatedApp, VersionBehaviour, histogram_quantile
-from canary.sandbox.prom import PrometheusServer, prometheus_available
+from canary_testbed.mesh import MeshSimulator, SimulatedApp, VersionBehaviour, histogram_quantile
+from canary_testbed.prom import PrometheusServer, prometheus_available
 
 MESHES = ("istio", "linkerd")
 NAMESPACE, TARGET = "test", "podinfo"

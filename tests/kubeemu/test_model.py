@@ -7,20 +7,20 @@ from typing import Any
 
 import pytest
 
-from canary.sandbox.apiserver_model import (
-    ApiError,
+from kubeemu.model import (
     FieldSelector,
     LabelSelector,
+    StatusError,
     resource_types_from_crd,
     sort_versions,
 )
-from canary.sandbox.apiserver_patch import (
+from kubeemu.patch import (
     PatchError,
     apply_json_patch,
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
-from canary.sandbox.apiserver_table import human_age, jsonpath
+from kubeemu.table import human_age, jsonpath
 
 
 def labelled(**labels: str) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def test_label_selector(selector: str, labels: dict[str, str], expected: bool) -
 
 
 def test_malformed_label_selector_is_a_400() -> None:
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(StatusError) as info:
         LabelSelector.parse("app in web")
     assert info.value.code == 400
 

@@ -1,11 +1,11 @@
-"""The vocabulary of the sandbox API server: errors, resource types and selectors.
+"""The vocabulary of the emulated API server: errors, resource types and selectors.
 
 Everything here is pure (no I/O, no event loop): the Kubernetes ``Status``
 errors the server answers with, the description of a served resource
 (:class:`ResourceType`) and the built-in ones, and label and field selectors.
-Patches are in :mod:`canary.sandbox.apiserver_patch`, the stateful part in
-:mod:`canary.sandbox.apiserver_store`, the HTTP part in
-:mod:`canary.sandbox.apiserver_http`.
+Patches are in :mod:`kubeemu.patch`, the stateful part in
+:mod:`kubeemu.store`, the HTTP part in
+:mod:`kubeemu.http`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 
 __all__ = [
     "BUILTIN_RESOURCES",
-    "ApiError",
     "FieldSelector",
     "JsonDict",
     "LabelSelector",
     "ResourceType",
+    "StatusError",
     "resource_types_from_crd",
     "sort_versions",
 ]
@@ -29,7 +29,7 @@ __all__ = [
 JsonDict = dict[str, Any]
 
 
-class ApiError(Exception):
+class StatusError(Exception):
     """A failed API call, rendered to the client as a Kubernetes ``Status`` object."""
 
     def __init__(self, code: int, reason: str, message: str, details: JsonDict | None = None) -> None:
@@ -55,17 +55,17 @@ class ApiError(Exception):
         return body
 
     @classmethod
-    def not_found(cls, rt: ResourceType, name: str) -> ApiError:
+    def not_found(cls, rt: ResourceType, name: str) -> StatusError:
         """404 for a missing object, worded as the API server words it."""
         return cls(404, "NotFound", f'{rt.qualified} "{name}" not found', rt.details(name))
 
     @classmethod
-    def already_exists(cls, rt: ResourceType, name: str) -> ApiError:
+    def already_exists(cls, rt: ResourceType, name: str) -> StatusError:
         """409 for creating an object whose name is taken."""
         return cls(409, "AlreadyExists", f'{rt.qualified} "{name}" already exists', rt.details(name))
 
     @classmethod
-    def conflict(cls, rt: ResourceType, name: str, why: str | None = None) -> ApiError:
+    def conflict(cls, rt: ResourceType, name: str, why: str | None = None) -> StatusError:
         """409 for a stale ``metadata.resourceVersion`` (optimistic concurrency)."""
         why = why or "the object has been modified; please apply your changes to the latest version and try again"
         return cls(
@@ -73,7 +73,7 @@ class ApiError(Exception):
         )
 
     @classmethod
-    def invalid(cls, rt: ResourceType, name: str, why: str, causes: list[tuple[str, str]] | None = None) -> ApiError:
+    def invalid(cls, rt: ResourceType, name: str, why: str, causes: list[tuple[str, str]] | None = None) -> StatusError:
         """422 for an object or patch the server refuses; ``causes`` are (field, message) pairs."""
         details: JsonDict = {"name": name, "group": rt.group, "kind": rt.kind}
         if causes:
@@ -83,12 +83,12 @@ class ApiError(Exception):
         return cls(422, "Invalid", f'{rt.kind}.{rt.group or "core"} "{name}" is invalid: {why}', details)
 
     @classmethod
-    def bad_request(cls, message: str) -> ApiError:
+    def bad_request(cls, message: str) -> StatusError:
         """400 for a malformed request."""
         return cls(400, "BadRequest", message)
 
     @classmethod
-    def no_resource(cls) -> ApiError:
+    def no_resource(cls) -> StatusError:
         """404 for a URL that names no served resource."""
         return cls(404, "NotFound", "the server could not find the requested resource")
 
@@ -329,22 +329,22 @@ class LabelSelector:
 
     @classmethod
     def parse(cls, text: str | None) -> LabelSelector:
-        """Parse the query text; raise :class:`ApiError` (400) if it is malformed."""
+        """Parse the query text; raise :class:`StatusError` (400) if it is malformed."""
         requirements: list[_LabelRequirement] = []
         for part in _split_top_level(text or ""):
             match = _LABEL_REQ_RE.match(part)
             if match is None:
-                raise ApiError.bad_request(f"unable to parse requirement: {part!r}")
+                raise StatusError.bad_request(f"unable to parse requirement: {part!r}")
             key, op, value, neg = match["key"], match["op"], match["value"], match["neg"]
             if op is None:
                 requirements.append(_LabelRequirement(key, "!exists" if neg else "exists"))
                 continue
             if neg:
-                raise ApiError.bad_request(f"unable to parse requirement: {part!r}")
+                raise StatusError.bad_request(f"unable to parse requirement: {part!r}")
             op = op.strip()
             if op in ("in", "notin"):
                 if not (value.startswith("(") and value.endswith(")")):
-                    raise ApiError.bad_request(f"unable to parse requirement: {part!r}")
+                    raise StatusError.bad_request(f"unable to parse requirement: {part!r}")
                 values = frozenset(v.strip() for v in value[1:-1].split(",") if v.strip())
                 requirements.append(_LabelRequirement(key, op, values))
             else:
@@ -369,12 +369,12 @@ class FieldSelector:
 
     @classmethod
     def parse(cls, text: str | None) -> FieldSelector:
-        """Parse the query text; raise :class:`ApiError` (400) if it is malformed."""
+        """Parse the query text; raise :class:`StatusError` (400) if it is malformed."""
         requirements: list[tuple[str, bool, str]] = []
         for part in _split_top_level(text or ""):
             match = re.match(r"^\s*([A-Za-z0-9_.]+)\s*(!=|==|=)\s*(.*?)\s*$", part)
             if match is None:
-                raise ApiError.bad_request(f"invalid selector: {part!r}; can't understand it")
+                raise StatusError.bad_request(f"invalid selector: {part!r}; can't understand it")
             requirements.append((match[1], match[2] != "!=", match[3]))
         return cls(tuple(requirements))
 

@@ -1,4 +1,4 @@
-"""The state of the sandbox API server: objects, resource versions, watches, CRDs, namespaces.
+"""The state of the emulated API server: objects, resource versions, watches, CRDs, namespaces.
 
 :class:`ObjectStore` is synchronous and single-threaded: the HTTP layer calls
 it from one event loop. Objects are indexed by group resource, then by
@@ -23,18 +23,18 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from canary.sandbox.apiserver_model import (
+from kubeemu.model import (
     BUILTIN_RESOURCES,
-    ApiError,
     FieldSelector,
     JsonDict,
     LabelSelector,
     ResourceType,
+    StatusError,
     resource_types_from_crd,
     sort_versions,
 )
-from canary.sandbox.apiserver_patch import PatchError, apply_patch
-from canary.sandbox.apiserver_schema import SchemaViolation, prune_and_default, validate
+from kubeemu.patch import PatchError, apply_patch
+from kubeemu.schema import SchemaViolation, prune_and_default, validate
 
 __all__ = ["SYSTEM_NAMESPACES", "ObjectStore", "WatchEvent", "Watcher"]
 
@@ -85,7 +85,7 @@ class ObjectStore:
     ``require_namespaces``: refuse (404) namespaced objects in a namespace
     that does not exist, as a real cluster does. ``validate_schemas``: prune,
     default and validate custom resources with their CRD's schema, as a real
-    cluster does (see :mod:`canary.sandbox.apiserver_schema`).
+    cluster does (see :mod:`kubeemu.schema`).
     """
 
     def __init__(
@@ -126,7 +126,7 @@ class ObjectStore:
         """The served type for a URL's group, version and plural; 404 if none."""
         rt = self._types.get((group, version, plural))
         if rt is None:
-            raise ApiError.no_resource()
+            raise StatusError.no_resource()
         return rt
 
     def find_type(self, api_version: str, kind: str) -> ResourceType | None:
@@ -157,7 +157,7 @@ class ObjectStore:
         """The object, or 404."""
         obj = self._objects[rt.group_resource].get(self._key(rt, namespace, name))
         if obj is None:
-            raise ApiError.not_found(rt, name)
+            raise StatusError.not_found(rt, name)
         return self._relabel(rt, obj)
 
     def iter_objects(self, rt: ResourceType, namespace: str | None = None) -> Iterator[JsonDict]:
@@ -193,7 +193,7 @@ class ObjectStore:
             initial.sort(key=lambda event: event.rv)
         else:
             if since < self._floor[gr]:
-                raise ApiError(410, "Expired", f"too old resource version: {since} ({self._floor[gr]})")
+                raise StatusError(410, "Expired", f"too old resource version: {since} ({self._floor[gr]})")
             initial = [event for event in self._history.get(gr, ()) if event.rv > since]
         watcher = Watcher(gr)
         self._watchers[gr].add(watcher)
@@ -297,11 +297,11 @@ class ObjectStore:
             return
         ns = self._objects[_NAMESPACES].get(("", namespace))
         if ns is None:
-            raise ApiError(
+            raise StatusError(
                 404, "NotFound", f'namespaces "{namespace}" not found', {"name": namespace, "kind": "namespaces"}
             )
         if ns["metadata"].get("deletionTimestamp"):
-            raise ApiError(
+            raise StatusError(
                 403,
                 "Forbidden",
                 f"unable to create new content in namespace {namespace} because it is being terminated",
@@ -329,7 +329,7 @@ class ObjectStore:
             try:
                 resource_types_from_crd(obj)
             except (ValueError, KeyError, TypeError) as exc:
-                raise ApiError.invalid(rt, meta["name"], str(exc)) from None
+                raise StatusError.invalid(rt, meta["name"], str(exc)) from None
             names = (obj.get("spec") or {}).get("names") or {}
             obj["status"] = {
                 "acceptedNames": names,
@@ -358,17 +358,17 @@ class ObjectStore:
         try:
             validate(obj, rt.schema)
         except SchemaViolation as exc:
-            raise ApiError.invalid(rt, obj["metadata"].get("name", ""), str(exc), exc.causes) from None
+            raise StatusError.invalid(rt, obj["metadata"].get("name", ""), str(exc), exc.causes) from None
         return obj
 
     def create(self, rt: ResourceType, namespace: str | None, body: Any, *, dry_run: bool = False) -> JsonDict:
         """Create an object (POST); the stored object, or 409 AlreadyExists, 422, 404 namespace."""
         if not isinstance(body, dict):
-            raise ApiError.bad_request("the request body must be a JSON object")
+            raise StatusError.bad_request("the request body must be a JSON object")
         obj = copy.deepcopy(body)
         meta = _meta(obj)
         if obj.get("kind", rt.kind) != rt.kind or obj.get("apiVersion", rt.api_version) != rt.api_version:
-            raise ApiError.bad_request(
+            raise StatusError.bad_request(
                 f"the API version in the data ({obj.get('apiVersion')}) does not match the expected API "
                 f"version ({rt.api_version}) or kind ({rt.kind})"
             )
@@ -376,13 +376,13 @@ class ObjectStore:
             meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
         name = meta.get("name")
         if not name:
-            raise ApiError.invalid(rt, "", "metadata.name: Required value: name or generateName is required")
+            raise StatusError.invalid(rt, "", "metadata.name: Required value: name or generateName is required")
         if meta.get("resourceVersion"):
-            raise ApiError.bad_request("resourceVersion should not be set on objects to be created")
+            raise StatusError.bad_request("resourceVersion should not be set on objects to be created")
         if rt.namespaced:
             body_ns = meta.get("namespace")
             if namespace and body_ns and body_ns != namespace:
-                raise ApiError.bad_request(
+                raise StatusError.bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request"
                 )
             namespace = namespace or body_ns or "default"
@@ -391,7 +391,7 @@ class ObjectStore:
         else:
             meta.pop("namespace", None)
         if self._key(rt, namespace, name) in self._objects[rt.group_resource]:
-            raise ApiError.already_exists(rt, name)
+            raise StatusError.already_exists(rt, name)
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         if "status" in rt.subresources:
             obj.pop("status", None)
@@ -412,7 +412,7 @@ class ObjectStore:
         """Keep immutable fields, honour the status subresource, bump generation, commit if changed."""
         name = old["metadata"]["name"]
         if not isinstance(new.get("metadata"), dict):
-            raise ApiError.invalid(rt, name, "metadata: Required value")
+            raise StatusError.invalid(rt, name, "metadata: Required value")
         requested_rv = new["metadata"].get("resourceVersion")
         new = copy.deepcopy(new)
         if subresource == "status":
@@ -426,13 +426,13 @@ class ObjectStore:
                 new["status"] = copy.deepcopy(old["status"])
         meta, old_meta = new["metadata"], old["metadata"]
         if requested_rv and requested_rv != old_meta["resourceVersion"]:
-            raise ApiError.conflict(rt, name)
+            raise StatusError.conflict(rt, name)
         if meta.get("name", name) != name:
-            raise ApiError.bad_request(
+            raise StatusError.bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
             )
         if rt.namespaced and meta.get("namespace", old_meta["namespace"]) != old_meta["namespace"]:
-            raise ApiError.bad_request("the namespace of the object does not match the namespace on the URL")
+            raise StatusError.bad_request("the namespace of the object does not match the namespace on the URL")
         for field in (
             "name",
             "namespace",
@@ -451,7 +451,7 @@ class ObjectStore:
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
             if added:
-                raise ApiError.invalid(
+                raise StatusError.invalid(
                     rt,
                     name,
                     "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted",
@@ -466,7 +466,7 @@ class ObjectStore:
             try:
                 resource_types_from_crd(new)
             except (ValueError, KeyError, TypeError) as exc:
-                raise ApiError.invalid(rt, name, str(exc)) from None
+                raise StatusError.invalid(rt, name, str(exc)) from None
         if new == old or dry_run:
             return self._relabel(rt, old if new == old else new)
         if old_meta.get("deletionTimestamp") and not meta.get("finalizers"):
@@ -486,10 +486,10 @@ class ObjectStore:
     ) -> JsonDict:
         """Replace an object (PUT), with optimistic concurrency on metadata.resourceVersion."""
         if not isinstance(body, dict):
-            raise ApiError.bad_request("the request body must be a JSON object")
+            raise StatusError.bad_request("the request body must be a JSON object")
         self.get(rt, namespace, name)
         if rt.custom and not (body.get("metadata") or {}).get("resourceVersion"):
-            raise ApiError.invalid(
+            raise StatusError.invalid(
                 rt, name, "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
             )
         return self._finish_write(rt, self._raw(rt, namespace, name), body, subresource=subresource, dry_run=dry_run)
@@ -511,7 +511,7 @@ class ObjectStore:
         try:
             new = apply_patch(self._relabel(rt, old), content_type, patch)
         except PatchError as exc:
-            raise ApiError.invalid(rt, name, f"the patch cannot be applied: {exc}") from None
+            raise StatusError.invalid(rt, name, f"the patch cannot be applied: {exc}") from None
         return self._finish_write(rt, old, new, subresource=subresource, dry_run=dry_run)
 
     def _raw(self, rt: ResourceType, namespace: str | None, name: str) -> JsonDict:
@@ -554,7 +554,7 @@ class ObjectStore:
         old = self._raw(rt, namespace, name)
         preconditions = (options or {}).get("preconditions") or {} if isinstance(options, dict) else {}
         if preconditions.get("uid") and preconditions["uid"] != old["metadata"]["uid"]:
-            raise ApiError.conflict(
+            raise StatusError.conflict(
                 rt,
                 name,
                 f"Precondition failed: UID in precondition: "
@@ -564,7 +564,7 @@ class ObjectStore:
             preconditions.get("resourceVersion")
             and preconditions["resourceVersion"] != old["metadata"]["resourceVersion"]
         ):
-            raise ApiError.conflict(rt, name)
+            raise StatusError.conflict(rt, name)
         if dry_run:
             return self._relabel(rt, old)
         orphan = isinstance(options, dict) and (

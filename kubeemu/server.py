@@ -8,14 +8,14 @@ cluster. Use it in one of three ways:
       with ApiServerThread(namespaces=["demo"], crds=[path]) as api:
           write_kubeconfig(api.url, tmp_path / "kubeconfig", namespace="demo")
 
-- in the current event loop: ``async with serve(SandboxApiServer()) as url: ...``;
+- in the current event loop: ``async with serve(EmulatedApiServer()) as url: ...``;
 - in a subprocess, so that a controller can be killed and restarted against
   the same state: ``with ApiServerProcess(namespaces=["demo"]) as api: ...``
-  or ``python -m canary.sandbox.apiserver --port 8001 --namespace demo --crds crds/*.yaml``
+  or ``python -m kubeemu.server --port 8001 --namespace demo --crds crds/*.yaml``
   (prints the URL once listening).
 
-The server itself is :class:`~canary.sandbox.apiserver_http.SandboxApiServer`;
-its state is :class:`~canary.sandbox.apiserver_store.ObjectStore`.
+The server itself is :class:`~kubeemu.http.EmulatedApiServer`;
+its state is :class:`~kubeemu.store.ObjectStore`.
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ from typing import IO, Self, TypeVar
 import httpx
 import yaml
 
-from canary.sandbox.apiserver_http import SandboxApiServer, read_crd_files, serve
-from canary.sandbox.apiserver_model import ApiError, JsonDict
+from kubeemu.http import EmulatedApiServer, read_crd_files, serve
+from kubeemu.model import JsonDict, StatusError
 
 __all__ = [
     "ApiServerProcess",
     "ApiServerThread",
-    "SandboxApiServer",
+    "EmulatedApiServer",
     "load_crds",
     "main",
     "read_crd_files",
@@ -82,28 +82,28 @@ class _Lifecycle:
 
 
 class ApiServerThread(_Lifecycle):
-    """Runs a :class:`SandboxApiServer` on 127.0.0.1 in a daemon thread with its own event loop.
+    """Runs a :class:`EmulatedApiServer` on 127.0.0.1 in a daemon thread with its own event loop.
 
     Usable as a context manager from sync code (``with``) and async code
     (``async with``); :attr:`url` is ``http://127.0.0.1:PORT``. ``call(fn)``
     runs ``fn(server)`` inside the server's loop, the only safe way to touch
-    :attr:`server.store <SandboxApiServer.store>` directly.
+    :attr:`server.store <EmulatedApiServer.store>` directly.
     """
 
     def __init__(
         self,
-        server: SandboxApiServer | None = None,
+        server: EmulatedApiServer | None = None,
         *,
         namespaces: Iterable[str] = (),
         crds: Iterable[Path] = (),
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.server = server if server is not None else SandboxApiServer(namespaces=namespaces)
+        self.server = server if server is not None else EmulatedApiServer(namespaces=namespaces)
         if server is not None:
             for namespace in namespaces:
                 ns = {"metadata": {"name": namespace}}
-                with contextlib.suppress(ApiError):
+                with contextlib.suppress(StatusError):
                     server.store.create(server.store.resolve("", "v1", "namespaces"), None, ns)
         self.server.add_crd_files(crds)
         self._host = host
@@ -127,9 +127,9 @@ class ApiServerThread(_Lifecycle):
         self._thread = threading.Thread(target=self._run, name="sandbox-apiserver", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
-            raise RuntimeError("the sandbox API server did not start in time")
+            raise RuntimeError("the emulated API server did not start in time")
         if self._error is not None:
-            raise RuntimeError("the sandbox API server failed to start") from self._error
+            raise RuntimeError("the emulated API server failed to start") from self._error
         return self
 
     def _run(self) -> None:
@@ -161,7 +161,7 @@ class ApiServerThread(_Lifecycle):
         self._thread = None
         self._url = None
 
-    def call(self, fn: Callable[[SandboxApiServer], T], timeout: float = 10.0) -> T:
+    def call(self, fn: Callable[[EmulatedApiServer], T], timeout: float = 10.0) -> T:
         """Run ``fn(server)`` in the server's event loop and return its result."""
         if self._loop is None:
             raise RuntimeError("the API server is not running")
@@ -178,7 +178,7 @@ class ApiServerThread(_Lifecycle):
 
 
 class ApiServerProcess(_Lifecycle):
-    """Runs ``python -m canary.sandbox.apiserver`` in a subprocess; :attr:`url` once it listens.
+    """Runs ``python -m kubeemu.server`` in a subprocess; :attr:`url` once it listens.
 
     The state survives restarts of other processes (e.g. a controller that is
     killed and started again), and ends with :meth:`stop`. ``log_path`` gets
@@ -194,7 +194,7 @@ class ApiServerProcess(_Lifecycle):
         log_path: Path | None = None,
         python: str = sys.executable,
     ) -> None:
-        self._args = [python, "-m", "canary.sandbox.apiserver", "--port", str(port)]
+        self._args = [python, "-m", "kubeemu.server", "--port", str(port)]
         for namespace in namespaces:
             self._args += ["--namespace", namespace]
         for crd in crds:
@@ -235,7 +235,7 @@ class ApiServerProcess(_Lifecycle):
         reader.join(timeout)
         if not lines or not lines[0].startswith("http"):
             self.stop()
-            raise RuntimeError(f"the sandbox API server did not start: {lines!r}")
+            raise RuntimeError(f"the emulated API server did not start: {lines!r}")
         self._url = lines[0].strip()
         return self
 
@@ -271,14 +271,14 @@ def write_kubeconfig(url: str, path: Path, namespace: str = "default") -> Path:
     return path
 
 
-def load_crds(target: str | SandboxApiServer | ApiServerThread | ApiServerProcess, paths: Iterable[Path]) -> None:
+def load_crds(target: str | EmulatedApiServer | ApiServerThread | ApiServerProcess, paths: Iterable[Path]) -> None:
     """Serve the CRDs in these (multi-document) YAML files: POSTed over HTTP to a URL or running server.
 
-    A :class:`SandboxApiServer` object is filled directly (only safe before it
+    A :class:`EmulatedApiServer` object is filled directly (only safe before it
     serves, or from its own event loop). CRDs that already exist are skipped.
     """
     crds = read_crd_files(paths)
-    if isinstance(target, SandboxApiServer):
+    if isinstance(target, EmulatedApiServer):
         target.add_crds(crds)
         return
     url = target if isinstance(target, str) else target.url
@@ -292,7 +292,7 @@ def load_crds(target: str | SandboxApiServer | ApiServerThread | ApiServerProces
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m canary.sandbox.apiserver", description="Serve the sandbox Kubernetes API on 127.0.0.1."
+        prog="python -m kubeemu.server", description="Serve the emulated Kubernetes API on 127.0.0.1."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -312,7 +312,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 async def _serve_forever(args: argparse.Namespace) -> None:
-    server = SandboxApiServer(namespaces=args.namespace)
+    server = EmulatedApiServer(namespaces=args.namespace)
     server.add_crd_files(args.crds)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from canary.sandbox.apiserver import ApiServerProcess, ApiServerThread, SandboxApiServer, load_crds
-from tests.unit.sandbox.conftest import REFERENCE_DIR
+from kubeemu.server import ApiServerProcess, ApiServerThread, EmulatedApiServer, load_crds
+from tests.kubeemu.conftest import REFERENCE_DIR
 
 CONFIGMAPS = "/api/v1/namespaces/test/configmaps"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/test/deployments"
@@ -191,7 +191,7 @@ def test_watch_field_selector_on_name_follows_one_object(http: httpx.Client) -> 
 
 def test_watch_from_a_compacted_resource_version_gets_410_gone() -> None:
     with (
-        ApiServerThread(SandboxApiServer(namespaces=["test"], history_size=2)) as api,
+        ApiServerThread(EmulatedApiServer(namespaces=["test"], history_size=2)) as api,
         httpx.Client(base_url=api.url, timeout=10) as http,
     ):
         first = http.post(CONFIGMAPS, json=configmap("a")).json()["metadata"]["resourceVersion"]
@@ -210,7 +210,7 @@ def test_kmock_reactions_still_inject_faults(api: ApiServerThread, http: httpx.C
 
 def test_request_log_is_bounded() -> None:
     with (
-        ApiServerThread(SandboxApiServer(request_log_size=5)) as api,
+        ApiServerThread(EmulatedApiServer(request_log_size=5)) as api,
         httpx.Client(base_url=api.url, timeout=10) as http,
     ):
         for _ in range(20):
@@ -375,7 +375,7 @@ def test_kubectl_style_table_output_uses_printer_columns(http: httpx.Client) -> 
 
 
 def test_idle_watches_that_allow_bookmarks_get_them() -> None:
-    server = SandboxApiServer(namespaces=["test"], bookmark_interval=0.2)
+    server = EmulatedApiServer(namespaces=["test"], bookmark_interval=0.2)
     load_crds(server, [REFERENCE_DIR / "crds" / "smi-trafficsplits.yaml"])  # filled before serving
     with ApiServerThread(server) as api, httpx.Client(base_url=api.url, timeout=10) as http:
         splits = "/apis/split.smi-spec.io/v1alpha2/namespaces/test/trafficsplits"

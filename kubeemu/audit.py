@@ -1,4 +1,4 @@
-"""The sandbox API server's audit summary: who asked for what, in Kubernetes' authorization terms.
+"""The emulated API server's audit summary: who asked for what, in Kubernetes' authorization terms.
 
 A real API server turns every request into the attributes RBAC authorizes
 (user, verb, API group, resource, subresource, namespace; or a non-resource
@@ -6,7 +6,7 @@ path) and can write them to its audit log. The sandbox does the same and
 keeps a count per distinct set of attributes, so a test can ask which
 permissions a client really used, however long it ran (the request log
 itself is bounded). Read it with ``GET /sandbox/audit`` (:data:`AUDIT_PATH`),
-:func:`fetch_audit`, or :meth:`SandboxApiServer.audit_entries` in-process.
+:func:`fetch_audit`, or :meth:`EmulatedApiServer.audit_entries` in-process.
 
 The sandbox authenticates nobody: the bearer token of a request *is* its
 user name (as a static token file would map it), a basic-auth request is
@@ -23,7 +23,7 @@ from dataclasses import asdict, astuple, dataclass
 
 import httpx
 
-from canary.sandbox.apiserver_model import JsonDict
+from kubeemu.model import JsonDict
 
 __all__ = ["ANONYMOUS", "AUDIT_PATH", "AuditEntry", "AuditKey", "fetch_audit", "rbac_verb", "request_user"]
 
@@ -124,7 +124,7 @@ def request_user(headers: Mapping[str, str]) -> str:
 
 
 async def fetch_audit(url: str, user: str | None = None) -> list[AuditEntry]:
-    """The audit summary of the sandbox API server at ``url`` (only ``user``'s requests if given)."""
+    """The audit summary of the emulated API server at ``url`` (only ``user``'s requests if given)."""
     async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
         response = await client.get(AUDIT_PATH)
         response.raise_for_status()

@@ -23,10 +23,9 @@ from rich.table import Table
 
 from canary.ctl import render_status
 from canary.kube.api import EVENTS, JsonDict
-from canary.providers.registry import register_provider
-from canary.sandbox.mesh import SimulatorProvider
-from canary.sandbox.prom import prometheus_available
-from canary.sandbox.testbed import Testbed
+from canary_testbed.mesh import SimulatorProvider
+from canary_testbed.prom import prometheus_available
+from canary_testbed.testbed import Testbed
 
 __all__ = ["SCENARIOS", "demo_canary", "run_demo"]
 
@@ -119,8 +118,9 @@ async def _demo(mesh: str, scenario: str, as_json: bool, seed: int, metrics: str
         else:
             simulator = bed.simulator
             assert simulator is not None
-            register_provider("prometheus", lambda address, **_: SimulatorProvider(simulator))
-            bed.start_controller(in_process=True)
+            bed.start_controller(
+                in_process=True, metric_providers={"prometheus": lambda address, **_: SimulatorProvider(simulator)}
+            )
         record = _Record()
         seen_events: set[str] = set()
 

@@ -6,7 +6,7 @@ Parts, each real where a user has a real part:
 - the controller in its own process (``canary controller``), so tests can kill
   and restart it against the same API state;
 - the real Prometheus server scraping the simulated mesh every second (or,
-  where it is not installed, no Prometheus: see :mod:`canary.sandbox.demo`);
+  where it is not installed, no Prometheus: see :mod:`canary_testbed.demo`);
 - in this process: the simulated kubelet (Deployment readiness) and the mesh
   traffic simulator, which reads the live weights from the routing object the
   controller writes and gives each version the behaviour named by its pod
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,13 +41,14 @@ from canary.models.crdgen import generate as generate_crds
 from canary.operator.handlers import ControllerSettings, run_controller
 from canary.operator.reconcile import ReconcilerSettings
 from canary.providers.builtin import metrics_mesh
+from canary.providers.registry import ProviderFactory
 from canary.routers.base import RoutingError
 from canary.routers.registry import router_for
-from canary.sandbox.apiserver import write_kubeconfig
-from canary.sandbox.kubelet import Kubelet
-from canary.sandbox.mesh import SCENARIOS, MeshSimulator, VersionBehaviour
-from canary.sandbox.meshcrds import mesh_crds
-from canary.sandbox.prom import PrometheusServer, free_port, prometheus_available
+from canary_testbed.kubelet import Kubelet
+from canary_testbed.mesh import SCENARIOS, MeshSimulator, VersionBehaviour
+from canary_testbed.meshcrds import mesh_crds
+from canary_testbed.prom import PrometheusServer, free_port, prometheus_available
+from kubeemu.server import write_kubeconfig
 
 __all__ = ["BEHAVIOURS", "BEHAVIOUR_ANNOTATION", "Testbed", "WeightSample"]
 
@@ -137,7 +138,7 @@ class Testbed:
         self.url = f"http://127.0.0.1:{port}"
         self._spawn(
             "apiserver",
-            ["-m", "canary.sandbox.apiserver", "--port", str(port), "--namespace", self.namespace],
+            ["-m", "kubeemu.server", "--port", str(port), "--namespace", self.namespace],
             self.workdir / "apiserver.log",
         )
         await self._wait_http(f"{self.url}/api", "the emulated API server", self._procs["apiserver"])
@@ -201,12 +202,15 @@ class Testbed:
 
     # ------------------------------------------------------------------ the controller
 
-    def start_controller(self, in_process: bool = False) -> None:
+    def start_controller(
+        self, in_process: bool = False, metric_providers: Mapping[str, ProviderFactory] | None = None
+    ) -> None:
         """Start the controller against this testbed: ``canary controller`` in its own process.
 
-        ``in_process`` runs it as a task of this event loop instead: the demo does
-        that without Prometheus, so the controller can use the simulator as its
-        metric provider.
+        ``in_process`` runs it as a task of this event loop instead, with
+        ``metric_providers`` replacing the registered ones for it alone: the demo
+        does that without Prometheus, so the controller can use the simulator as
+        its metric provider.
         """
         assert self.kubeconfig is not None and self.workdir is not None
         if in_process:
@@ -219,6 +223,7 @@ class Testbed:
                     default_provider=self.provider,
                     prometheus_url=self.prometheus_url or "http://simulator.invalid",
                     min_interval=self.min_interval,
+                    metric_providers=metric_providers,
                 ),
             )
             self._stop_controller = asyncio.Event()

@@ -11,8 +11,8 @@ import pytest
 from canary.core.routes import Routes
 from canary.providers.base import NoDataError
 from canary.providers.prometheus import PrometheusProvider
-from canary.sandbox.mesh import MeshSimulator
-from canary.sandbox.prom import PrometheusNotInstalledError, PrometheusServer
+from canary_testbed.mesh import MeshSimulator
+from canary_testbed.prom import PrometheusNotInstalledError, PrometheusServer
 from tests.unit.providers.support import require_prometheus
 
 

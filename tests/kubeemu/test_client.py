@@ -15,8 +15,8 @@ import pytest
 from kubernetes import watch
 from kubernetes.client import ApiException
 
-from canary.sandbox.apiserver import ApiServerThread, load_crds
-from tests.unit.sandbox.conftest import reference_crds
+from kubeemu.server import ApiServerThread, load_crds
+from tests.kubeemu.conftest import reference_crds
 
 Watch: Any = watch.Watch  # untyped in the client
 CANARY = {

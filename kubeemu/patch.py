@@ -1,4 +1,4 @@
-"""The patch formats of the sandbox API server: JSON merge patch, strategic merge patch, JSON patch.
+"""The patch formats of the emulated API server: JSON merge patch, strategic merge patch, JSON patch.
 
 Pure functions over JSON-like dicts; the inputs are never modified.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from canary.sandbox.apiserver_model import JsonDict
+from kubeemu.model import JsonDict
 
 __all__ = [
     "APPLY_PATCH",

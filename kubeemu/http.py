@@ -1,15 +1,15 @@
-"""The HTTP face of the sandbox API server: a ``kmock.KubernetesEmulator`` subclass.
+"""The HTTP face of the emulated API server: a ``kmock.KubernetesEmulator`` subclass.
 
-:class:`SandboxApiServer` parses Kubernetes API URLs itself (kmock 0.8's
+:class:`EmulatedApiServer` parses Kubernetes API URLs itself (kmock 0.8's
 parser fails on ``/api/v1/namespaces``), keeps a bounded request log, and
-answers from an :class:`~canary.sandbox.apiserver_store.ObjectStore`:
+answers from an :class:`~kubeemu.store.ObjectStore`:
 discovery, list (with selectors and ``limit``/``continue``), watch (with
 ``resourceVersion``, ``timeoutSeconds``, bookmarks and ``sendInitialEvents``),
 get, create, replace, patch (merge, strategic merge, JSON patch), delete and
 delete-collection, the ``status`` and ``scale`` subresources, and ``dryRun``.
 Errors are Kubernetes ``Status`` objects. Every request is also counted by
 its authorization attributes (user, verb, resource...): ``GET /sandbox/audit``
-answers the counts (see :mod:`canary.sandbox.apiserver_audit`).
+answers the counts (see :mod:`kubeemu.audit`).
 
 kmock's DSL still works for fault injection: reactions added with
 ``server[...] << ...`` are tried first, and requests they do not answer fall
@@ -34,16 +34,16 @@ import kmock
 import yaml
 from kmock._internal import apps  # the base class's request matching, reused for fault injection
 
-from canary.sandbox.apiserver_audit import AUDIT_PATH, AuditEntry, AuditKey, rbac_verb, request_user
-from canary.sandbox.apiserver_discovery import (
+from kubeemu.audit import AUDIT_PATH, AuditEntry, AuditKey, rbac_verb, request_user
+from kubeemu.discovery import (
     SERVER_VERSION,
     api_group,
     api_resources,
     openapi_group_version,
     openapi_index,
 )
-from canary.sandbox.apiserver_model import ApiError, FieldSelector, JsonDict, LabelSelector, ResourceType
-from canary.sandbox.apiserver_patch import (
+from kubeemu.model import FieldSelector, JsonDict, LabelSelector, ResourceType, StatusError
+from kubeemu.patch import (
     APPLY_PATCH,
     MERGE_PATCH,
     PATCH_TYPES,
@@ -52,12 +52,12 @@ from canary.sandbox.apiserver_patch import (
     apply_merge_patch,
     apply_patch,
 )
-from canary.sandbox.apiserver_store import SYSTEM_NAMESPACES, ObjectStore, WatchEvent
-from canary.sandbox.apiserver_table import render_table, wants_table
+from kubeemu.store import SYSTEM_NAMESPACES, ObjectStore, WatchEvent
+from kubeemu.table import render_table, wants_table
 
-__all__ = ["SandboxApiServer", "read_crd_files", "serve"]
+__all__ = ["EmulatedApiServer", "read_crd_files", "serve"]
 
-logger = logging.getLogger("canary.sandbox.apiserver")
+logger = logging.getLogger("kubeemu.server")
 
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the big mesh CRDs 10x faster
 
@@ -154,7 +154,7 @@ def _scale_view(obj: JsonDict) -> JsonDict:
     }
 
 
-class SandboxApiServer(kmock.KubernetesEmulator):
+class EmulatedApiServer(kmock.KubernetesEmulator):
     """An in-memory Kubernetes API server for the testbed, faithful enough for kopf, clients and kubectl.
 
     ``namespaces`` are created up front (besides default, kube-system,
@@ -219,7 +219,7 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         for crd in crds:
             try:
                 self.store.create(crd_type, None, {k: v for k, v in crd.items() if k != "status"})
-            except ApiError as exc:
+            except StatusError as exc:
                 if exc.code != 409:
                     raise
 
@@ -235,13 +235,13 @@ class SandboxApiServer(kmock.KubernetesEmulator):
             request = await self._parse_request(raw_request)
             self._requests.append(request)
             return await self._handle(request)
-        except ApiError as exc:
+        except StatusError as exc:
             return _json(exc.status(), exc.code)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug here must reach the client as a 500, not a dropped connection
             logger.exception("Internal error on %s %s", raw_request.method, raw_request.path)
-            return _json(ApiError(500, "InternalError", repr(exc)).status(), 500)
+            return _json(StatusError(500, "InternalError", repr(exc)).status(), 500)
 
     async def _parse_request(self, raw: aiohttp.web.BaseRequest) -> kmock.Request:
         body = await raw.read()
@@ -251,7 +251,7 @@ class SandboxApiServer(kmock.KubernetesEmulator):
             try:
                 data = yaml.safe_load(text) if "yaml" in raw.content_type else json.loads(text)
             except (ValueError, yaml.YAMLError):
-                raise ApiError.bad_request("the request body is not valid JSON") from None
+                raise StatusError.bad_request("the request body is not valid JSON") from None
         route = _parse_path(raw.path)
         params = dict(raw.query)
         action = None
@@ -297,19 +297,19 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         if route is None:
             return self._serve_other(path, method)
         if method != "GET" and route.plural is None:
-            raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
+            raise StatusError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
         if route.version is None:
             return _json(api_group(self.store, route.group))
         if route.plural is None:
             return _json(api_resources(self.store, route.group, route.version))
         rt = self.store.resolve(route.group, route.version, route.plural)
         if route.namespace is not None and not rt.namespaced:
-            raise ApiError.no_resource()
+            raise StatusError.no_resource()
         params = request.params
         dry_run = params.get("dryRun") == "All"
         name, sub = route.name, route.subresource
         if sub is not None and sub not in rt.subresources:
-            raise ApiError.no_resource()
+            raise StatusError.no_resource()
         if method == "GET":
             if route.watch or params.get("watch") in ("true", "1"):
                 return await self._watch_response(request, rt, route.namespace, name)
@@ -344,7 +344,7 @@ class SandboxApiServer(kmock.KubernetesEmulator):
                 }
             )
         if name is None:
-            raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
+            raise StatusError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
         if method == "DELETE":
             options = request.data if isinstance(request.data, dict) else {}
             if "propagationPolicy" in params:
@@ -359,7 +359,7 @@ class SandboxApiServer(kmock.KubernetesEmulator):
             if content_type == APPLY_PATCH:
                 return self._apply(request, rt, route.namespace, name, sub, dry_run)
             if content_type not in PATCH_TYPES or (rt.custom and content_type == STRATEGIC_MERGE_PATCH):
-                raise ApiError(
+                raise StatusError(
                     415,
                     "UnsupportedMediaType",
                     f"the body of the request was in an unknown format - accepted media types "
@@ -370,7 +370,7 @@ class SandboxApiServer(kmock.KubernetesEmulator):
                     rt, route.namespace, name, content_type, request.data, subresource=sub, dry_run=dry_run
                 )
             )
-        raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
+        raise StatusError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
 
     def _apply(
         self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str, sub: str | None, dry_run: bool
@@ -382,10 +382,10 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         """
         body = request.data
         if not isinstance(body, dict):
-            raise ApiError.bad_request("the applied configuration must be an object")
+            raise StatusError.bad_request("the applied configuration must be an object")
         try:
             self.store.get(rt, namespace, name)
-        except ApiError as exc:
+        except StatusError as exc:
             if exc.code != 404 or sub is not None:
                 raise
             body = apply_merge_patch(body, {"metadata": {"name": name}})
@@ -405,11 +405,11 @@ class SandboxApiServer(kmock.KubernetesEmulator):
             try:
                 wanted = apply_patch(current, content_type, request.data)
             except (PatchError, ValueError) as exc:
-                raise ApiError.invalid(rt, name, f"the patch cannot be applied: {exc}") from None
+                raise StatusError.invalid(rt, name, f"the patch cannot be applied: {exc}") from None
             rv = None
         replicas = (wanted.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
-            raise ApiError.invalid(rt, name, "spec.replicas: Invalid value: must be a non-negative integer")
+            raise StatusError.invalid(rt, name, "spec.replicas: Invalid value: must be a non-negative integer")
         patch: JsonDict = {"spec": {"replicas": replicas}}
         if rv:
             patch["metadata"] = {"resourceVersion": rv}
@@ -418,7 +418,7 @@ class SandboxApiServer(kmock.KubernetesEmulator):
 
     def _serve_other(self, path: str, method: str) -> aiohttp.web.StreamResponse:
         if method != "GET":
-            raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
+            raise StatusError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
         if path in ("/healthz", "/livez", "/readyz"):
             return aiohttp.web.Response(text="ok")
         if path == "/version":
@@ -451,7 +451,7 @@ class SandboxApiServer(kmock.KubernetesEmulator):
                 if group:
                     paths += [f"/apis/{group}"] + [f"/apis/{group}/{version}" for version in versions]
             return _json({"paths": sorted(paths)})
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        raise StatusError(404, "NotFound", "the server could not find the requested resource")
 
     # --- list & watch ----------------------------------------------------------------------------
 
@@ -466,7 +466,7 @@ class SandboxApiServer(kmock.KubernetesEmulator):
                 start = json.loads(base64.urlsafe_b64decode(token.encode()))
                 start_key = (str(start[0]), str(start[1]))
             except (ValueError, TypeError, IndexError):
-                raise ApiError(410, "Expired", "the provided continue parameter is invalid") from None
+                raise StatusError(410, "Expired", "the provided continue parameter is invalid") from None
             items = [
                 obj for obj in items if (obj["metadata"].get("namespace", ""), obj["metadata"]["name"]) > start_key
             ]
@@ -493,7 +493,7 @@ class SandboxApiServer(kmock.KubernetesEmulator):
             since = None if rv_text in ("", "0") or initial_events else int(rv_text)
             timeout = float(params.get("timeoutSeconds") or self.watch_timeout)
         except ValueError:
-            raise ApiError.bad_request("invalid resourceVersion or timeoutSeconds") from None
+            raise StatusError.bad_request("invalid resourceVersion or timeoutSeconds") from None
 
         table = wants_table(request.headers.get("Accept", ""))
         include = params.get("includeObject", "Metadata")
@@ -515,7 +515,7 @@ class SandboxApiServer(kmock.KubernetesEmulator):
         response.enable_chunked_encoding()
         try:
             initial, watcher = self.store.watch(rt, since)
-        except ApiError as exc:  # 410 Gone travels inside the stream, as the API server does it
+        except StatusError as exc:  # 410 Gone travels inside the stream, as the API server does it
             await response.prepare(raw)
             await response.write(json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n")
             await response.write_eof()
@@ -593,7 +593,7 @@ def read_crd_files(paths: Iterable[Path]) -> list[JsonDict]:
 
 
 @contextlib.asynccontextmanager
-async def serve(server: SandboxApiServer, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+async def serve(server: EmulatedApiServer, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve ``server`` over HTTP in the current event loop; yields the base URL ``http://host:port``."""
     web_server = aiohttp.web.Server(server, handler_cancellation=True)
     runner = aiohttp.web.ServerRunner(web_server, shutdown_timeout=2.0)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from canary.sandbox.apiserver_model import JsonDict, ResourceType
+from kubeemu.model import JsonDict, ResourceType
 
 __all__ = ["human_age", "jsonpath", "render_table", "wants_table"]
 

@@ -10,11 +10,11 @@ import httpx
 import kubernetes
 import pytest
 
-from canary.sandbox.apiserver import ApiServerThread, write_kubeconfig
+from kubeemu.server import ApiServerThread, write_kubeconfig
 
 # The client's config helpers are untyped: hold them as Any.
 _new_client_from_config: Any = kubernetes.config.new_client_from_config
-REFERENCE_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
 
 
 def reference_crds() -> list[Path]:

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from canary.sandbox.apiserver import ApiServerThread
-from canary.sandbox.apiserver_audit import ANONYMOUS, AUDIT_PATH, AuditKey, fetch_audit
+from kubeemu.audit import ANONYMOUS, AUDIT_PATH, AuditKey, fetch_audit
+from kubeemu.server import ApiServerThread
 
 AGENT = "audit-test/1.0"
 CONFIGMAPS = "/api/v1/namespaces/test/configmaps"

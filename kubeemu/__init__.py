@@ -1,0 +1,18 @@
+"""kubeemu: an emulated Kubernetes API server for tests and demos, served over real HTTP.
+
+A ``kmock.KubernetesEmulator`` with the gaps a controller's tests trip on
+closed: resource versions and preconditions, watches with bookmarks, CRDs
+with their OpenAPI schemas (pruning, defaults, validation), status
+subresources, merge / strategic-merge / JSON patches, server-side tables for
+kubectl, discovery, and an audit summary of who asked for what.
+
+It imports nothing of the controller (``canary``), as kopf keeps kmock apart:
+a controller is tested against it exactly as against a cluster. Modules:
+
+- :mod:`kubeemu.model`: the vocabulary (Status errors, resource types, selectors);
+- :mod:`kubeemu.patch`, :mod:`kubeemu.schema`: pure patch and schema logic;
+- :mod:`kubeemu.store`: objects, resource versions, watches;
+- :mod:`kubeemu.http`: the HTTP face (:class:`~kubeemu.http.EmulatedApiServer`);
+- :mod:`kubeemu.discovery`, :mod:`kubeemu.table`, :mod:`kubeemu.audit`: what kubectl and RBAC tests read;
+- :mod:`kubeemu.server`: running it in a thread, in a subprocess, or as ``python -m kubeemu.server``.
+"""

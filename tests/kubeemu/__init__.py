@@ -1,0 +1,1 @@
+"""Tests of the emulated Kubernetes API server (kubeemu), as clients and kopf see it."""

@@ -1,0 +1,1 @@
+"""Tests of the testbed: the mesh simulator, the Prometheus wiring, the kubelet."""
