@@ -10,8 +10,8 @@ subcommands to the ``canary`` command.
 
 from canary.gitops.convert import Conversion, ConvertedFile, convert_paths, write_conversion
 from canary.gitops.findings import Finding, Severity, to_json
-from canary.gitops.promql import promql_error
 from canary.gitops.validate import FLAGGER_MESSAGE, Report, validate_documents, validate_files, validate_paths
+from canary.providers.promql import promql_error
 
 __all__ = [
     "FLAGGER_MESSAGE",

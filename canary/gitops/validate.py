@@ -25,15 +25,15 @@ problem is a :class:`~canary.gitops.findings.Finding`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from canary.admission import FoundTemplate, metric_issues, standalone_query_problem, support_issues, webhook_issues
 from canary.gitops.documents import Document, FieldPath, FileDocuments, collect_files, read_documents
 from canary.gitops.findings import Finding, Severity, format_path
-from canary.gitops.promql import promql_error
 from canary.gitops.schema import (
     KINDS,
     enum_values,
@@ -55,15 +55,12 @@ from canary.models import (
     ObjectMeta,
     TargetReference,
     describe,
-    unsupported,
 )
 from canary.models.base import API_GROUP, GROUP_VERSION
 from canary.models.canary import IngressReference
 from canary.models.convert import FLAGGER_GROUP
 from canary.models.errors import field_path
 from canary.models.support import DEFAULT_PROVIDER
-from canary.providers.checks import template_context, template_key
-from canary.providers.templates import TemplateContext, TemplateError, check_variable_value, render_query
 
 __all__ = ["FLAGGER_MESSAGE", "Report", "validate_documents", "validate_files", "validate_paths"]
 
@@ -80,11 +77,6 @@ _EXTRA_METADATA = ("ownerReferences", "managedFields", "selfLink", "deletionGrac
 _METADATA_FIELDS = tuple(sorted({*ObjectMeta.model_fields, *_EXTRA_METADATA}))
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_VARIABLE = re.compile(r"^variables\.([A-Za-z_][A-Za-z0-9_-]*)$")
-# Values tried for template variables when a MetricTemplate is checked on its own: a label value,
-# a number and a duration (a variable may stand in any of these places).
-_PLACEHOLDER_VALUES = ("placeholder", "1", "1m")
 # Pydantic error types that only say "wrong type".
 _TYPE_ERRORS = frozenset(
     {
@@ -394,75 +386,10 @@ def _check_object(item: _Object, out: _Collector) -> None:
         out.on(item, path, "error", message)
 
 
-class _AnyVariables(Mapping[str, str]):
-    """Template variables for a MetricTemplate checked on its own: every key has the same placeholder value."""
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __getitem__(self, key: str) -> str:
-        return self.value
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
-def _standalone_query_problem(template: MetricTemplate) -> str | None:
-    """Why a Prometheus template's query cannot be rendered or parsed with placeholder values, or None."""
-    first: str | None = None
-    for value in _PLACEHOLDER_VALUES:
-        context = TemplateContext(
-            name="placeholder",
-            namespace="placeholder",
-            target="placeholder",
-            service="placeholder",
-            ingress="placeholder",
-            interval="1m",
-            variables=_AnyVariables(value),
-        )
-        try:
-            rendered = render_query(template.spec.query, context)
-        except TemplateError as error:
-            return f"cannot be rendered: {error.reason}"
-        reason = promql_error(rendered)
-        if reason is None:
-            return None
-        first = first or reason
-    return f"not valid PromQL (with the template variables filled with placeholder values): {first}"
-
-
-def _used_variables(query: str) -> list[str]:
-    names = []
-    for found in _PLACEHOLDER.finditer(query):
-        match = _VARIABLE.match(found.group(1).strip())
-        if match and match.group(1) not in names:
-            names.append(match.group(1))
-    return names
-
-
 def _unsupported(item: _Object, out: _Collector, default_provider: str) -> None:
     assert item.model is not None
-    for problem in unsupported(item.model, default_provider):
-        path = tuple(_split_path(problem.path))
-        message = problem.message
-        for lead in (f"{problem.path}: ", f"{problem.path} "):
-            if message.startswith(lead):
-                message = message[len(lead) :]
-                break
-        message = message.removeprefix("is ")
-        severity: Severity = "error" if problem.severity == "refuse" else "warning"
-        out.on(item, path, severity, message)
-
-
-def _split_path(text: str) -> Iterator[str | int]:
-    for part in re.finditer(r"([^.\[\]]+)|\[(\d+)\]", text):
-        yield int(part.group(2)) if part.group(2) is not None else part.group(1)
+    for issue in support_issues(item.model, default_provider):
+        out.on(item, issue.path, issue.level, issue.message)
 
 
 @dataclass
@@ -477,11 +404,7 @@ class _Index:
         key = id(item)
         if key not in self.template_problems:
             model = item.model
-            self.template_problems[key] = (
-                _standalone_query_problem(model)
-                if isinstance(model, MetricTemplate) and model.spec.provider.type == "prometheus"
-                else None
-            )
+            self.template_problems[key] = standalone_query_problem(model) if isinstance(model, MetricTemplate) else None
         return self.template_problems[key]
 
 
@@ -533,8 +456,9 @@ def _partial_canary(obj: dict[str, Any]) -> tuple[Canary, list[tuple[int, Canary
 
 
 def _check_canary(item: _Object, index: _Index, out: _Collector) -> None:
-    """Metric checks (templates, variables, PromQL) and alert references of one Canary.
+    """Metric checks (templates, variables, PromQL), webhook addresses and alert references of one Canary.
 
+    The rules are :mod:`canary.admission`'s, which the controller runs too.
     When the Canary as a whole is invalid, the metrics that are valid on their
     own are still checked (so one run reports everything), without rendering
     templates for this Canary (its names may be what is invalid).
@@ -545,34 +469,21 @@ def _check_canary(item: _Object, index: _Index, out: _Collector) -> None:
         metrics = list(enumerate(canary.spec.analysis.metrics))
     else:
         canary, metrics = _partial_canary(item.obj)
-    for position, metric in metrics:
-        base: FieldPath = ("spec", "analysis", "metrics", position)
-        if metric.templateRef is not None and metric.query:
-            out.on(item, (*base, "query"), "warning", "ignored: templateRef is set and wins over an inline query")
-        safe: dict[str, str] = {}
-        for key, value in (metric.templateVariables or {}).items():
-            try:
-                safe[key] = check_variable_value(f"variables.{key}", value)
-            except TemplateError as error:
-                out.on(item, (*base, "templateVariables", key), "error", f"refused, it could inject PromQL: {error}")
-                safe[key] = "placeholder"
-        kind = metric.kind()
-        if kind == "query":
-            query = metric.query or ""
-            if "{{" in query:
-                out.on(
-                    item,
-                    (*base, "query"),
-                    "error",
-                    "an inline query is run as written: template variables such as {{ namespace }} are only "
-                    "rendered in a MetricTemplate (use templateRef)",
-                )
-            else:
-                reason = promql_error(query)
-                if reason:
-                    out.on(item, (*base, "query"), "error", f"not valid PromQL: {reason}")
-        elif kind == "template":
-            _check_template_ref(item, canary, metric, position, safe, index, out, render=whole)
+
+    def lookup(key: tuple[str, str]) -> list[FoundTemplate] | None:
+        if key not in index.templates:
+            return None
+        return [
+            FoundTemplate(f"MetricTemplate {key[0]}/{key[1]} ({found.document.file})", found.model)
+            for found in index.templates[key]
+            if isinstance(found.model, MetricTemplate)  # an invalid one is reported where it is
+        ]
+
+    issues = metric_issues(
+        canary, lookup, missing="is not among the given paths", metrics=metrics, render=whole, broken_templates=False
+    )
+    for issue in [*issues, *(webhook_issues(canary) if whole else [])]:
+        out.on(item, issue.path, issue.level, issue.message)
     for position, alert in enumerate(canary.spec.analysis.alerts):
         ref = alert.providerRef
         provider_key = (ref.namespace or canary.metadata.namespace or "default", ref.name)
@@ -582,63 +493,6 @@ def _check_canary(item: _Object, index: _Index, out: _Collector) -> None:
                 ("spec", "analysis", "alerts", position, "providerRef"),
                 "warning",
                 f"AlertProvider {provider_key[0]}/{provider_key[1]} is not among the given paths",
-            )
-
-
-def _check_template_ref(
-    item: _Object,
-    canary: Canary,
-    metric: CanaryMetric,
-    position: int,
-    safe: dict[str, str],
-    index: _Index,
-    out: _Collector,
-    render: bool = True,
-) -> None:
-    base: FieldPath = ("spec", "analysis", "metrics", position)
-    key = template_key(canary, metric)
-    assert key is not None and metric.templateRef is not None
-    found = index.templates.get(key, [])
-    if not found:
-        where = "templateRef.namespace" if metric.templateRef.namespace else "the Canary's namespace"
-        out.on(
-            item,
-            (*base, "templateRef"),
-            "error",
-            f"MetricTemplate {key[0]}/{key[1]} is not among the given paths (namespace from {where})",
-        )
-        return
-    for template_item in found:
-        template = template_item.model
-        if not isinstance(template, MetricTemplate) or template.spec.provider.type != "prometheus":
-            continue  # invalid or not Prometheus: reported on the template itself
-        if index.standalone_problem(template_item):
-            continue  # the template's own query is broken: reported on the template
-        source = f"MetricTemplate {key[0]}/{key[1]} ({template_item.document.file})"
-        missing = [name for name in _used_variables(template.spec.query) if name not in safe]
-        for name in missing:
-            out.on(
-                item,
-                (*base, "templateVariables"),
-                "error",
-                f"{source} uses {{{{ variables.{name} }}}} but templateVariables has no {name!r}",
-            )
-            safe[name] = "placeholder"
-        if not render:
-            continue
-        context = replace(template_context(canary, metric), variables=safe)
-        try:
-            rendered = render_query(template.spec.query, context)
-        except TemplateError as error:
-            out.on(item, (*base, "templateRef"), "error", f"{source} cannot be rendered for this Canary: {error}")
-            continue
-        reason = promql_error(rendered)
-        if reason:
-            out.on(
-                item,
-                (*base, "templateVariables"),
-                "error",
-                f"{source} rendered with these values is not valid PromQL: {reason}",
             )
 
 

@@ -398,3 +398,23 @@ def test_alert_provider_reference_is_looked_up_among_the_paths(tmp_path: Path, m
         "c.yaml: Canary test/podinfo: spec.analysis.alerts[0].providerRef: warning: AlertProvider flagger/on-call "
         "is not among the given paths",
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("flagger-loadtester.test/", "is not an http(s) URL"),
+        ("ftp://loadtester.test/", "is not an http(s) URL"),
+        ("http:///gate", "names no host"),
+        ("http://loadtester.test:port/", "is not a URL"),
+    ],
+)
+def test_a_webhook_address_that_could_never_be_called_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, reason: str
+) -> None:
+    hooks = [{"name": "load-test", "url": url, "timeout": "5s"}]
+    findings = check(tmp_path, monkeypatch, ("canary.yaml", canary_text(analysis(webhooks=hooks))))
+    assert len(lines(findings)) == 1
+    assert lines(findings)[0].startswith(
+        f"canary.yaml: Canary test/podinfo: spec.analysis.webhooks[0].url: {url!r} {reason}"
+    )

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from canary.core import Phase
-from canary.gitops.promql import promql_error
+from canary.providers.promql import promql_error
 from canary.report.dashboards import DASHBOARDS, PHASE_CODES, main, render
 
 GRAFANA = Path(__file__).resolve().parents[3] / "deploy" / "grafana"
