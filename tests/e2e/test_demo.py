@@ -70,9 +70,8 @@ def test_demo_runs_without_prometheus_and_says_so() -> None:
 def test_a_demo_that_cannot_run_says_why_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from canary_testbed import demo
-
     from canary import cli
+    from canary_testbed import demo
     from canary_testbed.prom import PrometheusNotInstalledError
 
     def no_prometheus(**_: Any) -> int:
