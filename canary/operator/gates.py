@@ -21,7 +21,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from canary.core import Check, Phase, Plan, State, World, needs_checks, needs_pre_rollout, pending_gate
+from canary.core import (
+    ABORTABLE,
+    Check,
+    Phase,
+    Plan,
+    State,
+    World,
+    needs_checks,
+    needs_pre_rollout,
+    new_revision,
+    pending_gate,
+)
 from canary.kube.api import JsonDict
 from canary.models import Canary
 from canary.operator.webhooks import HookResult, WebhookCaller
@@ -84,12 +95,7 @@ async def open_gates(
     phase = state.phase.value or "Initializing"
     results: list[HookResult] = []
     used: set[str] = set()
-    # A revision after the first (initialization adopts the first one without a gate).
-    new_revision = (
-        world.target_hash is not None
-        and state.last_applied_spec is not None
-        and world.target_hash != state.last_applied_spec
-    )
+    new = new_revision(state, world)  # (the decision restarts the analysis: only the rollout gate matters)
 
     def gate(type_: str) -> bool:
         """True when nothing guards this gate, or a manual approval opens it (used up)."""
@@ -106,9 +112,9 @@ async def open_gates(
         return _all_ok(found)
 
     # Every new revision passes the confirm-rollout gate, also one arriving mid-rollout.
-    if (new_revision or state.phase == Phase.WAITING) and not gate("confirm-rollout"):
+    if (new or state.phase == Phase.WAITING) and not gate("confirm-rollout"):
         world = replace(world, rollout_gate_open=(await ask("confirm-rollout"))[0])
-    if state.phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.WAITING) and not new_revision:
+    if state.phase in ABORTABLE and not new:
         if manual.abort:
             used.add(ABORT)
             world = replace(world, abort_requested=True)
@@ -116,7 +122,7 @@ async def open_gates(
             found = await caller.run(canary, ["rollback"], phase, None, world.target_hash)
             results.extend(found)
             world = replace(world, abort_requested=any(r.ok for r in found))
-    if state.phase == Phase.FAILED and manual.retry and not new_revision:
+    if state.phase == Phase.FAILED and manual.retry and not new:
         used.add(RETRY)
         world = replace(world, retry_requested=True)
     if needs_pre_rollout(plan, state, world, now) and caller.has(canary, "pre-rollout"):
