@@ -19,7 +19,16 @@ from typing import Any, Final
 from analysis import SequentialJudge, Window, judge_threshold
 from canary.core import Check, JudgeSignal
 from canary.kube.api import METRIC_TEMPLATES, SECRETS, ApiError, KubeApi
-from canary.models import Canary, CanaryCheck, CanaryMetric, JudgeTemplates, MetricTemplate, primary_workload_name
+from canary.models import (
+    Canary,
+    CanaryCheck,
+    CanaryMetric,
+    JudgeStatus,
+    JudgeTemplates,
+    JudgeVerdict,
+    MetricTemplate,
+    primary_workload_name,
+)
 from canary.providers.base import Measurement, NoDataError, ProviderError, measure
 from canary.providers.builtin import LATENCY_BUCKETS, Mesh, fetch_window, judge_queries, metrics_mesh
 from canary.providers.checks import MetricPlan, ProviderPool, plan_metric, template_key
@@ -66,7 +75,7 @@ class TickChecks:
     checks: tuple[Check, ...]
     records: list[CanaryCheck]
     judge: JudgeSignal | None = None
-    judge_status: dict[str, Any] | None = None
+    judge_status: JudgeStatus | None = None
     #: Warnings for the Canary's Events, as (reason, message): e.g. the judge starting afresh.
     notices: list[tuple[str, str]] = field(default_factory=list)
 
@@ -113,19 +122,17 @@ def _duration(seconds: float) -> str:
     return f"{max(1, round(seconds * 1000))}ms"
 
 
-def _restored(canary: Canary) -> dict[str, Any] | None:
+def _restored(canary: Canary) -> JudgeStatus | None:
     """The judge's saved status when it belongs to the revision under analysis, else None."""
-    saved = canary.status.judge or {}
-    if saved.get("revision") == canary.status.lastAppliedSpec and saved.get("state"):
-        return saved
-    return None
+    saved = canary.status.judge
+    return saved if saved is not None and saved.evidence_for(canary.status.lastAppliedSpec) else None
 
 
-def judge_window(saved: dict[str, Any] | None, now: datetime, interval: float) -> float:
+def judge_window(saved: JudgeStatus | None, now: datetime, interval: float) -> float:
     """Seconds the judge's window reaches back from ``now``.
 
     Windows tile time: each starts where the last judged one ended
-    (``saved["windowEnd"]``), so no request is judged twice (its evidence would
+    (``saved.windowEnd``), so no request is judged twice (its evidence would
     count twice, and the error guarantee assumes each tick brings new requests)
     and the controller's timer, which fires a few seconds after each interval,
     leaves no gap between two ticks. (Requests whose samples reach Prometheus
@@ -140,25 +147,20 @@ def judge_window(saved: dict[str, Any] | None, now: datetime, interval: float) -
     The first window of a revision is the analysis interval, and so is
     a window whose previous end cannot be trusted: unreadable, more than
     :data:`MAX_WINDOW_INTERVALS` intervals back, or written for another tick
-    of the judge than the saved state's (``saved["windowTicks"]``: a controller
+    of the judge than the saved state's (``saved.windowTicks``: a controller
     without windows updated the state since). Raises ProviderError when ``now``
     is not after the previous end (a clock that went backwards): that tick has
     no evidence.
     """
-    saved = saved or {}
-    end = saved.get("windowEnd")
-    state = saved.get("state")
-    ticks = state.get("ticks") if isinstance(state, dict) else None
-    try:
-        previous = datetime.fromisoformat(end) if isinstance(end, str) else None
-        span = (now - previous).total_seconds() if previous is not None else None
-    except (TypeError, ValueError):  # unreadable, or without a time zone
-        span = None
-    if span is None or span > MAX_WINDOW_INTERVALS * interval or saved.get("windowTicks") != ticks:
+    saved = saved or JudgeStatus()
+    previous = saved.window_end()
+    span = (now - previous).total_seconds() if previous is not None else None
+    if span is None or span > MAX_WINDOW_INTERVALS * interval or saved.windowTicks != saved.state_ticks:
         return interval
     if span <= 0:
         raise ProviderError(
-            f"the controller's clock ({now.isoformat()}) is not after the end of the last judged window ({end})",
+            f"the controller's clock ({now.isoformat()}) is not after the end of the last judged window"
+            f" ({saved.windowEnd})",
             temporary=True,
         )
     return span
@@ -235,13 +237,13 @@ def _judge_from_status(canary: Canary, settings: dict[str, Any], digest: str) ->
     saved = _restored(canary)
     if saved is None:
         return SequentialJudge(**settings), None
-    if saved.get("settings", digest) != digest:
+    if not saved.settings_match(digest):
         return SequentialJudge(**settings), (
             "spec.analysis.judge changed during the analysis: the judge's evidence starts afresh under the new"
             " settings (a new test at level alpha)"
         )
     try:
-        return SequentialJudge.from_state(saved["state"], **settings), None
+        return SequentialJudge.from_state(saved.state, **settings), None
     except (TypeError, ValueError, KeyError) as error:
         return SequentialJudge(**settings), (
             f"status.judge.state cannot be read under the current settings ({error}): the judge's evidence"
@@ -291,7 +293,7 @@ async def _template_window(
     return Window(requests=requests, errors=min(errors, requests), latency=None)
 
 
-def _no_evidence(canary: Canary, error: Exception) -> tuple[JudgeSignal, dict[str, Any] | None, CanaryCheck]:
+def _no_evidence(canary: Canary, error: Exception) -> tuple[JudgeSignal, JudgeStatus | None, CanaryCheck]:
     """A judge tick that could not measure: no decision, the saved status kept, an errored check record."""
     reason = f"judge: no evidence this tick: {error}"
     record = CanaryCheck(name="judge", outcome="error", reason=reason)
@@ -300,7 +302,7 @@ def _no_evidence(canary: Canary, error: Exception) -> tuple[JudgeSignal, dict[st
 
 async def _run_judge(
     canary: Canary, tick: TickContext
-) -> tuple[JudgeSignal | None, dict[str, Any] | None, CanaryCheck | None, str | None]:
+) -> tuple[JudgeSignal | None, JudgeStatus | None, CanaryCheck | None, str | None]:
     """One tick of the judge: its signal, its status, its check record, and why it started afresh (if so)."""
     spec = canary.spec.analysis.judge
     if spec is None:
@@ -336,14 +338,14 @@ async def _run_judge(
         return *_no_evidence(canary, error), None
     verdict = judge.update(canary=canary_w, primary=primary_w)
     state = judge.state()
-    status = {
-        "revision": canary.status.lastAppliedSpec,
-        "settings": digest,
-        "state": state,
-        "verdict": verdict.to_dict(),
-        "windowEnd": now.isoformat(timespec="milliseconds"),
-        "windowTicks": state["ticks"],
-    }
+    status = JudgeStatus(
+        revision=canary.status.lastAppliedSpec,
+        settings=digest,
+        state=state,
+        verdict=JudgeVerdict.model_validate(verdict.to_dict()),
+        windowEnd=now.isoformat(timespec="milliseconds"),
+        windowTicks=state["ticks"],
+    )
     outcome = verdict.outcome
     record = CanaryCheck(
         name="judge",

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from canary.core import Phase
-from canary.models import judge_verdict
+from canary.models import JudgeStatus
 
 __all__ = ["Recorder", "serve_metrics"]
 
@@ -106,7 +106,7 @@ class Recorder:
         failed_checks: int,
         seconds: float,
         checks: Iterable[dict[str, Any]] = (),
-        judge: dict[str, Any] | None = None,
+        judge: JudgeStatus | None = None,
     ) -> None:
         """Record one tick's outcome for one Canary.
 
@@ -142,10 +142,9 @@ class Recorder:
             for bound in ("min", "max"):
                 if check.get(bound) is not None:
                     put(self.metric_bound, (name, namespace, metric, bound), float(check[bound]))
-        for verdict in judge_verdict(judge).get("metrics", []):
-            metric = str(verdict.get("name"))
-            for gauge, field in ((self.evidence, "evidence"), (self.evidence_threshold, "threshold")):
-                value = _number(verdict.get(field))
+        for verdict in judge.verdict.metrics if judge is not None and judge.verdict is not None else ():
+            metric = str(verdict.name)
+            for gauge, value in ((self.evidence, verdict.evidence), (self.evidence_threshold, verdict.threshold)):
                 if value is not None:
                     put(gauge, (name, namespace, metric), value)
         # Both counters exist from the first tick at 0, so increase() sees the first promotion too.
@@ -200,13 +199,3 @@ async def serve_metrics(
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
-
-
-def _number(value: Any) -> float | None:
-    """A gauge's value from a status field (numbers, or "inf" for infinities), None if it is none."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None

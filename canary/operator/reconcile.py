@@ -45,7 +45,7 @@ from canary.kube.workloads import (
     selector_label,
     template_hash,
 )
-from canary.models import Canary, CanaryCheck, describe, judge_verdict, unsupported
+from canary.models import Canary, CanaryCheck, describe, unsupported
 from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
 from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates, rollout_hook_checks
@@ -280,7 +280,7 @@ class Reconciler:
             phase,
             decision.state.canary_weight,
             measured.records if measured else (),
-            judge_verdict(measured.judge_status) if measured and measured.judge_status else None,
+            measured.judge_status if measured else None,
         )
         ended = decision.state.phase in (Phase.SUCCEEDED, Phase.FAILED) and decision.state.phase != state.phase
         if ended and state.phase != Phase.INITIALIZING:
@@ -395,12 +395,12 @@ class Reconciler:
                 }
             )
         fresh_start = state.phase == Phase.PROGRESSING and state.canary_weight == 0 and state.iterations == 0
-        if fresh_start and status_body.get("judge"):
+        if fresh_start and canary.status.judge is not None and canary.status.judge.recorded:
             patch["judge"] = None  # a new or retried analysis starts from no evidence (merge patch: delete)
         if measured is not None:
             patch["checks"] = [c.model_dump(mode="json", exclude_none=True) for c in measured.records]
             if measured.judge_status is not None:
-                patch["judge"] = measured.judge_status
+                patch["judge"] = measured.judge_status.model_dump(mode="json")
         if patch:
             await self._patch_status(body, patch)
 

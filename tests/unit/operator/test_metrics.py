@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from prometheus_client.exposition import generate_latest
 
+from canary.models import JudgeStatus
 from canary.operator.metrics import Recorder, serve_metrics
 
 
@@ -22,7 +23,7 @@ def observe(recorder: Recorder, phase: str, previous: str) -> None:
         name="podinfo", namespace="test", target="podinfo", primary="podinfo-primary", provider="istio",
         strategy="canary", phase=phase, previous_phase=previous, canary_weight=20, failed_checks=1, seconds=0.01,
         checks=[{"name": "request-success-rate", "value": 99.5, "min": 99.0}],
-        judge={"verdict": {"metrics": [{"name": "error-rate", "evidence": 3.5, "threshold": 200.0}]}},
+        judge=JudgeStatus.model_validate({"verdict": {"metrics": [{"name": "error-rate", "evidence": 3.5, "threshold": 200.0}]}}),
     )  # fmt: skip
 
 
@@ -59,14 +60,14 @@ def test_a_hand_edited_verdict_in_status_exports_what_it_can_and_never_raises() 
         recorder.observe(
             name="podinfo", namespace="test", target="podinfo", primary="podinfo-primary", provider="istio",
             strategy="canary", phase="Progressing", previous_phase="Progressing", canary_weight=20, failed_checks=0,
-            seconds=0.01, checks=[], judge=judge,
+            seconds=0.01, checks=[], judge=JudgeStatus.model_validate(judge),
         )  # fmt: skip
     recorder.observe(
         name="podinfo", namespace="test", target="podinfo", primary="podinfo-primary", provider="istio",
         strategy="canary", phase="Progressing", previous_phase="Progressing", canary_weight=20, failed_checks=0,
         seconds=0.01, checks=[],
-        judge={"verdict": {"metrics": ["junk", {"name": "latency", "evidence": "lots", "threshold": "inf"},
-                                       {"name": "error-rate", "evidence": 2.5, "threshold": 200.0}]}},
+        judge=JudgeStatus.model_validate({"verdict": {"metrics": ["junk", {"name": "latency", "evidence": "lots", "threshold": "inf"},
+                                       {"name": "error-rate", "evidence": 2.5, "threshold": 200.0}]}}),
     )  # fmt: skip
     assert recorder.evidence.labels("podinfo", "test", "error-rate")._value.get() == 2.5
     assert recorder.evidence_threshold.labels("podinfo", "test", "latency")._value.get() == float("inf")
@@ -81,7 +82,7 @@ def test_series_of_what_is_gone_are_removed_and_forget_removes_them_all() -> Non
         recorder.observe(
             name="podinfo", namespace="test", target=target, primary=f"{target}-primary", provider="istio",
             strategy="canary", phase="Progressing", previous_phase="Progressing", canary_weight=20, failed_checks=0,
-            seconds=0.01, checks=checks, judge=judge,
+            seconds=0.01, checks=checks, judge=JudgeStatus.model_validate(judge) if judge is not None else None,
         )  # fmt: skip
         return generate_latest(recorder.registry).decode()
 
