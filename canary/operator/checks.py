@@ -1,8 +1,13 @@
-"""One analysis tick's measurements: the metric checks and the statistical judge.
+"""One analysis tick's measurements: the metric checks, the statistical judge and the rollout hooks.
 
 Reading a metric can fail (no data, Prometheus down, a broken template): that
 is data, recorded as an errored check with its reason, never an exception
 that skips the tick, and an errored check never passes.
+
+Each check is one :class:`~canary.models.CanaryCheck` record from the moment
+it is measured: status, chat alerts and ``/metrics`` show the records, and
+the core's :class:`~canary.core.Check` is read off the records that decide
+(:func:`core_check`), so the two cannot tell different stories.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import hashlib
 import json
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -29,6 +34,7 @@ from canary.models import (
     MetricTemplate,
     primary_workload_name,
 )
+from canary.operator.webhooks import HookResult, WebhookCaller
 from canary.providers.base import Measurement, NoDataError, ProviderError, measure
 from canary.providers.builtin import LATENCY_BUCKETS, Mesh, fetch_window, judge_queries, metrics_mesh
 from canary.providers.checks import MetricPlan, ProviderPool, plan_metric, template_key
@@ -40,6 +46,7 @@ __all__ = [
     "MAX_WINDOW_INTERVALS",
     "TickChecks",
     "TickContext",
+    "core_check",
     "judge_settings",
     "judge_window",
     "run_checks",
@@ -57,7 +64,8 @@ class TickContext:
 
     The Kubernetes API (MetricTemplates, Secrets), the pool of metric backends,
     the controller's default mesh and Prometheus address, the Canary's analysis
-    interval (seconds) and the tick's instant.
+    interval (seconds) and the tick's instant; the webhook caller, and the
+    phase and revision the rollout hooks are told.
     """
 
     api: KubeApi
@@ -66,18 +74,34 @@ class TickContext:
     default_address: str | None
     interval: float
     now: datetime
+    hooks: WebhookCaller
+    phase: str
+    revision: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class TickChecks:
-    """What one analysis tick measured: core checks, their status records, and the judge."""
+    """What one analysis tick measured: every check's record, the ones that decide, and the judge.
 
+    ``records`` are in the order status shows them: the metrics, the judge,
+    the rollout hooks. ``checks`` are the deciding ones as the core reads
+    them: every metric and hook, and the judge only when it decides and had
+    no evidence (its verdict decides through ``judge`` otherwise).
+    """
+
+    records: tuple[CanaryCheck, ...]
     checks: tuple[Check, ...]
-    records: list[CanaryCheck]
     judge: JudgeSignal | None = None
     judge_status: JudgeStatus | None = None
+    #: The rollout hooks' answers (a failed one is also a chat alert).
+    hooks: tuple[HookResult, ...] = ()
     #: Warnings for the Canary's Events, as (reason, message): e.g. the judge starting afresh.
-    notices: list[tuple[str, str]] = field(default_factory=list)
+    notices: tuple[tuple[str, str], ...] = ()
+
+
+def core_check(record: CanaryCheck) -> Check:
+    """The core's view of one check record: passed or not, and why."""
+    return Check(record.name, record.outcome == "pass", record.reason)
 
 
 async def _secret_credentials(api: KubeApi, namespace: str, name: str) -> dict[str, str]:
@@ -355,43 +379,47 @@ async def _run_judge(
     return JudgeSignal(outcome, verdict.reason, decides=not spec.dryRun), status, record, restart
 
 
-async def run_checks(canary: Canary, tick: TickContext) -> TickChecks:
-    """Measure every metric of the analysis and feed the judge, for one tick."""
-    checks: list[Check] = []
-    records: list[CanaryCheck] = []
-    for metric in canary.spec.analysis.metrics:
-        measurement = await _measure_metric(canary, metric, tick)
-        low, high = metric.bounds()
-        unit = _UNITS.get(metric.name, "")
-        value = measurement.value
-        if value is None:
-            reason = measurement.reason
-            checks.append(Check(metric.name, False, reason))
-            records.append(
-                CanaryCheck(name=metric.name, min=low, max=high, unit=unit or None, outcome="error", reason=reason)
-            )
-            continue
-        verdict = judge_threshold(metric.name, value, low, high, unit)
-        ok = verdict.outcome == "pass"
-        checks.append(Check(metric.name, ok, verdict.reason))
-        shown = value if math.isfinite(value) else None
-        records.append(
-            CanaryCheck(
-                name=metric.name,
-                value=shown,
-                min=low,
-                max=high,
-                unit=unit or None,
-                outcome="pass" if ok else "fail",
-                reason=verdict.reason,
-            )
+def _metric_record(metric: CanaryMetric, measurement: Measurement) -> CanaryCheck:
+    """One metric check against its thresholdRange (an unreadable metric is an errored check)."""
+    low, high = metric.bounds()
+    unit = _UNITS.get(metric.name, "")
+    value = measurement.value
+    if value is None:
+        return CanaryCheck(
+            name=metric.name, min=low, max=high, unit=unit or None, outcome="error", reason=measurement.reason
         )
+    verdict = judge_threshold(metric.name, value, low, high, unit)
+    return CanaryCheck(
+        name=metric.name,
+        value=value if math.isfinite(value) else None,
+        min=low,
+        max=high,
+        unit=unit or None,
+        outcome="pass" if verdict.outcome == "pass" else "fail",
+        reason=verdict.reason,
+    )
+
+
+def _hook_record(result: HookResult) -> CanaryCheck:
+    """A rollout hook's answer as a check (a failure is a failed check, as in Flagger)."""
+    return CanaryCheck(name=f"webhook {result.name}", outcome="pass" if result.ok else "fail", reason=result.reason)
+
+
+async def run_checks(canary: Canary, tick: TickContext) -> TickChecks:
+    """Measure every metric of the analysis, feed the judge and call the rollout hooks, for one tick."""
+    metrics = [_metric_record(m, await _measure_metric(canary, m, tick)) for m in canary.spec.analysis.metrics]
     signal, judge_status, judge_record, restart = await _run_judge(canary, tick)
-    if judge_record is not None:
-        records.append(judge_record)
-        judge = canary.spec.analysis.judge
-        if judge_record.outcome == "error" and judge is not None and not judge.dryRun:
-            # No evidence is no pass: a deciding judge without data fails the check, like a metric would.
-            checks.append(Check("judge", False, judge_record.reason))
-    notices = [("JudgeRestarted", restart)] if restart else []
-    return TickChecks(tuple(checks), records, signal, judge_status, notices)
+    hooks = tuple(await tick.hooks.run(canary, ["rollout"], tick.phase, None, tick.revision))
+    judged = [judge_record] if judge_record is not None else []
+    spec = canary.spec.analysis.judge
+    # No evidence is no pass: a deciding judge without data fails the check, like a metric would.
+    deciding = [r for r in judged if r.outcome == "error" and spec is not None and not spec.dryRun]
+    hook_records = [_hook_record(r) for r in hooks]
+    return TickChecks(
+        records=(*metrics, *judged, *hook_records),
+        checks=tuple(core_check(r) for r in (*metrics, *deciding, *hook_records)),
+        judge=signal,
+        judge_status=judge_status,
+        hooks=hooks,
+        notices=(("JudgeRestarted", restart),) if restart else (),
+    )

@@ -37,7 +37,7 @@ from canary.kube.api import JsonDict
 from canary.models import Canary
 from canary.operator.webhooks import HookResult, WebhookCaller
 
-__all__ = ["ABORT", "APPROVE", "RETRY", "SUSPEND", "GateOutcome", "Manual", "open_gates", "rollout_hook_checks"]
+__all__ = ["ABORT", "APPROVE", "RETRY", "SUSPEND", "GateOutcome", "Manual", "open_gates"]
 
 APPROVE = "canary.dev/approve"
 ABORT = "canary.dev/abort"
@@ -136,11 +136,3 @@ async def open_gates(
         if (kind == "promotion" or plan.promote_on_pass) and not gate("confirm-promotion"):
             world = replace(world, promotion_gate_open=(await ask("confirm-promotion"))[0])
     return GateOutcome(world, tuple(results), frozenset(used))
-
-
-async def rollout_hook_checks(
-    caller: WebhookCaller, canary: Canary, phase: str, revision: str | None = None
-) -> tuple[tuple[Check, ...], tuple[HookResult, ...]]:
-    """The ``rollout`` hooks, run at every analysis tick, as checks (a failure is a failed check)."""
-    found = await caller.run(canary, ["rollout"], phase, None, revision)
-    return tuple(Check(f"webhook {r.name}", r.ok, r.reason) for r in found), tuple(found)

@@ -8,7 +8,7 @@ the phase as a label, failed checks, and the judge's evidence per metric.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from canary.core import Phase
-from canary.models import JudgeStatus
+from canary.models import CanaryCheck, JudgeStatus
 
 __all__ = ["Recorder", "serve_metrics"]
 
@@ -105,7 +105,7 @@ class Recorder:
         canary_weight: int,
         failed_checks: int,
         seconds: float,
-        checks: Iterable[dict[str, Any]] = (),
+        checks: Sequence[CanaryCheck] = (),
         judge: JudgeStatus | None = None,
     ) -> None:
         """Record one tick's outcome for one Canary.
@@ -134,14 +134,12 @@ class Recorder:
         put(self.weight, (primary, namespace), 100 - canary_weight)
         put(self.failed_checks, (name, namespace), failed_checks)
         put(self.duration, (name, namespace)).observe(seconds)
-        measured = list(checks)
-        for check in measured:
-            metric = str(check.get("name"))
-            if check.get("value") is not None:
-                put(self.metric_value, (name, namespace, metric), float(check["value"]))
-            for bound in ("min", "max"):
-                if check.get(bound) is not None:
-                    put(self.metric_bound, (name, namespace, metric, bound), float(check[bound]))
+        for check in checks:
+            if check.value is not None:
+                put(self.metric_value, (name, namespace, check.name), check.value)
+            for bound, limit in (("min", check.min), ("max", check.max)):
+                if limit is not None:
+                    put(self.metric_bound, (name, namespace, check.name, bound), limit)
         for verdict in judge.verdict.metrics if judge is not None and judge.verdict is not None else ():
             metric = str(verdict.name)
             for gauge, value in ((self.evidence, verdict.evidence), (self.evidence_threshold, verdict.threshold)):
@@ -157,7 +155,7 @@ class Recorder:
                 failures.inc()
         # what this tick did not set is gone, except measurements on a tick that measured nothing and the counters
         kept: set[Any] = {self.successes, self.failures}
-        if not measured:
+        if not checks:
             kept |= {self.metric_value, self.metric_bound}
         if judge is None:
             kept |= {self.evidence, self.evidence_threshold}

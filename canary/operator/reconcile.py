@@ -45,10 +45,10 @@ from canary.kube.workloads import (
     selector_label,
     template_hash,
 )
-from canary.models import Canary, CanaryCheck, describe, unsupported
+from canary.models import Canary, describe, unsupported
 from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
-from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates, rollout_hook_checks
+from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates
 from canary.operator.metrics import Recorder
 from canary.operator.ownership import PrimaryClaim, describe_owner, owner_reference, primary_claim, primary_taken
 from canary.operator.status import PROMOTED, condition, conditions_differ, iso, plan_from, state_from, well_formed
@@ -220,15 +220,11 @@ class Reconciler:
         if needs_checks(plan, state, world, now):
             settings = self.settings
             tick = TickContext(
-                self.api, self.pool, settings.default_provider, settings.prometheus_url, plan.interval, now
-            )
+                self.api, self.pool, settings.default_provider, settings.prometheus_url, plan.interval, now,
+                self.hooks, state.phase.value, world.target_hash,
+            )  # fmt: skip
             measured = await run_checks(canary, tick)
-            hooks, rollout_results = await rollout_hook_checks(self.hooks, canary, state.phase.value, world.target_hash)
-            hook_results += rollout_results
-            measured.checks = measured.checks + hooks
-            measured.records.extend(
-                CanaryCheck(name=c.name, outcome="pass" if c.ok else "fail", reason=c.reason) for c in hooks
-            )
+            hook_results += measured.hooks
             world = replace(world, checks=measured.checks, judge=measured.judge)
         decision = decide(plan, state, world, now)
         await self._persist(body, canary, decision, measured, not_yet, now)
@@ -326,7 +322,7 @@ class Reconciler:
             canary_weight=decision.state.canary_weight,
             failed_checks=decision.state.failed_checks,
             seconds=time.monotonic() - started,
-            checks=[c.model_dump(mode="json") for c in measured.records] if measured else (),
+            checks=measured.records if measured else (),
             judge=measured.judge_status if measured else None,
         )
 

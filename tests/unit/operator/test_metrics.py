@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from prometheus_client.exposition import generate_latest
 
-from canary.models import JudgeStatus
+from canary.models import CanaryCheck, JudgeStatus
 from canary.operator.metrics import Recorder, serve_metrics
 
 
@@ -22,7 +22,7 @@ def observe(recorder: Recorder, phase: str, previous: str) -> None:
     recorder.observe(
         name="podinfo", namespace="test", target="podinfo", primary="podinfo-primary", provider="istio",
         strategy="canary", phase=phase, previous_phase=previous, canary_weight=20, failed_checks=1, seconds=0.01,
-        checks=[{"name": "request-success-rate", "value": 99.5, "min": 99.0}],
+        checks=[CanaryCheck(name="request-success-rate", value=99.5, min=99.0, outcome="pass", reason="ok")],
         judge=JudgeStatus.model_validate({"verdict": {"metrics": [{"name": "error-rate", "evidence": 3.5, "threshold": 200.0}]}}),
     )  # fmt: skip
 
@@ -76,9 +76,7 @@ def test_a_hand_edited_verdict_in_status_exports_what_it_can_and_never_raises() 
 def test_series_of_what_is_gone_are_removed_and_forget_removes_them_all() -> None:
     recorder = Recorder()
 
-    def tick(
-        target: str = "podinfo", checks: tuple[dict[str, Any], ...] = (), judge: dict[str, Any] | None = None
-    ) -> str:
+    def tick(target: str = "podinfo", checks: tuple[CanaryCheck, ...] = (), judge: dict[str, Any] | None = None) -> str:
         recorder.observe(
             name="podinfo", namespace="test", target=target, primary=f"{target}-primary", provider="istio",
             strategy="canary", phase="Progressing", previous_phase="Progressing", canary_weight=20, failed_checks=0,
@@ -86,7 +84,10 @@ def test_series_of_what_is_gone_are_removed_and_forget_removes_them_all() -> Non
         )  # fmt: skip
         return generate_latest(recorder.registry).decode()
 
-    both = ({"name": "request-success-rate", "value": 99.5, "min": 99.0}, {"name": "latency", "value": 80.0})
+    both = (
+        CanaryCheck(name="request-success-rate", value=99.5, min=99.0, outcome="pass", reason="ok"),
+        CanaryCheck(name="latency", value=80.0, outcome="pass", reason="ok"),
+    )
     verdict = {"verdict": {"metrics": [{"name": "error-rate", "evidence": 2.0, "threshold": 200.0}]}}
     text = tick(checks=both, judge=verdict)
     assert 'metric="latency"' in text and 'canary_judge_threshold{metric="error-rate"' in text
