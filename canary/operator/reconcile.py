@@ -51,7 +51,7 @@ from canary.operator.checks import TickChecks, TickContext, run_checks
 from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates
 from canary.operator.metrics import Recorder
 from canary.operator.ownership import PrimaryClaim, describe_owner, owner_reference, primary_claim, primary_taken
-from canary.operator.status import PROMOTED, condition, conditions_differ, iso, plan_from, state_from, well_formed
+from canary.operator.status import iso, plan_from, refusal, state_from, tick_status
 from canary.operator.webhooks import WebhookCaller
 from canary.providers.checks import ProviderPool
 from canary.routers.base import Router, RoutingError
@@ -151,13 +151,10 @@ class Reconciler:
     async def _refuse(self, body: JsonDict, reason: str, lines: list[str]) -> None:
         """Report an invalid or unsupported Canary once: a condition and a Warning Event."""
         message = "; ".join(lines)
-        status = body.get("status") or {}
-        old = next((c for c in well_formed(status.get("conditions")) if c.get("type") == "Valid"), None)
-        if old is not None and old.get("status") == "False" and old.get("message") == message:
+        patch = refusal((body.get("status") or {}).get("conditions"), reason, message, self.clock())
+        if patch is None:
             return
-        now = self.clock()
-        conditions = condition(status.get("conditions"), "Valid", "False", reason, message, now)
-        await self._patch_status(body, {"conditions": conditions, "message": message})
+        await self._patch_status(body, patch)
         await self._event(body, "Warning", reason, message)
 
     # ------------------------------------------------------------------ the tick
@@ -362,41 +359,7 @@ class Reconciler:
         not_yet: list[str],
         now: datetime,
     ) -> None:
-        status_body: JsonDict = body.get("status") or {}
-        state = decision.state
-        patch: dict[str, Any] = {}
-        conditions = well_formed(status_body.get("conditions"))
-        promoted = PROMOTED.get(state.phase)
-        if promoted is not None:
-            conditions = condition(conditions, "Promoted", promoted[0], promoted[1], state.message, now)
-        conditions = condition(conditions, "Valid", "True", "Valid", "the spec is valid", now)
-        if not_yet:
-            conditions = condition(conditions, "Supported", "False", "NotSupportedYet", "; ".join(not_yet), now)
-        else:
-            conditions = condition(conditions, "Supported", "True", "Supported", "every field in use is supported", now)
-        if decision.changed or measured is not None or conditions_differ(status_body.get("conditions"), conditions):
-            patch.update(
-                {
-                    "phase": state.phase.value,
-                    "canaryWeight": state.canary_weight,
-                    "failedChecks": state.failed_checks,
-                    "iterations": state.iterations,
-                    "lastAppliedSpec": state.last_applied_spec,
-                    "lastPromotedSpec": state.last_promoted_spec,
-                    "lastTransitionTime": iso(state.last_transition_time),
-                    "lastAnalysisTime": iso(state.last_analysis_time),
-                    "message": state.message,
-                    "observedGeneration": canary.metadata.generation,
-                    "conditions": conditions,
-                }
-            )
-        fresh_start = state.phase == Phase.PROGRESSING and state.canary_weight == 0 and state.iterations == 0
-        if fresh_start and canary.status.judge is not None and canary.status.judge.recorded:
-            patch["judge"] = None  # a new or retried analysis starts from no evidence (merge patch: delete)
-        if measured is not None:
-            patch["checks"] = [c.model_dump(mode="json", exclude_none=True) for c in measured.records]
-            if measured.judge_status is not None:
-                patch["judge"] = measured.judge_status.model_dump(mode="json")
+        patch = tick_status(canary, decision, measured, not_yet, now)
         if patch:
             await self._patch_status(body, patch)
 
