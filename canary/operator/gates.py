@@ -33,7 +33,6 @@ from canary.core import (
     new_revision,
     pending_gate,
 )
-from canary.kube.api import JsonDict
 from canary.models import Canary
 from canary.operator.webhooks import HookResult, WebhookCaller
 
@@ -48,7 +47,7 @@ SUSPEND = "canary.dev/suspend"
 _NO = frozenset({"", "false", "no", "n", "off", "0", "none", "null"})
 
 
-def _requested(annotations: JsonDict, key: str) -> bool:
+def _requested(annotations: dict[str, str], key: str) -> bool:
     """Whether an on/off annotation is present and not a "no"."""
     return key in annotations and str(annotations[key]).strip().lower() not in _NO
 
@@ -63,9 +62,9 @@ class Manual:
     suspend: bool = False
 
     @classmethod
-    def read(cls, body: JsonDict, revision: str | None) -> Manual:
+    def read(cls, canary: Canary, revision: str | None) -> Manual:
         """Parse the annotations; an approval for another revision does not count."""
-        annotations = body.get("metadata", {}).get("annotations") or {}
+        annotations = canary.metadata.annotations or {}
         return cls(
             approve=revision is not None and annotations.get(APPROVE) == revision,
             abort=_requested(annotations, ABORT),

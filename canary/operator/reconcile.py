@@ -50,8 +50,15 @@ from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
 from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates
 from canary.operator.metrics import Recorder
-from canary.operator.ownership import PrimaryClaim, describe_owner, owner_reference, primary_claim, primary_taken
-from canary.operator.status import iso, plan_from, refusal, state_from, tick_status
+from canary.operator.ownership import (
+    PrimaryClaim,
+    describe_owner,
+    object_of,
+    owner_reference,
+    primary_claim,
+    primary_taken,
+)
+from canary.operator.status import conditions_of, iso, plan_from, refusal, state_from, tick_status
 from canary.operator.webhooks import WebhookCaller
 from canary.providers.checks import ProviderPool
 from canary.routers.base import Router, RoutingError
@@ -101,61 +108,76 @@ class Reconciler:
     def _router(self, canary: Canary) -> Router:
         return self.router_factory(canary.spec.provider or self.settings.default_provider, self.api)
 
-    async def _patch_status(self, body: JsonDict, status: JsonDict) -> None:
+    async def _patch_status(self, canary: Canary, status: JsonDict) -> None:
         """Write status only if the Canary is still the one this tick read (409 otherwise).
 
         A tick on a stale body (a lagging watch) must not overwrite what a
         later tick persisted: that is how a weight could move backwards.
         """
-        meta = body["metadata"]
-        patch: JsonDict = {"status": status}
-        if meta.get("resourceVersion"):
-            patch["metadata"] = {"resourceVersion": meta["resourceVersion"]}
-        await self.api.patch(CANARIES, meta.get("namespace"), meta["name"], patch, subresource="status")
+        meta = canary.metadata
+        await self._write_status(meta.namespace, canary.name, meta.resourceVersion, status)
 
-    async def _adopt(self, body: JsonDict, canary: Canary, primary: JsonDict) -> JsonDict:
+    async def _write_status(self, namespace: str | None, name: str, version: str | None, status: JsonDict) -> None:
+        """Patch the status of the Canary ``namespace/name``, on condition that it is at ``version`` (if given)."""
+        patch: JsonDict = {"status": status}
+        if version:
+            patch["metadata"] = {"resourceVersion": version}
+        await self.api.patch(CANARIES, namespace, name, patch, subresource="status")
+
+    async def _adopt(self, canary: Canary, primary: JsonDict) -> JsonDict:
         """Make a free primary this Canary's (so the garbage collector does not remove one whose owner is gone)."""
         name = primary["metadata"]["name"]
         adopted = f"adopted Deployment {canary.namespace}/{name} (it was {describe_owner(primary)})"
         refs = primary["metadata"].get("ownerReferences") or []
         others = [r for r in refs if isinstance(r, dict) and not r.get("controller")]
-        references = {"metadata": {"ownerReferences": [*others, owner_reference(body)]}}
+        references = {"metadata": {"ownerReferences": [*others, owner_reference(canary)]}}
         try:
             primary = await self.api.patch(DEPLOYMENTS, canary.namespace, name, references)
         except ApiError as error:
             if error.temporary or error.status == 409:
                 raise
-            await self._warn_once(body, canary, "KubernetesRefused", f"the API server refused a change: {error}")
+            await self._warn_once(canary, "KubernetesRefused", f"the API server refused a change: {error}")
             return primary
-        await self._event(body, "Normal", "PrimaryAdopted", adopted)
+        await self._event(canary, "Normal", "PrimaryAdopted", adopted)
         return primary
 
-    async def _warn_once(self, body: JsonDict, canary: Canary, reason: str, message: str) -> None:
+    async def _warn_once(self, canary: Canary, reason: str, message: str) -> None:
         """A Warning Event for a problem that repeats each tick until it clears: once per distinct message."""
         key = (canary.namespace, canary.name, reason)
         if self._reported.get(key) != message:
             self._reported[key] = message
-            await self._event(body, "Warning", reason, message)
+            await self._event(canary, "Warning", reason, message)
         log.warning("%s %s/%s: %s", reason, canary.namespace, canary.name, message)
 
     def _cleared(self, canary: Canary, reason: str) -> None:
         """The problem reported under ``reason`` is gone: report it again if it comes back."""
         self._reported.pop((canary.namespace, canary.name, reason), None)
 
-    async def _event(self, body: JsonDict, type_: str, reason: str, message: str) -> None:
-        try:
-            await record_event(self.api, body, type_, reason, message, self.clock())
-        except ApiError as error:  # a side channel: never stops the rollout
-            log.warning("could not record event on %s: %s", body["metadata"].get("name"), error)
+    async def _event(self, canary: Canary, type_: str, reason: str, message: str) -> None:
+        await self._record_event(object_of(canary), type_, reason, message)
 
-    async def _refuse(self, body: JsonDict, reason: str, lines: list[str]) -> None:
-        """Report an invalid or unsupported Canary once: a condition and a Warning Event."""
+    async def _record_event(self, obj: JsonDict, type_: str, reason: str, message: str) -> None:
+        try:
+            await record_event(self.api, obj, type_, reason, message, self.clock())
+        except ApiError as error:  # a side channel: never stops the rollout
+            log.warning("could not record event on %s: %s", obj["metadata"].get("name"), error)
+
+    async def _refuse(self, canary: Canary, reason: str, lines: list[str]) -> None:
+        """Report a Canary the controller will not run, once: a condition and a Warning Event."""
         message = "; ".join(lines)
-        patch = refusal((body.get("status") or {}).get("conditions"), reason, message, self.clock())
-        if patch is None:
-            return
-        await self._patch_status(body, patch)
-        await self._event(body, "Warning", reason, message)
+        patch = refusal(conditions_of(canary), reason, message, self.clock())
+        if patch is not None:
+            await self._patch_status(canary, patch)
+            await self._event(canary, "Warning", reason, message)
+
+    async def _refuse_invalid(self, body: JsonDict, error: ValidationError) -> None:
+        """Report a Canary that does not parse, once: as :meth:`_refuse`, from the raw object (there is no model)."""
+        message = "; ".join(f"invalid Canary: {line}" for line in describe(error))
+        patch = refusal((body.get("status") or {}).get("conditions"), "InvalidSpec", message, self.clock())
+        if patch is not None:
+            meta = body["metadata"]
+            await self._write_status(meta.get("namespace"), meta["name"], meta.get("resourceVersion"), patch)
+            await self._record_event(body, "Warning", "InvalidSpec", message)
 
     # ------------------------------------------------------------------ the tick
 
@@ -165,12 +187,12 @@ class Reconciler:
         try:
             canary = Canary.from_kube(body)
         except ValidationError as error:
-            await self._refuse(body, "InvalidSpec", [f"invalid Canary: {line}" for line in describe(error)])
+            await self._refuse_invalid(body, error)
             return None
         problems = unsupported(canary, self.settings.default_provider)
         refused = [p.message for p in problems if p.severity == "refuse"]
         if refused:
-            await self._refuse(body, "Unsupported", refused)
+            await self._refuse(canary, "Unsupported", refused)
             return None
         not_yet = [p.message for p in problems if p.severity != "refuse"]
 
@@ -180,15 +202,15 @@ class Reconciler:
             try:
                 selector_label(target)
             except ValueError as error:
-                await self._refuse(body, "InvalidTarget", [str(error)])
+                await self._refuse(canary, "InvalidTarget", [str(error)])
                 return None
         primary_name = canary.primary_name()
         primary = await self.api.get(DEPLOYMENTS, namespace, primary_name)
-        claim: PrimaryClaim = primary_claim(primary, body) if primary is not None else "this"
+        claim: PrimaryClaim = primary_claim(primary, canary) if primary is not None else "this"
         taken = primary_taken(primary, claim, target) if primary is not None else None
         if taken is not None:
             await self._refuse(
-                body,
+                canary,
                 "PrimaryNotOwned",
                 [f"Deployment {namespace}/{primary_name} exists and is not this Canary's: {taken}"],
             )
@@ -202,14 +224,14 @@ class Reconciler:
             canary_ready=deployment_ready(target),
         )
         now = self.clock()
-        manual = Manual.read(body, world.target_hash)
+        manual = Manual.read(canary, world.target_hash)
         if plan.suspend or manual.suspend:
             # Flagger's suspend: nothing moves, nothing is called, no request is used up.
             decision = Decision(state)
             self._observe(canary, state, decision, None, started)
             return decision
         if primary is not None and claim == "free" and target is not None:
-            primary = await self._adopt(body, canary, primary)
+            primary = await self._adopt(canary, primary)
         gates = await open_gates(self.hooks, canary, plan, state, world, now, manual)
         world = gates.world
         hook_results = gates.results
@@ -224,27 +246,27 @@ class Reconciler:
             hook_results += measured.hooks
             world = replace(world, checks=measured.checks, judge=measured.judge)
         decision = decide(plan, state, world, now)
-        await self._persist(body, canary, decision, measured, not_yet, now)
+        await self._persist(canary, decision, measured, not_yet, now)
         # Traffic first: a rollback reaches the primary before any side channel is told.
         if target is not None:
             try:
-                await self._converge(canary, body, desired(decision.state, plan), target, primary, decision.state)
+                await self._converge(canary, desired(decision.state, plan), target, primary, decision.state)
                 self._cleared(canary, "KubernetesRefused")
             except ApiError as error:
                 if error.temporary or error.status == 409:
                     raise  # the handler retries after a delay
                 # refused for good as sent (RBAC, a quota, an admission webhook): say so on the Canary; the next
                 # tick tries again, as the state asks
-                await self._warn_once(body, canary, "KubernetesRefused", f"the API server refused a change: {error}")
-        await self._clear_used(body, canary, gates.used, decision)
+                await self._warn_once(canary, "KubernetesRefused", f"the API server refused a change: {error}")
+        await self._clear_used(canary, gates.used, decision)
         for result in gates.results:
             if not result.ok and result.type != "rollback" and decision.changed:
-                await self._event(body, "Warning", "WebhookFailed", result.reason)
+                await self._event(canary, "Warning", "WebhookFailed", result.reason)
         for event in decision.events:
-            await self._event(body, event.type, event.reason, event.message)
+            await self._event(canary, event.type, event.reason, event.message)
         for reason, message in measured.notices if measured else ():
-            await self._event(body, "Warning", reason, message)
-        self._side_channels(canary, body, state, decision, measured, now)
+            await self._event(canary, "Warning", reason, message)
+        self._side_channels(canary, state, decision, measured, now)
         # Flagger alerts on a failed test hook unless the hook says muteAlert (gates only wait: no alert).
         for result in hook_results:
             if not result.ok and not result.muted and result.type in ("pre-rollout", "rollout"):
@@ -255,7 +277,6 @@ class Reconciler:
     def _side_channels(
         self,
         canary: Canary,
-        body: JsonDict,
         state: State,
         decision: Decision,
         measured: TickChecks | None,
@@ -281,7 +302,7 @@ class Reconciler:
             async def post_rollout() -> None:
                 for result in await self.hooks.run(canary, ["post-rollout"], phase, None, revision):
                     if not result.ok:
-                        await self._event(body, "Warning", "WebhookFailed", result.reason)
+                        await self._event(canary, "Warning", "WebhookFailed", result.reason)
 
             self._background(post_rollout())
 
@@ -324,12 +345,11 @@ class Reconciler:
         )
 
     async def _alert_failed(self, canary: Canary, message: str) -> None:
-        body = {"apiVersion": canary.apiVersion, "kind": "Canary", "metadata": canary.metadata.model_dump(mode="json")}
-        await self._event(body, "Warning", "AlertFailed", f"chat notification failed: {message}")
+        await self._event(canary, "Warning", "AlertFailed", f"chat notification failed: {message}")
 
-    async def _clear_used(self, body: JsonDict, canary: Canary, used: frozenset[str], decision: Decision) -> None:
+    async def _clear_used(self, canary: Canary, used: frozenset[str], decision: Decision) -> None:
         """Remove the manual-control annotations this tick used up (or that no longer apply)."""
-        annotations = body.get("metadata", {}).get("annotations") or {}
+        annotations = canary.metadata.annotations or {}
         drop = set(used)
         settled = decision.state.phase in TERMINAL  # no rollout in flight: nothing left to abort or approve
         if ABORT in annotations and settled:
@@ -338,7 +358,7 @@ class Reconciler:
             drop.add(APPROVE)  # its revision is done, or gone
             if not settled:
                 await self._event(
-                    body, "Warning", "ApprovalIgnored",
+                    canary, "Warning", "ApprovalIgnored",
                     f"{APPROVE}: {annotations[APPROVE]!r} is not the revision under analysis"
                     f" ({decision.state.last_applied_spec}): removed; approve with that revision",
                 )  # fmt: skip
@@ -352,7 +372,6 @@ class Reconciler:
 
     async def _persist(
         self,
-        body: JsonDict,
         canary: Canary,
         decision: Decision,
         measured: TickChecks | None,
@@ -361,12 +380,11 @@ class Reconciler:
     ) -> None:
         patch = tick_status(canary, decision, measured, not_yet, now)
         if patch:
-            await self._patch_status(body, patch)
+            await self._patch_status(canary, patch)
 
     async def _converge(
         self,
         canary: Canary,
-        body: JsonDict,
         want: Desired,
         target: JsonDict,
         primary: JsonDict | None,
@@ -374,7 +392,7 @@ class Reconciler:
     ) -> None:
         namespace = canary.namespace
         if want.ensure_primary and primary is None:
-            rendered = render_primary(target, owner_reference(body))
+            rendered = render_primary(target, owner_reference(canary))
             await self.api.create(DEPLOYMENTS, namespace, rendered)
             return  # the primary must become ready before anything routes to it
         if primary is None:
@@ -389,7 +407,7 @@ class Reconciler:
             and primary_hash != target_hash
             and (first or target_hash == state.last_applied_spec)
         ):
-            rendered = render_primary(target, owner_reference(body), replicas=replica_count(primary))
+            rendered = render_primary(target, owner_reference(canary), replicas=replica_count(primary))
             rendered["metadata"]["resourceVersion"] = primary["metadata"].get("resourceVersion")
             rendered["metadata"]["labels"] = {
                 **(primary["metadata"].get("labels") or {}),
@@ -410,7 +428,7 @@ class Reconciler:
                 self._cleared(canary, "RoutingFailed")
             except RoutingError as error:
                 # Never scale anything while traffic is not where the state says it is.
-                await self._warn_once(body, canary, "RoutingFailed", error.message)
+                await self._warn_once(canary, "RoutingFailed", error.message)
                 return
         if want.canary_replicas == Replicas.UP:
             await scale(self.api, target, replica_count(primary))
@@ -440,7 +458,5 @@ class Reconciler:
         except RoutingError as error:
             # Deleting anyway would let the garbage collector remove the Services an adopted route still sends
             # traffic to: the deletion waits (the handler retries), and says why.
-            await self._warn_once(
-                body, canary, "FinalizeBlocked", f"{error.message}; the Canary is kept until that is fixed"
-            )
+            await self._warn_once(canary, "FinalizeBlocked", f"{error.message}; the Canary is kept until that is fixed")
             raise
