@@ -1,8 +1,10 @@
-"""The reconcile tick: observe -> (check) -> decide -> persist -> converge.
+"""The reconcile tick: observe -> measure -> decide -> persist -> converge -> tell.
 
 This module holds the imperative shell around :mod:`canary.core`. It knows
 nothing of kopf: :mod:`canary.operator.handlers` calls :meth:`Reconciler.tick`
-from a timer with the Canary's raw body, and tests call it directly.
+from a timer with the Canary's raw body, and tests call it directly. The
+body is parsed once, first; from there on only the :class:`~canary.models.Canary`
+model travels.
 
 Order matters for restarts. The decision is persisted first (the Canary's
 status is the only state), then the world is converged to what the persisted
@@ -22,24 +24,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from canary.core import (
-    TERMINAL,
-    Decision,
-    Desired,
-    Phase,
-    Replicas,
-    State,
-    World,
-    decide,
-    desired,
-    needs_checks,
-)
+from canary.core import TERMINAL, Decision, Phase, Plan, State, World, decide, desired, needs_checks
 from canary.kube.api import CANARIES, DEPLOYMENTS, ApiError, JsonDict, KubeApi
 from canary.kube.events import record_event
 from canary.kube.workloads import (
     TEMPLATE_HASH_ANNOTATION,
     deployment_ready,
-    render_primary,
     replica_count,
     scale,
     selector_label,
@@ -48,7 +38,8 @@ from canary.kube.workloads import (
 from canary.models import Canary, describe, unsupported
 from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
-from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates
+from canary.operator.converge import converge_primary, converge_replicas, converge_routes
+from canary.operator.gates import ABORT, APPROVE, RETRY, GateOutcome, Manual, open_gates
 from canary.operator.metrics import Recorder
 from canary.operator.ownership import (
     PrimaryClaim,
@@ -59,7 +50,7 @@ from canary.operator.ownership import (
     primary_taken,
 )
 from canary.operator.status import conditions_of, iso, plan_from, refusal, state_from, tick_status
-from canary.operator.webhooks import WebhookCaller
+from canary.operator.webhooks import HookResult, WebhookCaller
 from canary.providers.checks import ProviderPool
 from canary.routers.base import Router, RoutingError
 from canary.routers.registry import router_for
@@ -78,6 +69,36 @@ class ReconcilerSettings:
     min_interval: float = 10.0  # Flagger's floor for analysis.interval; the testbed lowers it
     metrics_timeout: float = 5.0
     alerts: DefaultAlerts | None = None  # used for Canaries that list no alerts
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a tick observed before deciding: the Canary, what it asks for, what it persisted, the workloads."""
+
+    canary: Canary
+    plan: Plan
+    state: State
+    world: World  # before the gates and checks of this tick
+    target: JsonDict | None
+    primary: JsonDict | None
+    claim: PrimaryClaim
+    manual: Manual
+    not_yet: list[str]  # the fields in use that are accepted but not supported yet
+    now: datetime
+    started: float  # monotonic, for the tick's duration
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What a tick learnt by asking: the gates' answers and, when due, the checks; the world they make."""
+
+    world: World
+    gates: GateOutcome
+    checks: TickChecks | None
+
+    def hook_results(self) -> tuple[HookResult, ...]:
+        """Every hook answer of the tick: the gates', then the rollout hooks'."""
+        return self.gates.results + (self.checks.hooks if self.checks else ())
 
 
 class Reconciler:
@@ -124,8 +145,11 @@ class Reconciler:
             patch["metadata"] = {"resourceVersion": version}
         await self.api.patch(CANARIES, namespace, name, patch, subresource="status")
 
-    async def _adopt(self, canary: Canary, primary: JsonDict) -> JsonDict:
+    async def _adopt(self, seen: _Seen) -> _Seen:
         """Make a free primary this Canary's (so the garbage collector does not remove one whose owner is gone)."""
+        canary, primary = seen.canary, seen.primary
+        if primary is None or seen.claim != "free" or seen.target is None:
+            return seen
         name = primary["metadata"]["name"]
         adopted = f"adopted Deployment {canary.namespace}/{name} (it was {describe_owner(primary)})"
         refs = primary["metadata"].get("ownerReferences") or []
@@ -137,9 +161,9 @@ class Reconciler:
             if error.temporary or error.status == 409:
                 raise
             await self._warn_once(canary, "KubernetesRefused", f"the API server refused a change: {error}")
-            return primary
+            return seen
         await self._event(canary, "Normal", "PrimaryAdopted", adopted)
-        return primary
+        return replace(seen, primary=primary)
 
     async def _warn_once(self, canary: Canary, reason: str, message: str) -> None:
         """A Warning Event for a problem that repeats each tick until it clears: once per distinct message."""
@@ -182,8 +206,47 @@ class Reconciler:
     # ------------------------------------------------------------------ the tick
 
     async def tick(self, body: JsonDict) -> Decision | None:
-        """One reconcile of one Canary; answers the decision (None when the spec is refused)."""
+        """One reconcile of one Canary; answers the decision (None when the Canary is refused)."""
+        seen = await self._observe(body)
+        if seen is None:
+            return None
+        if seen.plan.suspend or seen.manual.suspend:
+            # Flagger's suspend: nothing moves, nothing is called, no request is used up.
+            decision = Decision(seen.state)
+            self._record_metrics(seen, decision, None)
+            return decision
+        seen = await self._adopt(seen)
+        measured = await self._measure(seen)
+        decision = decide(seen.plan, seen.state, measured.world, seen.now)
+        await self._persist(seen, decision, measured.checks)
+        await self._converge(seen, decision)
+        await self._tell(seen, decision, measured)
+        self._record_metrics(seen, decision, measured.checks)
+        return decision
+
+    async def _observe(self, body: JsonDict) -> _Seen | None:
+        """Parse the Canary and read its workloads; None when the Canary is refused (and that is reported)."""
         started = time.monotonic()
+        parsed = await self._parse(body)
+        if parsed is None:
+            return None
+        canary, not_yet = parsed
+        workloads = await self._workloads(canary)
+        if workloads is None:
+            return None
+        target, primary, claim = workloads
+        world = World(
+            target_hash=template_hash(target) if target is not None else None,
+            primary_ready=deployment_ready(primary),
+            primary_hash=((primary or {}).get("metadata", {}).get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION),
+            canary_ready=deployment_ready(target),
+        )
+        plan, state = plan_from(canary, self.settings.min_interval), state_from(canary)
+        manual = Manual.read(canary, world.target_hash)
+        return _Seen(canary, plan, state, world, target, primary, claim, manual, not_yet, self.clock(), started)
+
+    async def _parse(self, body: JsonDict) -> tuple[Canary, list[str]] | None:
+        """The Canary and what of it is not supported yet; None when it is invalid or asks what we cannot do."""
         try:
             canary = Canary.from_kube(body)
         except ValidationError as error:
@@ -194,8 +257,10 @@ class Reconciler:
         if refused:
             await self._refuse(canary, "Unsupported", refused)
             return None
-        not_yet = [p.message for p in problems if p.severity != "refuse"]
+        return canary, [p.message for p in problems if p.severity != "refuse"]
 
+    async def _workloads(self, canary: Canary) -> tuple[JsonDict | None, JsonDict | None, PrimaryClaim] | None:
+        """The target, the primary and whose that is; None when either cannot be this Canary's (reported)."""
         namespace = canary.namespace
         target = await self.api.get(DEPLOYMENTS, namespace, canary.spec.targetRef.name)
         if target is not None:
@@ -209,84 +274,120 @@ class Reconciler:
         claim: PrimaryClaim = primary_claim(primary, canary) if primary is not None else "this"
         taken = primary_taken(primary, claim, target) if primary is not None else None
         if taken is not None:
-            await self._refuse(
-                canary,
-                "PrimaryNotOwned",
-                [f"Deployment {namespace}/{primary_name} exists and is not this Canary's: {taken}"],
-            )
+            message = f"Deployment {namespace}/{primary_name} exists and is not this Canary's: {taken}"
+            await self._refuse(canary, "PrimaryNotOwned", [message])
             return None
-        plan = plan_from(canary, self.settings.min_interval)
-        state = state_from(canary)
-        world = World(
-            target_hash=template_hash(target) if target is not None else None,
-            primary_ready=deployment_ready(primary),
-            primary_hash=((primary or {}).get("metadata", {}).get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION),
-            canary_ready=deployment_ready(target),
-        )
-        now = self.clock()
-        manual = Manual.read(canary, world.target_hash)
-        if plan.suspend or manual.suspend:
-            # Flagger's suspend: nothing moves, nothing is called, no request is used up.
-            decision = Decision(state)
-            self._observe(canary, state, decision, None, started)
-            return decision
-        if primary is not None and claim == "free" and target is not None:
-            primary = await self._adopt(canary, primary)
-        gates = await open_gates(self.hooks, canary, plan, state, world, now, manual)
+        return target, primary, claim
+
+    async def _measure(self, seen: _Seen) -> _Measured:
+        """Ask the gates that matter this tick, then run the checks when they are due."""
+        canary, plan, state, now = seen.canary, seen.plan, seen.state, seen.now
+        gates = await open_gates(self.hooks, canary, plan, state, seen.world, now, seen.manual)
         world = gates.world
-        hook_results = gates.results
-        measured: TickChecks | None = None
-        if needs_checks(plan, state, world, now):
-            settings = self.settings
-            tick = TickContext(
-                self.api, self.pool, settings.default_provider, settings.prometheus_url, plan.interval, now,
-                self.hooks, state.phase.value, world.target_hash,
-            )  # fmt: skip
-            measured = await run_checks(canary, tick)
-            hook_results += measured.hooks
-            world = replace(world, checks=measured.checks, judge=measured.judge)
-        decision = decide(plan, state, world, now)
-        await self._persist(canary, decision, measured, not_yet, now)
-        # Traffic first: a rollback reaches the primary before any side channel is told.
-        if target is not None:
+        if not needs_checks(plan, state, world, now):
+            return _Measured(world, gates, None)
+        settings = self.settings
+        context = TickContext(
+            api=self.api,
+            pool=self.pool,
+            default_mesh=settings.default_provider,
+            default_address=settings.prometheus_url,
+            interval=plan.interval,
+            now=now,
+            hooks=self.hooks,
+            phase=state.phase.value,
+            revision=world.target_hash,
+        )
+        checks = await run_checks(canary, context)
+        return _Measured(replace(world, checks=checks.checks, judge=checks.judge), gates, checks)
+
+    async def _persist(self, seen: _Seen, decision: Decision, measured: TickChecks | None) -> None:
+        """Write the decision to status (before anything converges to it: a restart resumes from there)."""
+        patch = tick_status(seen.canary, decision, measured, seen.not_yet, seen.now)
+        if patch:
+            await self._patch_status(seen.canary, patch)
+
+    async def _converge(self, seen: _Seen, decision: Decision) -> None:
+        """Bring the workloads and routes to what the persisted state wants; a refusal for good is reported."""
+        if seen.target is None:
+            return
+        try:
+            await self._converge_workloads(seen, decision.state)
+            self._cleared(seen.canary, "KubernetesRefused")
+        except ApiError as error:
+            if error.temporary or error.status == 409:
+                raise  # the handler retries after a delay
+            # refused for good as sent (RBAC, a quota, an admission webhook): say so on the Canary; the next
+            # tick tries again, as the state asks
+            await self._warn_once(seen.canary, "KubernetesRefused", f"the API server refused a change: {error}")
+
+    async def _converge_workloads(self, seen: _Seen, state: State) -> None:
+        """The primary, then traffic, then the canary's replicas (never scaled while traffic is elsewhere)."""
+        canary, target = seen.canary, seen.target
+        assert target is not None
+        want = desired(state, seen.plan)
+        primary = await converge_primary(self.api, canary, want, target, seen.primary, state)
+        if primary is None:
+            return
+        if want.routes is not None and deployment_ready(primary):
             try:
-                await self._converge(canary, desired(decision.state, plan), target, primary, decision.state)
-                self._cleared(canary, "KubernetesRefused")
-            except ApiError as error:
-                if error.temporary or error.status == 409:
-                    raise  # the handler retries after a delay
-                # refused for good as sent (RBAC, a quota, an admission webhook): say so on the Canary; the next
-                # tick tries again, as the state asks
-                await self._warn_once(canary, "KubernetesRefused", f"the API server refused a change: {error}")
-        await self._clear_used(canary, gates.used, decision)
-        for result in gates.results:
+                await converge_routes(self._router(canary), canary, want.routes, state)
+                self._cleared(canary, "RoutingFailed")
+            except RoutingError as error:
+                # Never scale anything while traffic is not where the state says it is.
+                await self._warn_once(canary, "RoutingFailed", error.message)
+                return
+        await converge_replicas(self.api, want, target, primary)
+
+    async def _tell(self, seen: _Seen, decision: Decision, measured: _Measured) -> None:
+        """Events for the decision and what the tick found, the used-up annotations, hooks and chat alerts.
+
+        Traffic was converged first: a rollback reaches the primary before any side channel is told.
+        """
+        canary = seen.canary
+        await self._clear_used(canary, measured.gates.used, decision)
+        for result in measured.gates.results:
             if not result.ok and result.type != "rollback" and decision.changed:
                 await self._event(canary, "Warning", "WebhookFailed", result.reason)
         for event in decision.events:
             await self._event(canary, event.type, event.reason, event.message)
-        for reason, message in measured.notices if measured else ():
+        for reason, message in measured.checks.notices if measured.checks else ():
             await self._event(canary, "Warning", reason, message)
-        self._side_channels(canary, state, decision, measured, now)
+        self._side_channels(seen, decision, measured.checks)
         # Flagger alerts on a failed test hook unless the hook says muteAlert (gates only wait: no alert).
-        for result in hook_results:
+        for result in measured.hook_results():
             if not result.ok and not result.muted and result.type in ("pre-rollout", "rollout"):
                 self.alerter.send_text(canary, decision.state, f"{result.type} webhook failed", "warn", result.reason)
-        self._observe(canary, state, decision, measured, started)
-        return decision
 
-    def _side_channels(
-        self,
-        canary: Canary,
-        state: State,
-        decision: Decision,
-        measured: TickChecks | None,
-        now: datetime,
-    ) -> None:
+    def _record_metrics(self, seen: _Seen, decision: Decision, measured: TickChecks | None) -> None:
+        """Update /metrics with the tick's outcome."""
+        if self.recorder is not None:
+            canary = seen.canary
+            self.recorder.observe(
+                name=canary.name,
+                namespace=canary.namespace,
+                target=canary.spec.targetRef.name,
+                primary=canary.primary_name(),
+                provider=canary.spec.provider or self.settings.default_provider,
+                strategy=canary.strategy(),
+                phase=decision.state.phase.value,
+                previous_phase=seen.state.phase.value,
+                canary_weight=decision.state.canary_weight,
+                failed_checks=decision.state.failed_checks,
+                seconds=time.monotonic() - seen.started,
+                checks=measured.records if measured else (),
+                judge=measured.judge_status if measured else None,
+            )
+
+    # ------------------------------------------------------------------ side channels
+
+    def _side_channels(self, seen: _Seen, decision: Decision, measured: TickChecks | None) -> None:
         """Event and post-rollout hooks and chat alerts: in the background, never delaying a decision."""
+        canary, state = seen.canary, seen.state
         phase = decision.state.phase.value
         revision = decision.state.last_applied_spec
         for event in decision.events:
-            extra = {"eventMessage": event.message, "eventType": event.type, "timestamp": iso(now) or ""}
+            extra = {"eventMessage": event.message, "eventType": event.type, "timestamp": iso(seen.now) or ""}
             self._background(self.hooks.run(canary, ["event"], phase, extra, revision))
         self.alerter.send(
             canary,
@@ -323,27 +424,6 @@ class Reconciler:
         await self.hooks.close()
         await asyncio.to_thread(self.pool.close)
 
-    def _observe(
-        self, canary: Canary, state: State, decision: Decision, measured: TickChecks | None, started: float
-    ) -> None:
-        if self.recorder is None:
-            return
-        self.recorder.observe(
-            name=canary.name,
-            namespace=canary.namespace,
-            target=canary.spec.targetRef.name,
-            primary=canary.primary_name(),
-            provider=canary.spec.provider or self.settings.default_provider,
-            strategy=canary.strategy(),
-            phase=decision.state.phase.value,
-            previous_phase=state.phase.value,
-            canary_weight=decision.state.canary_weight,
-            failed_checks=decision.state.failed_checks,
-            seconds=time.monotonic() - started,
-            checks=measured.records if measured else (),
-            judge=measured.judge_status if measured else None,
-        )
-
     async def _alert_failed(self, canary: Canary, message: str) -> None:
         await self._event(canary, "Warning", "AlertFailed", f"chat notification failed: {message}")
 
@@ -369,71 +449,6 @@ class Reconciler:
             await self.api.patch(
                 CANARIES, canary.namespace, canary.name, {"metadata": {"annotations": dict.fromkeys(drop)}}
             )
-
-    async def _persist(
-        self,
-        canary: Canary,
-        decision: Decision,
-        measured: TickChecks | None,
-        not_yet: list[str],
-        now: datetime,
-    ) -> None:
-        patch = tick_status(canary, decision, measured, not_yet, now)
-        if patch:
-            await self._patch_status(canary, patch)
-
-    async def _converge(
-        self,
-        canary: Canary,
-        want: Desired,
-        target: JsonDict,
-        primary: JsonDict | None,
-        state: State,
-    ) -> None:
-        namespace = canary.namespace
-        if want.ensure_primary and primary is None:
-            rendered = render_primary(target, owner_reference(canary))
-            await self.api.create(DEPLOYMENTS, namespace, rendered)
-            return  # the primary must become ready before anything routes to it
-        if primary is None:
-            return
-        target_hash = template_hash(target)
-        primary_hash = (primary.get("metadata", {}).get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION)
-        # Only the analysed revision is ever promoted (a change since then restarts the analysis first);
-        # initialization makes the target's template the first primary (an adopted one may run another).
-        first = state.phase in (Phase.NEW, Phase.INITIALIZING)
-        if (
-            want.primary_from_target
-            and primary_hash != target_hash
-            and (first or target_hash == state.last_applied_spec)
-        ):
-            rendered = render_primary(target, owner_reference(canary), replicas=replica_count(primary))
-            rendered["metadata"]["resourceVersion"] = primary["metadata"].get("resourceVersion")
-            rendered["metadata"]["labels"] = {
-                **(primary["metadata"].get("labels") or {}),
-                **rendered["metadata"]["labels"],
-            }
-            await self.api.replace(DEPLOYMENTS, namespace, primary["metadata"]["name"], rendered)
-        if want.routes is not None and deployment_ready(primary):
-            try:
-                router = self._router(canary)
-                try:
-                    current = await router.get_routes(canary)
-                except RoutingError:
-                    current = None  # not there yet, or not ours yet: reconcile creates or adopts it
-                if current is None or state.phase in (Phase.INITIALIZING, Phase.INITIALIZED):
-                    await router.reconcile(canary)
-                if current != want.routes:
-                    await router.set_routes(canary, want.routes)
-                self._cleared(canary, "RoutingFailed")
-            except RoutingError as error:
-                # Never scale anything while traffic is not where the state says it is.
-                await self._warn_once(canary, "RoutingFailed", error.message)
-                return
-        if want.canary_replicas == Replicas.UP:
-            await scale(self.api, target, replica_count(primary))
-        elif want.canary_replicas == Replicas.ZERO and deployment_ready(primary):
-            await scale(self.api, target, 0)
 
     async def finalize(self, body: JsonDict) -> None:
         """On deletion: give back what the routers took over.
