@@ -23,6 +23,7 @@ from datetime import datetime
 
 from canary.core import (
     ABORTABLE,
+    TERMINAL,
     Check,
     Phase,
     Plan,
@@ -36,7 +37,7 @@ from canary.core import (
 from canary.models import Canary
 from canary.operator.webhooks import HookResult, WebhookCaller
 
-__all__ = ["ABORT", "APPROVE", "RETRY", "SUSPEND", "GateOutcome", "Manual", "open_gates"]
+__all__ = ["ABORT", "APPROVE", "RETRY", "SUSPEND", "GateOutcome", "Manual", "open_gates", "spent_annotations"]
 
 APPROVE = "canary.dev/approve"
 ABORT = "canary.dev/abort"
@@ -135,3 +136,29 @@ async def open_gates(
         if (kind == "promotion" or plan.promote_on_pass) and not gate("confirm-promotion"):
             world = replace(world, promotion_gate_open=(await ask("confirm-promotion"))[0])
     return GateOutcome(world, tuple(results), frozenset(used))
+
+
+def spent_annotations(canary: Canary, used: frozenset[str], state: State) -> tuple[frozenset[str], str | None]:
+    """The manual-control annotations to remove after a tick that ends in ``state``, and why an approval was not used.
+
+    Those the tick ``used`` up, and those that no longer apply: an abort or
+    approval with no rollout in flight, an approval for a revision that is
+    not the one under analysis (answered with the reason, for a Warning), a
+    retry once the revision is no longer Failed.
+    """
+    annotations = canary.metadata.annotations or {}
+    drop = set(used)
+    ignored = None
+    settled = state.phase in TERMINAL  # no rollout in flight: nothing left to abort or approve
+    if ABORT in annotations and settled:
+        drop.add(ABORT)
+    if APPROVE in annotations and (settled or annotations[APPROVE] != state.last_applied_spec):
+        drop.add(APPROVE)  # its revision is done, or gone
+        if not settled:
+            ignored = (
+                f"{APPROVE}: {annotations[APPROVE]!r} is not the revision under analysis"
+                f" ({state.last_applied_spec}): removed; approve with that revision"
+            )
+    if RETRY in annotations and state.phase != Phase.FAILED:
+        drop.add(RETRY)
+    return frozenset(drop & set(annotations)), ignored

@@ -15,8 +15,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from canary.core import Phase
-from canary.models import CanaryCheck, JudgeStatus
+from canary.core import Decision, Phase, State
+from canary.models import Canary, CanaryCheck, JudgeStatus
+from canary.operator.checks import TickChecks
 
 __all__ = ["Recorder", "serve_metrics"]
 
@@ -90,6 +91,32 @@ class Recorder:
     def ticking(self, within: float) -> bool:
         """Healthy unless Canaries were being reconciled and the ticks stopped (a silent watch, a hung loop)."""
         return self.last_tick is None or time.monotonic() - self.last_tick <= within
+
+    def observe_tick(
+        self,
+        canary: Canary,
+        provider: str,
+        previous: State,
+        decision: Decision,
+        measured: TickChecks | None,
+        seconds: float,
+    ) -> None:
+        """Record one reconcile tick of ``canary`` (see :meth:`observe`): it started in ``previous``, took ``seconds``."""
+        self.observe(
+            name=canary.name,
+            namespace=canary.namespace,
+            target=canary.spec.targetRef.name,
+            primary=canary.primary_name(),
+            provider=provider,
+            strategy=canary.strategy(),
+            phase=decision.state.phase.value,
+            previous_phase=previous.phase.value,
+            canary_weight=decision.state.canary_weight,
+            failed_checks=decision.state.failed_checks,
+            seconds=seconds,
+            checks=measured.records if measured else (),
+            judge=measured.judge_status if measured else None,
+        )
 
     def observe(
         self,

@@ -15,49 +15,37 @@ world on its next tick, so weights never move backwards except on rollback.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import ValidationError
 
-from canary.core import TERMINAL, Decision, Phase, Plan, State, World, decide, desired, needs_checks
+from canary.core import Decision, Plan, State, World, decide, desired, needs_checks
 from canary.kube.api import CANARIES, DEPLOYMENTS, ApiError, JsonDict, KubeApi
-from canary.kube.events import record_event
 from canary.kube.workloads import (
-    TEMPLATE_HASH_ANNOTATION,
     deployment_ready,
     replica_count,
     scale,
-    selector_label,
-    template_hash,
 )
 from canary.models import Canary, describe, unsupported
 from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
 from canary.operator.converge import converge_primary, converge_replicas, converge_routes
-from canary.operator.gates import ABORT, APPROVE, RETRY, GateOutcome, Manual, open_gates
+from canary.operator.events import CanaryEvents
+from canary.operator.gates import GateOutcome, Manual, open_gates, spent_annotations
 from canary.operator.metrics import Recorder
-from canary.operator.ownership import (
-    PrimaryClaim,
-    describe_owner,
-    object_of,
-    owner_reference,
-    primary_claim,
-    primary_taken,
-)
-from canary.operator.status import conditions_of, iso, plan_from, refusal, state_from, tick_status
+from canary.operator.ownership import PrimaryClaim, describe_owner, owner_reference
+from canary.operator.sidechannels import SideChannels
+from canary.operator.status import conditions_of, plan_from, refusal, state_from, tick_status
 from canary.operator.webhooks import HookResult, WebhookCaller
+from canary.operator.workloads import Refusal, read_workloads
 from canary.providers.checks import ProviderPool
 from canary.routers.base import Router, RoutingError
 from canary.routers.registry import router_for
 
 __all__ = ["Reconciler", "ReconcilerSettings", "owner_reference"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -120,9 +108,8 @@ class Reconciler:
         self.router_factory = router_factory
         self.pool = ProviderPool(timeout=settings.metrics_timeout)
         self.hooks = WebhookCaller()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        # the last problem reported per (namespace, name, Event reason): each is told once, until it clears
-        self._reported: dict[tuple[str, str, str], str] = {}
+        self.events = CanaryEvents(api, clock)
+        self.side = SideChannels(self.hooks, self.alerter, self.events)
 
     # ------------------------------------------------------------------ helpers
 
@@ -160,31 +147,10 @@ class Reconciler:
         except ApiError as error:
             if error.temporary or error.status == 409:
                 raise
-            await self._warn_once(canary, "KubernetesRefused", f"the API server refused a change: {error}")
+            await self.events.warn_once(canary, "KubernetesRefused", f"the API server refused a change: {error}")
             return seen
-        await self._event(canary, "Normal", "PrimaryAdopted", adopted)
+        await self.events.event(canary, "Normal", "PrimaryAdopted", adopted)
         return replace(seen, primary=primary)
-
-    async def _warn_once(self, canary: Canary, reason: str, message: str) -> None:
-        """A Warning Event for a problem that repeats each tick until it clears: once per distinct message."""
-        key = (canary.namespace, canary.name, reason)
-        if self._reported.get(key) != message:
-            self._reported[key] = message
-            await self._event(canary, "Warning", reason, message)
-        log.warning("%s %s/%s: %s", reason, canary.namespace, canary.name, message)
-
-    def _cleared(self, canary: Canary, reason: str) -> None:
-        """The problem reported under ``reason`` is gone: report it again if it comes back."""
-        self._reported.pop((canary.namespace, canary.name, reason), None)
-
-    async def _event(self, canary: Canary, type_: str, reason: str, message: str) -> None:
-        await self._record_event(object_of(canary), type_, reason, message)
-
-    async def _record_event(self, obj: JsonDict, type_: str, reason: str, message: str) -> None:
-        try:
-            await record_event(self.api, obj, type_, reason, message, self.clock())
-        except ApiError as error:  # a side channel: never stops the rollout
-            log.warning("could not record event on %s: %s", obj["metadata"].get("name"), error)
 
     async def _refuse(self, canary: Canary, reason: str, lines: list[str]) -> None:
         """Report a Canary the controller will not run, once: a condition and a Warning Event."""
@@ -192,7 +158,7 @@ class Reconciler:
         patch = refusal(conditions_of(canary), reason, message, self.clock())
         if patch is not None:
             await self._patch_status(canary, patch)
-            await self._event(canary, "Warning", reason, message)
+            await self.events.event(canary, "Warning", reason, message)
 
     async def _refuse_invalid(self, body: JsonDict, error: ValidationError) -> None:
         """Report a Canary that does not parse, once: as :meth:`_refuse`, from the raw object (there is no model)."""
@@ -201,7 +167,7 @@ class Reconciler:
         if patch is not None:
             meta = body["metadata"]
             await self._write_status(meta.get("namespace"), meta["name"], meta.get("resourceVersion"), patch)
-            await self._record_event(body, "Warning", "InvalidSpec", message)
+            await self.events.record(body, "Warning", "InvalidSpec", message)
 
     # ------------------------------------------------------------------ the tick
 
@@ -231,18 +197,14 @@ class Reconciler:
         if parsed is None:
             return None
         canary, not_yet = parsed
-        workloads = await self._workloads(canary)
-        if workloads is None:
+        workloads = await read_workloads(self.api, canary)
+        if isinstance(workloads, Refusal):
+            await self._refuse(canary, workloads.reason, [workloads.message])
             return None
-        target, primary, claim = workloads
-        world = World(
-            target_hash=template_hash(target) if target is not None else None,
-            primary_ready=deployment_ready(primary),
-            primary_hash=((primary or {}).get("metadata", {}).get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION),
-            canary_ready=deployment_ready(target),
-        )
+        world = workloads.world()
         plan, state = plan_from(canary, self.settings.min_interval), state_from(canary)
         manual = Manual.read(canary, world.target_hash)
+        target, primary, claim = workloads.target, workloads.primary, workloads.claim
         return _Seen(canary, plan, state, world, target, primary, claim, manual, not_yet, self.clock(), started)
 
     async def _parse(self, body: JsonDict) -> tuple[Canary, list[str]] | None:
@@ -258,26 +220,6 @@ class Reconciler:
             await self._refuse(canary, "Unsupported", refused)
             return None
         return canary, [p.message for p in problems if p.severity != "refuse"]
-
-    async def _workloads(self, canary: Canary) -> tuple[JsonDict | None, JsonDict | None, PrimaryClaim] | None:
-        """The target, the primary and whose that is; None when either cannot be this Canary's (reported)."""
-        namespace = canary.namespace
-        target = await self.api.get(DEPLOYMENTS, namespace, canary.spec.targetRef.name)
-        if target is not None:
-            try:
-                selector_label(target)
-            except ValueError as error:
-                await self._refuse(canary, "InvalidTarget", [str(error)])
-                return None
-        primary_name = canary.primary_name()
-        primary = await self.api.get(DEPLOYMENTS, namespace, primary_name)
-        claim: PrimaryClaim = primary_claim(primary, canary) if primary is not None else "this"
-        taken = primary_taken(primary, claim, target) if primary is not None else None
-        if taken is not None:
-            message = f"Deployment {namespace}/{primary_name} exists and is not this Canary's: {taken}"
-            await self._refuse(canary, "PrimaryNotOwned", [message])
-            return None
-        return target, primary, claim
 
     async def _measure(self, seen: _Seen) -> _Measured:
         """Ask the gates that matter this tick, then run the checks when they are due."""
@@ -313,13 +255,13 @@ class Reconciler:
             return
         try:
             await self._converge_workloads(seen, decision.state)
-            self._cleared(seen.canary, "KubernetesRefused")
+            self.events.cleared(seen.canary, "KubernetesRefused")
         except ApiError as error:
             if error.temporary or error.status == 409:
                 raise  # the handler retries after a delay
             # refused for good as sent (RBAC, a quota, an admission webhook): say so on the Canary; the next
             # tick tries again, as the state asks
-            await self._warn_once(seen.canary, "KubernetesRefused", f"the API server refused a change: {error}")
+            await self.events.warn_once(seen.canary, "KubernetesRefused", f"the API server refused a change: {error}")
 
     async def _converge_workloads(self, seen: _Seen, state: State) -> None:
         """The primary, then traffic, then the canary's replicas (never scaled while traffic is elsewhere)."""
@@ -332,10 +274,10 @@ class Reconciler:
         if want.routes is not None and deployment_ready(primary):
             try:
                 await converge_routes(self._router(canary), canary, want.routes, state)
-                self._cleared(canary, "RoutingFailed")
+                self.events.cleared(canary, "RoutingFailed")
             except RoutingError as error:
                 # Never scale anything while traffic is not where the state says it is.
-                await self._warn_once(canary, "RoutingFailed", error.message)
+                await self.events.warn_once(canary, "RoutingFailed", error.message)
                 return
         await converge_replicas(self.api, want, target, primary)
 
@@ -348,75 +290,22 @@ class Reconciler:
         await self._clear_used(canary, measured.gates.used, decision)
         for result in measured.gates.results:
             if not result.ok and result.type != "rollback" and decision.changed:
-                await self._event(canary, "Warning", "WebhookFailed", result.reason)
+                await self.events.event(canary, "Warning", "WebhookFailed", result.reason)
         for event in decision.events:
-            await self._event(canary, event.type, event.reason, event.message)
+            await self.events.event(canary, event.type, event.reason, event.message)
         for reason, message in measured.checks.notices if measured.checks else ():
-            await self._event(canary, "Warning", reason, message)
-        self._side_channels(seen, decision, measured.checks)
-        # Flagger alerts on a failed test hook unless the hook says muteAlert (gates only wait: no alert).
-        for result in measured.hook_results():
-            if not result.ok and not result.muted and result.type in ("pre-rollout", "rollout"):
-                self.alerter.send_text(canary, decision.state, f"{result.type} webhook failed", "warn", result.reason)
+            await self.events.event(canary, "Warning", reason, message)
+        self.side.tell(canary, seen.state, decision, measured.checks, measured.hook_results(), seen.now)
 
     def _record_metrics(self, seen: _Seen, decision: Decision, measured: TickChecks | None) -> None:
-        """Update /metrics with the tick's outcome."""
         if self.recorder is not None:
-            canary = seen.canary
-            self.recorder.observe(
-                name=canary.name,
-                namespace=canary.namespace,
-                target=canary.spec.targetRef.name,
-                primary=canary.primary_name(),
-                provider=canary.spec.provider or self.settings.default_provider,
-                strategy=canary.strategy(),
-                phase=decision.state.phase.value,
-                previous_phase=seen.state.phase.value,
-                canary_weight=decision.state.canary_weight,
-                failed_checks=decision.state.failed_checks,
-                seconds=time.monotonic() - seen.started,
-                checks=measured.records if measured else (),
-                judge=measured.judge_status if measured else None,
-            )
-
-    # ------------------------------------------------------------------ side channels
-
-    def _side_channels(self, seen: _Seen, decision: Decision, measured: TickChecks | None) -> None:
-        """Event and post-rollout hooks and chat alerts: in the background, never delaying a decision."""
-        canary, state = seen.canary, seen.state
-        phase = decision.state.phase.value
-        revision = decision.state.last_applied_spec
-        for event in decision.events:
-            extra = {"eventMessage": event.message, "eventType": event.type, "timestamp": iso(seen.now) or ""}
-            self._background(self.hooks.run(canary, ["event"], phase, extra, revision))
-        self.alerter.send(
-            canary,
-            decision.events,
-            phase,
-            decision.state.canary_weight,
-            measured.records if measured else (),
-            measured.judge_status if measured else None,
-        )
-        ended = decision.state.phase in (Phase.SUCCEEDED, Phase.FAILED) and decision.state.phase != state.phase
-        if ended and state.phase != Phase.INITIALIZING:
-
-            async def post_rollout() -> None:
-                for result in await self.hooks.run(canary, ["post-rollout"], phase, None, revision):
-                    if not result.ok:
-                        await self._event(canary, "Warning", "WebhookFailed", result.reason)
-
-            self._background(post_rollout())
-
-    def _background(self, work: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            provider = seen.canary.spec.provider or self.settings.default_provider
+            seconds = time.monotonic() - seen.started
+            self.recorder.observe_tick(seen.canary, provider, seen.state, decision, measured, seconds)
 
     async def drain(self) -> None:
         """Wait for the side-channel work in flight (tests, and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        await self.alerter.drain()
+        await self.side.drain()
 
     async def close(self) -> None:
         """Finish the side channels and release the HTTP clients."""
@@ -425,30 +314,16 @@ class Reconciler:
         await asyncio.to_thread(self.pool.close)
 
     async def _alert_failed(self, canary: Canary, message: str) -> None:
-        await self._event(canary, "Warning", "AlertFailed", f"chat notification failed: {message}")
+        await self.events.event(canary, "Warning", "AlertFailed", f"chat notification failed: {message}")
 
     async def _clear_used(self, canary: Canary, used: frozenset[str], decision: Decision) -> None:
         """Remove the manual-control annotations this tick used up (or that no longer apply)."""
-        annotations = canary.metadata.annotations or {}
-        drop = set(used)
-        settled = decision.state.phase in TERMINAL  # no rollout in flight: nothing left to abort or approve
-        if ABORT in annotations and settled:
-            drop.add(ABORT)
-        if APPROVE in annotations and (settled or annotations[APPROVE] != decision.state.last_applied_spec):
-            drop.add(APPROVE)  # its revision is done, or gone
-            if not settled:
-                await self._event(
-                    canary, "Warning", "ApprovalIgnored",
-                    f"{APPROVE}: {annotations[APPROVE]!r} is not the revision under analysis"
-                    f" ({decision.state.last_applied_spec}): removed; approve with that revision",
-                )  # fmt: skip
-        if RETRY in annotations and decision.state.phase != Phase.FAILED:
-            drop.add(RETRY)
-        drop &= set(annotations)
+        drop, ignored = spent_annotations(canary, used, decision.state)
+        if ignored is not None:
+            await self.events.event(canary, "Warning", "ApprovalIgnored", ignored)
         if drop:
-            await self.api.patch(
-                CANARIES, canary.namespace, canary.name, {"metadata": {"annotations": dict.fromkeys(drop)}}
-            )
+            patch = {"metadata": {"annotations": dict.fromkeys(drop)}}
+            await self.api.patch(CANARIES, canary.namespace, canary.name, patch)
 
     async def finalize(self, body: JsonDict) -> None:
         """On deletion: give back what the routers took over.
@@ -469,9 +344,11 @@ class Reconciler:
         try:
             await self._router(canary).finalize(canary)
             # (a Canary created again under this name is a new one: its problems are news again)
-            self._reported = {k: v for k, v in self._reported.items() if k[:2] != (canary.namespace, canary.name)}
+            self.events.forget(canary)
         except RoutingError as error:
             # Deleting anyway would let the garbage collector remove the Services an adopted route still sends
             # traffic to: the deletion waits (the handler retries), and says why.
-            await self._warn_once(canary, "FinalizeBlocked", f"{error.message}; the Canary is kept until that is fixed")
+            await self.events.warn_once(
+                canary, "FinalizeBlocked", f"{error.message}; the Canary is kept until that is fixed"
+            )
             raise
