@@ -24,6 +24,21 @@ __all__ = ["Recorder", "serve_metrics"]
 _PHASES = [p.value for p in Phase if p is not Phase.NEW]
 
 
+class _Series:
+    """The series one tick sets for one Canary, by collector (so those it no longer sets can be removed)."""
+
+    def __init__(self) -> None:
+        self.labels: dict[Any, set[tuple[str, ...]]] = {}
+
+    def put(self, collector: Any, labels: tuple[str, ...], value: float | None = None) -> Any:
+        """The child of ``collector`` with ``labels``, set to ``value`` if given, and remembered."""
+        self.labels.setdefault(collector, set()).add(labels)
+        child = collector.labels(*labels)
+        if value is not None:
+            child.set(value)
+        return child
+
+
 class Recorder:
     """Updates the controller's metrics from each reconcile tick; one registry per controller."""
 
@@ -145,36 +160,18 @@ class Recorder:
         self.last_tick = time.monotonic()
         key = (name, namespace)
         self.known.add(key)
-        series: dict[Any, set[tuple[str, ...]]] = {}
-
-        def put(collector: Any, labels: tuple[str, ...], value: float | None = None) -> Any:
-            series.setdefault(collector, set()).add(labels)
-            child = collector.labels(*labels)
-            if value is not None:
-                child.set(value)
-            return child
-
-        put(self.info, (name, namespace, primary, target, provider), 1)
+        series = _Series()
+        series.put(self.info, (name, namespace, primary, target, provider), 1)
         for known in _PHASES:
-            put(self.status, (name, namespace, known), 1 if known == phase else 0)
-        put(self.weight, (target, namespace), canary_weight)
-        put(self.weight, (primary, namespace), 100 - canary_weight)
-        put(self.failed_checks, (name, namespace), failed_checks)
-        put(self.duration, (name, namespace)).observe(seconds)
-        for check in checks:
-            if check.value is not None:
-                put(self.metric_value, (name, namespace, check.name), check.value)
-            for bound, limit in (("min", check.min), ("max", check.max)):
-                if limit is not None:
-                    put(self.metric_bound, (name, namespace, check.name, bound), limit)
-        for verdict in judge.verdict.metrics if judge is not None and judge.verdict is not None else ():
-            metric = str(verdict.name)
-            for gauge, value in ((self.evidence, verdict.evidence), (self.evidence_threshold, verdict.threshold)):
-                if value is not None:
-                    put(gauge, (name, namespace, metric), value)
+            series.put(self.status, (name, namespace, known), 1 if known == phase else 0)
+        series.put(self.weight, (target, namespace), canary_weight)
+        series.put(self.weight, (primary, namespace), 100 - canary_weight)
+        series.put(self.failed_checks, (name, namespace), failed_checks)
+        series.put(self.duration, (name, namespace)).observe(seconds)
+        self._measurements(series, key, checks, judge)
         # Both counters exist from the first tick at 0, so increase() sees the first promotion too.
-        successes = put(self.successes, (name, namespace, strategy))
-        failures = put(self.failures, (name, namespace, strategy))
+        successes = series.put(self.successes, (name, namespace, strategy))
+        failures = series.put(self.failures, (name, namespace, strategy))
         if phase != previous_phase:
             if phase == Phase.SUCCEEDED.value:
                 successes.inc()
@@ -186,14 +183,34 @@ class Recorder:
             kept |= {self.metric_value, self.metric_bound}
         if judge is None:
             kept |= {self.evidence, self.evidence_threshold}
-        before = self._series.get(key, {})
-        for collector, labels in before.items():
+        self._replace(key, series, kept)
+
+    def _measurements(
+        self, series: _Series, key: tuple[str, str], checks: Sequence[CanaryCheck], judge: JudgeStatus | None
+    ) -> None:
+        """The checks' values and bounds, and the judge's evidence and threshold per judged metric."""
+        for check in checks:
+            if check.value is not None:
+                series.put(self.metric_value, (*key, check.name), check.value)
+            for bound, limit in (("min", check.min), ("max", check.max)):
+                if limit is not None:
+                    series.put(self.metric_bound, (*key, check.name, bound), limit)
+        for verdict in judge.verdict.metrics if judge is not None and judge.verdict is not None else ():
+            metric = str(verdict.name)
+            for gauge, value in ((self.evidence, verdict.evidence), (self.evidence_threshold, verdict.threshold)):
+                if value is not None:
+                    series.put(gauge, (*key, metric), value)
+
+    def _replace(self, key: tuple[str, str], series: _Series, kept: set[Any]) -> None:
+        """Make ``series`` the Canary's: remove the ones it had before and not now, unless their collector is kept."""
+        now = series.labels
+        for collector, labels in self._series.get(key, {}).items():
             if collector in kept:
-                series.setdefault(collector, set()).update(labels)
+                now.setdefault(collector, set()).update(labels)
             else:
-                for stale in labels - series.get(collector, set()):
+                for stale in labels - now.get(collector, set()):
                     collector.remove(*stale)
-        self._series[key] = series
+        self._series[key] = now
 
     def forget(self, name: str, namespace: str) -> None:
         """Drop a deleted Canary's series (its phase gauge would otherwise linger)."""
