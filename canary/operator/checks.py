@@ -7,7 +7,12 @@ that skips the tick, and an errored check never passes.
 Each check is one :class:`~canary.models.CanaryCheck` record from the moment
 it is measured: status, chat alerts and ``/metrics`` show the records, and
 the core's :class:`~canary.core.Check` is read off the records that decide
-(:func:`core_check`), so the two cannot tell different stories.
+(:func:`core_check`), so the two cannot tell different stories. The shapes
+a check still passes through, and why each stays: the provider's
+``Measurement`` (one query's value or its error, before any threshold), the
+analysis package's ``Verdict`` (the pure judge never imports canary), the
+core's ``Check`` (the pure decision reads only passed-or-not and why), and
+the notifiers' ``CheckLine`` (how a chat message renders a record).
 """
 
 from __future__ import annotations
