@@ -114,6 +114,7 @@ class Reconciler:
     # ------------------------------------------------------------------ helpers
 
     def _router(self, canary: Canary) -> Router:
+        """The router of the Canary's mesh (the controller's default when the spec names none)."""
         return self.router_factory(canary.spec.provider or self.settings.default_provider, self.api)
 
     async def _patch_status(self, canary: Canary, status: JsonDict) -> None:
@@ -254,7 +255,7 @@ class Reconciler:
         if seen.target is None:
             return
         try:
-            await self._converge_workloads(seen, decision.state)
+            await self._converge_workloads(seen, seen.target, decision.state)
             self.events.cleared(seen.canary, "KubernetesRefused")
         except ApiError as error:
             if error.temporary or error.status == 409:
@@ -263,10 +264,9 @@ class Reconciler:
             # tick tries again, as the state asks
             await self.events.warn_once(seen.canary, "KubernetesRefused", f"the API server refused a change: {error}")
 
-    async def _converge_workloads(self, seen: _Seen, state: State) -> None:
+    async def _converge_workloads(self, seen: _Seen, target: JsonDict, state: State) -> None:
         """The primary, then traffic, then the canary's replicas (never scaled while traffic is elsewhere)."""
-        canary, target = seen.canary, seen.target
-        assert target is not None
+        canary = seen.canary
         want = desired(state, seen.plan)
         primary = await converge_primary(self.api, canary, want, target, seen.primary, state)
         if primary is None:
@@ -298,6 +298,7 @@ class Reconciler:
         self.side.tell(canary, seen.state, decision, measured.checks, measured.hook_results(), seen.now)
 
     def _record_metrics(self, seen: _Seen, decision: Decision, measured: TickChecks | None) -> None:
+        """The tick's outcome for /metrics (when the controller exports them)."""
         if self.recorder is not None:
             provider = seen.canary.spec.provider or self.settings.default_provider
             seconds = time.monotonic() - seen.started
@@ -314,6 +315,7 @@ class Reconciler:
         await asyncio.to_thread(self.pool.close)
 
     async def _alert_failed(self, canary: Canary, message: str) -> None:
+        """A chat alert could not be sent: an Event on the Canary says so (the rollout goes on)."""
         await self.events.event(canary, "Warning", "AlertFailed", f"chat notification failed: {message}")
 
     async def _clear_used(self, canary: Canary, used: frozenset[str], decision: Decision) -> None:

@@ -68,11 +68,13 @@ class SideChannels:
                 self.alerter.send_text(canary, decision.state, f"{result.type} webhook failed", "warn", result.reason)
 
     async def _post_rollout(self, canary: Canary, phase: str, revision: str | None) -> None:
+        """Call the post-rollout hooks; a failed one is a Warning Event and changes nothing else."""
         for result in await self.hooks.run(canary, ["post-rollout"], phase, None, revision):
             if not result.ok:
                 await self.events.event(canary, "Warning", "WebhookFailed", result.reason)
 
     def _background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` as a task the tick does not wait for (kept, so it is not collected, and drained)."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
