@@ -4,6 +4,7 @@ No I/O, no clock, no kopf, no Kubernetes client: callers pass ``now`` in.
 """
 
 from canary.core.decide import (
+    ABORTABLE,
     Check,
     Decision,
     Desired,
@@ -17,6 +18,7 @@ from canary.core.decide import (
     desired,
     needs_checks,
     needs_pre_rollout,
+    new_revision,
     pending_gate,
 )
 from canary.core.phases import TERMINAL, TRANSITIONS, IllegalTransition, Phase, can_transition, check_transition
@@ -24,6 +26,7 @@ from canary.core.routes import Routes
 from canary.core.steps import WeightPlan
 
 __all__ = [
+    "ABORTABLE",
     "TERMINAL",
     "TRANSITIONS",
     "Check",
@@ -45,5 +48,6 @@ __all__ = [
     "desired",
     "needs_checks",
     "needs_pre_rollout",
+    "new_revision",
     "pending_gate",
 ]

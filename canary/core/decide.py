@@ -18,13 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 from canary.core.phases import TERMINAL, Phase, check_transition
 from canary.core.routes import Routes
 from canary.core.steps import WeightPlan
 
 __all__ = [
+    "ABORTABLE",
     "Check",
     "Decision",
     "Desired",
@@ -38,8 +39,12 @@ __all__ = [
     "desired",
     "needs_checks",
     "needs_pre_rollout",
+    "new_revision",
     "pending_gate",
 ]
+
+#: The phases an abort request (an annotation, a rollback hook) rolls back from: a rollout in flight.
+ABORTABLE: Final = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.WAITING})
 
 
 @dataclass(frozen=True)
@@ -284,8 +289,7 @@ def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:
     if phase in (Phase.TERMINATING, Phase.TERMINATED):
         return b.done()
 
-    new_revision = world.target_hash != state.last_applied_spec
-    if new_revision:
+    if new_revision(state, world):
         _start_revision(b, plan, world, restart=phase not in TERMINAL)
         return b.done()
     if phase == Phase.FAILED and world.retry_requested:
@@ -295,7 +299,7 @@ def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:
     if phase in TERMINAL:
         return b.done()
 
-    if world.abort_requested and phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.WAITING):
+    if world.abort_requested and phase in ABORTABLE:
         _roll_back(b, "rollout aborted by request")
         return b.done()
 
@@ -321,6 +325,20 @@ def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:
         b.move(Phase.SUCCEEDED, canary_weight=0, last_promoted_spec=state.last_applied_spec)
         b.event("promotion completed: the canary is scaled to zero", reason="Succeeded")
     return b.done()
+
+
+def new_revision(state: State, world: World) -> bool:
+    """Whether this tick starts the rollout of a revision other than the one last applied (after the first).
+
+    The decision restarts the analysis then, and the shell asks the
+    confirm-rollout gate for it; an abort or a retry is for the revision
+    under analysis only, so neither applies. Initialization adopts the first
+    revision without a rollout, a terminating Canary moves no more, and
+    without a target there is no revision.
+    """
+    if world.target_hash is None or state.phase in (Phase.NEW, Phase.INITIALIZING, Phase.TERMINATING, Phase.TERMINATED):
+        return False
+    return world.target_hash != state.last_applied_spec
 
 
 def _start_revision(b: _Builder, plan: Plan, world: World, restart: bool) -> None:

@@ -43,7 +43,7 @@ from canary.models.canary import (
 )
 from canary.models.errors import describe
 from canary.models.metric_template import MetricTemplate, MetricTemplateProvider, MetricTemplateSpec
-from canary.models.status import judge_verdict
+from canary.models.status import JudgeMetric, JudgeStatus, JudgeVerdict
 from canary.models.support import Problem, refusals, unsupported
 
 __all__ = [
@@ -73,7 +73,10 @@ __all__ = [
     "DurationError",
     "JudgeErrorRate",
     "JudgeLatency",
+    "JudgeMetric",
+    "JudgeStatus",
     "JudgeTemplates",
+    "JudgeVerdict",
     "LocalObjectReference",
     "MetricTemplate",
     "MetricTemplateProvider",
@@ -83,7 +86,6 @@ __all__ = [
     "SessionAffinity",
     "TargetReference",
     "describe",
-    "judge_verdict",
     "parse_duration",
     "primary_workload_name",
     "refusals",

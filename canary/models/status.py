@@ -6,15 +6,37 @@ from it), so everything here is what a restart needs, plus what people read.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from canary.models.base import StrictModel
 
-__all__ = ["PHASES", "CanaryCheck", "CanaryCondition", "CanaryPhase", "CanaryStatus", "CheckOutcome", "judge_verdict"]
+__all__ = [
+    "PHASES",
+    "CanaryCheck",
+    "CanaryCondition",
+    "CanaryPhase",
+    "CanaryStatus",
+    "CheckOutcome",
+    "JudgeMetric",
+    "JudgeStatus",
+    "JudgeVerdict",
+]
 
 CanaryPhase = Literal[
     "",
@@ -73,6 +95,138 @@ class CanaryCheck(StrictModel):
     """Why, in words: "request-success-rate 97.2 % < 99 %"."""
 
 
+def _number(value: Any) -> float | None:
+    """A number as the judge's status holds one (a number, or text such as "inf"), None if it is none."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """A number as the analysis package writes it in JSON: infinities as text, NaN as nothing."""
+    if value is None or math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+JudgeNumber = Annotated[float | None, BeforeValidator(_number), PlainSerializer(_json_number)]
+"""A number in the judge's status: infinities are kept as "inf" / "-inf" text, as the analysis package writes them."""
+
+
+class _Lenient(BaseModel):
+    """Base of the judge's status models: what anyone wrote is read as far as it makes sense.
+
+    ``status.judge`` is the controller's bookkeeping, but anyone with access
+    may edit it, and another version of the controller may have written it.
+    So unlike the resource models, a value of the wrong type reads as absent
+    (None) instead of making the Canary invalid, and keys that are not ours
+    are kept (and written back) as they are.
+    """
+
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _absent_if_malformed(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            return None
+
+
+class JudgeMetric(_Lenient):
+    """The judge's verdict on one judged metric (``error-rate``, ``latency``, ``latency-tail``)."""
+
+    name: Annotated[str | None, BeforeValidator(lambda v: v if v is None or isinstance(v, str) else str(v))] = None
+    """The judged metric."""
+    outcome: str | None = None
+    """pass, fail or inconclusive."""
+    reason: str | None = None
+    """Why, in words."""
+    evidence: JudgeNumber = None
+    """The evidence of a regression so far (an e-value)."""
+    threshold: JudgeNumber = None
+    """The evidence at which the judge rolls back (1 / alpha)."""
+
+
+class JudgeVerdict(_Lenient):
+    """The judge's last verdict, as the analysis package's ``Verdict.to_dict()`` writes it."""
+
+    outcome: str | None = None
+    """pass, fail or inconclusive."""
+    reason: str | None = None
+    """Why, in words (what chat messages show)."""
+    evidence: JudgeNumber = None
+    """The combined evidence of a regression."""
+    threshold: JudgeNumber = None
+    """The evidence at which the judge rolls back."""
+    ticks: int | None = None
+    """Ticks of evidence so far."""
+    metrics: Annotated[
+        list[JudgeMetric],
+        BeforeValidator(lambda v: [m for m in v if isinstance(m, dict)] if isinstance(v, list) else []),
+    ] = Field(default_factory=list)
+    """The verdict per judged metric (entries that are not objects are dropped)."""
+
+
+class JudgeStatus(_Lenient):
+    """``status.judge``: the statistical judge's evidence for the revision under analysis, and its last verdict.
+
+    Written by the controller at each judged tick and read at the next, so
+    the evidence of one revision carries across ticks and restarts. The CRD
+    keeps it free-form (``x-kubernetes-preserve-unknown-fields``): the
+    evidence is the analysis package's own format.
+    """
+
+    revision: str | None = None
+    """The revision (``lastAppliedSpec``) the evidence is about."""
+    settings: str | None = None
+    """A fingerprint of the judge settings the evidence was gathered under."""
+    state: Any = None
+    """The evidence, in the analysis package's own format (``SequentialJudge.state()``; it validates it)."""
+    verdict: JudgeVerdict | None = None
+    """The verdict of the last judged tick."""
+    windowEnd: str | None = None
+    """Where the last judged window ended (ISO 8601, milliseconds): the next one starts there."""
+    windowTicks: float | None = None
+    """The evidence's tick count when ``windowEnd`` was written (another writer since makes it stale)."""
+
+    def evidence_for(self, revision: str | None) -> bool:
+        """Whether this holds evidence about ``revision`` (the one under analysis)."""
+        return self.revision == revision and bool(self.state)
+
+    def settings_match(self, digest: str) -> bool:
+        """Whether the evidence was gathered under the settings of fingerprint ``digest``.
+
+        A status written before fingerprints were recorded (no ``settings``
+        key) matches any.
+        """
+        return "settings" not in self.model_fields_set or self.settings == digest
+
+    def window_end(self) -> datetime | None:
+        """``windowEnd`` as a time, or None when it is missing, unreadable or without a time zone."""
+        try:
+            end = datetime.fromisoformat(self.windowEnd) if self.windowEnd is not None else None
+        except ValueError:
+            return None
+        return end if end is not None and end.tzinfo is not None else None
+
+    @property
+    def state_ticks(self) -> Any:
+        """The tick count inside the evidence (None when it has none)."""
+        return self.state.get("ticks") if isinstance(self.state, dict) else None
+
+    @property
+    def recorded(self) -> bool:
+        """Whether anything is recorded (an empty object records nothing)."""
+        return bool(self.model_fields_set or self.model_extra)
+
+
 def _check_phase(value: str) -> str:
     if value not in PHASES:
         raise PydanticCustomError(
@@ -117,7 +271,11 @@ class CanaryStatus(StrictModel):
     """The reason for the last decision, in words."""
     checks: list[CanaryCheck] = Field(default_factory=list)
     """Each check's result at the last analysis tick."""
-    judge: dict[str, Any] | None = None
+    # (free-form in the CRD, as before this was typed: the evidence inside is the analysis package's format)
+    judge: Annotated[
+        JudgeStatus | None,
+        WithJsonSchema({"anyOf": [{"additionalProperties": True, "type": "object"}, {"type": "null"}]}),
+    ] = None
     """The judge's persisted state and last verdict (free-form; owned by the analysis package)."""
 
     def condition(self, type_: str) -> CanaryCondition | None:
@@ -126,17 +284,3 @@ class CanaryStatus(StrictModel):
             if cond.type == type_:
                 return cond
         return None
-
-
-def judge_verdict(judge: Any) -> dict[str, Any]:
-    """The last verdict in a judge status (``status.judge``), or ``{}`` when there is none or it is malformed.
-
-    ``status.judge`` is free-form and anyone with access may edit it, so
-    readers (chat messages, exported metrics) take only a mapping, with its
-    ``metrics`` filtered to mappings.
-    """
-    verdict = judge.get("verdict") if isinstance(judge, dict) else None
-    if not isinstance(verdict, dict):
-        return {}
-    metrics = verdict.get("metrics")
-    return {**verdict, "metrics": [m for m in metrics if isinstance(m, dict)] if isinstance(metrics, list) else []}

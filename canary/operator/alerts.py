@@ -14,15 +14,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 
 from canary.core import Event, State
 from canary.kube.api import ALERT_PROVIDERS, SECRETS, ApiError, KubeApi
-from canary.models import AlertProvider, Canary, CanaryAlert, CanaryCheck, judge_verdict
+from canary.models import AlertProvider, Canary, CanaryAlert, CanaryCheck, JudgeStatus
 from canary.models.errors import field_path
 from canary.notifiers import (
     DEADLINE_EXCEEDED,
@@ -61,11 +60,11 @@ def notification_for(
     phase: str,
     weight: int,
     checks: Sequence[CanaryCheck] = (),
-    verdict: Mapping[str, Any] | None = None,
+    judge: JudgeStatus | None = None,
 ) -> Notification | None:
     """The chat message for one decision event, or None when the event is not worth one.
 
-    ``checks`` and ``verdict`` are this tick's measurements (the last ones
+    ``checks`` and ``judge`` are this tick's measurements (the last ones
     persisted when the tick measured nothing).
     """
     message = event.message
@@ -83,8 +82,8 @@ def notification_for(
         title, severity = WAITING_FOR_GATE, "info"
     else:  # weight steps and halted steps are Events only, as in Flagger: chat hears of outcomes
         return None
-    verdict = judge_verdict({"verdict": verdict} if verdict is not None else canary.status.judge)
-    outcome, why = verdict.get("outcome"), verdict.get("reason")
+    judge = judge if judge is not None else canary.status.judge
+    verdict = judge.verdict if judge is not None else None
     return Notification(
         name=canary.name,
         namespace=canary.namespace,
@@ -94,8 +93,8 @@ def notification_for(
         title=title,
         reason=message,
         checks=check_lines(checks or canary.status.checks),
-        verdict=outcome if isinstance(outcome, str) else None,
-        verdict_reason=why if isinstance(why, str) else None,
+        verdict=verdict.outcome if verdict is not None else None,
+        verdict_reason=verdict.reason if verdict is not None else None,
         revision=canary.status.lastAppliedSpec,
     )
 
@@ -185,11 +184,11 @@ class Alerter:
         phase: str,
         weight: int,
         checks: Sequence[CanaryCheck] = (),
-        verdict: Mapping[str, Any] | None = None,
+        judge: JudgeStatus | None = None,
     ) -> None:
         """Queue the notifications for a decision's events; returns at once."""
         for event in events:
-            notification = notification_for(canary, event, phase, weight, checks, verdict)
+            notification = notification_for(canary, event, phase, weight, checks, judge)
             if notification is not None:
                 self._queue(canary, notification)
 

@@ -1,8 +1,18 @@
-"""One analysis tick's measurements: the metric checks and the statistical judge.
+"""One analysis tick's measurements: the metric checks, the statistical judge and the rollout hooks.
 
 Reading a metric can fail (no data, Prometheus down, a broken template): that
 is data, recorded as an errored check with its reason, never an exception
 that skips the tick, and an errored check never passes.
+
+Each check is one :class:`~canary.models.CanaryCheck` record from the moment
+it is measured: status, chat alerts and ``/metrics`` show the records, and
+the core's :class:`~canary.core.Check` is read off the records that decide
+(:func:`core_check`), so the two cannot tell different stories. The shapes
+a check still passes through, and why each stays: the provider's
+``Measurement`` (one query's value or its error, before any threshold), the
+analysis package's ``Verdict`` (the pure judge never imports canary), the
+core's ``Check`` (the pure decision reads only passed-or-not and why), and
+the notifiers' ``CheckLine`` (how a chat message renders a record).
 """
 
 from __future__ import annotations
@@ -12,14 +22,24 @@ import hashlib
 import json
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from analysis import SequentialJudge, Window, judge_threshold
 from canary.core import Check, JudgeSignal
 from canary.kube.api import METRIC_TEMPLATES, SECRETS, ApiError, KubeApi
-from canary.models import Canary, CanaryCheck, CanaryMetric, JudgeTemplates, MetricTemplate, primary_workload_name
+from canary.models import (
+    Canary,
+    CanaryCheck,
+    CanaryMetric,
+    JudgeStatus,
+    JudgeTemplates,
+    JudgeVerdict,
+    MetricTemplate,
+    primary_workload_name,
+)
+from canary.operator.webhooks import HookResult, WebhookCaller
 from canary.providers.base import Measurement, NoDataError, ProviderError, measure
 from canary.providers.builtin import LATENCY_BUCKETS, Mesh, fetch_window, judge_queries, metrics_mesh
 from canary.providers.checks import MetricPlan, ProviderPool, plan_metric, template_key
@@ -31,6 +51,7 @@ __all__ = [
     "MAX_WINDOW_INTERVALS",
     "TickChecks",
     "TickContext",
+    "core_check",
     "judge_settings",
     "judge_window",
     "run_checks",
@@ -48,7 +69,8 @@ class TickContext:
 
     The Kubernetes API (MetricTemplates, Secrets), the pool of metric backends,
     the controller's default mesh and Prometheus address, the Canary's analysis
-    interval (seconds) and the tick's instant.
+    interval (seconds) and the tick's instant; the webhook caller, and the
+    phase and revision the rollout hooks are told.
     """
 
     api: KubeApi
@@ -57,18 +79,34 @@ class TickContext:
     default_address: str | None
     interval: float
     now: datetime
+    hooks: WebhookCaller
+    phase: str
+    revision: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class TickChecks:
-    """What one analysis tick measured: core checks, their status records, and the judge."""
+    """What one analysis tick measured: every check's record, the ones that decide, and the judge.
 
+    ``records`` are in the order status shows them: the metrics, the judge,
+    the rollout hooks. ``checks`` are the deciding ones as the core reads
+    them: every metric and hook, and the judge only when it decides and had
+    no evidence (its verdict decides through ``judge`` otherwise).
+    """
+
+    records: tuple[CanaryCheck, ...]
     checks: tuple[Check, ...]
-    records: list[CanaryCheck]
     judge: JudgeSignal | None = None
-    judge_status: dict[str, Any] | None = None
+    judge_status: JudgeStatus | None = None
+    #: The rollout hooks' answers (a failed one is also a chat alert).
+    hooks: tuple[HookResult, ...] = ()
     #: Warnings for the Canary's Events, as (reason, message): e.g. the judge starting afresh.
-    notices: list[tuple[str, str]] = field(default_factory=list)
+    notices: tuple[tuple[str, str], ...] = ()
+
+
+def core_check(record: CanaryCheck) -> Check:
+    """The core's view of one check record: passed or not, and why."""
+    return Check(record.name, record.outcome == "pass", record.reason)
 
 
 async def _secret_credentials(api: KubeApi, namespace: str, name: str) -> dict[str, str]:
@@ -113,19 +151,17 @@ def _duration(seconds: float) -> str:
     return f"{max(1, round(seconds * 1000))}ms"
 
 
-def _restored(canary: Canary) -> dict[str, Any] | None:
+def _restored(canary: Canary) -> JudgeStatus | None:
     """The judge's saved status when it belongs to the revision under analysis, else None."""
-    saved = canary.status.judge or {}
-    if saved.get("revision") == canary.status.lastAppliedSpec and saved.get("state"):
-        return saved
-    return None
+    saved = canary.status.judge
+    return saved if saved is not None and saved.evidence_for(canary.status.lastAppliedSpec) else None
 
 
-def judge_window(saved: dict[str, Any] | None, now: datetime, interval: float) -> float:
+def judge_window(saved: JudgeStatus | None, now: datetime, interval: float) -> float:
     """Seconds the judge's window reaches back from ``now``.
 
     Windows tile time: each starts where the last judged one ended
-    (``saved["windowEnd"]``), so no request is judged twice (its evidence would
+    (``saved.windowEnd``), so no request is judged twice (its evidence would
     count twice, and the error guarantee assumes each tick brings new requests)
     and the controller's timer, which fires a few seconds after each interval,
     leaves no gap between two ticks. (Requests whose samples reach Prometheus
@@ -140,25 +176,20 @@ def judge_window(saved: dict[str, Any] | None, now: datetime, interval: float) -
     The first window of a revision is the analysis interval, and so is
     a window whose previous end cannot be trusted: unreadable, more than
     :data:`MAX_WINDOW_INTERVALS` intervals back, or written for another tick
-    of the judge than the saved state's (``saved["windowTicks"]``: a controller
+    of the judge than the saved state's (``saved.windowTicks``: a controller
     without windows updated the state since). Raises ProviderError when ``now``
     is not after the previous end (a clock that went backwards): that tick has
     no evidence.
     """
-    saved = saved or {}
-    end = saved.get("windowEnd")
-    state = saved.get("state")
-    ticks = state.get("ticks") if isinstance(state, dict) else None
-    try:
-        previous = datetime.fromisoformat(end) if isinstance(end, str) else None
-        span = (now - previous).total_seconds() if previous is not None else None
-    except (TypeError, ValueError):  # unreadable, or without a time zone
-        span = None
-    if span is None or span > MAX_WINDOW_INTERVALS * interval or saved.get("windowTicks") != ticks:
+    saved = saved or JudgeStatus()
+    previous = saved.window_end()
+    span = (now - previous).total_seconds() if previous is not None else None
+    if span is None or span > MAX_WINDOW_INTERVALS * interval or saved.windowTicks != saved.state_ticks:
         return interval
     if span <= 0:
         raise ProviderError(
-            f"the controller's clock ({now.isoformat()}) is not after the end of the last judged window ({end})",
+            f"the controller's clock ({now.isoformat()}) is not after the end of the last judged window"
+            f" ({saved.windowEnd})",
             temporary=True,
         )
     return span
@@ -235,13 +266,13 @@ def _judge_from_status(canary: Canary, settings: dict[str, Any], digest: str) ->
     saved = _restored(canary)
     if saved is None:
         return SequentialJudge(**settings), None
-    if saved.get("settings", digest) != digest:
+    if not saved.settings_match(digest):
         return SequentialJudge(**settings), (
             "spec.analysis.judge changed during the analysis: the judge's evidence starts afresh under the new"
             " settings (a new test at level alpha)"
         )
     try:
-        return SequentialJudge.from_state(saved["state"], **settings), None
+        return SequentialJudge.from_state(saved.state, **settings), None
     except (TypeError, ValueError, KeyError) as error:
         return SequentialJudge(**settings), (
             f"status.judge.state cannot be read under the current settings ({error}): the judge's evidence"
@@ -291,7 +322,7 @@ async def _template_window(
     return Window(requests=requests, errors=min(errors, requests), latency=None)
 
 
-def _no_evidence(canary: Canary, error: Exception) -> tuple[JudgeSignal, dict[str, Any] | None, CanaryCheck]:
+def _no_evidence(canary: Canary, error: Exception) -> tuple[JudgeSignal, JudgeStatus | None, CanaryCheck]:
     """A judge tick that could not measure: no decision, the saved status kept, an errored check record."""
     reason = f"judge: no evidence this tick: {error}"
     record = CanaryCheck(name="judge", outcome="error", reason=reason)
@@ -300,7 +331,7 @@ def _no_evidence(canary: Canary, error: Exception) -> tuple[JudgeSignal, dict[st
 
 async def _run_judge(
     canary: Canary, tick: TickContext
-) -> tuple[JudgeSignal | None, dict[str, Any] | None, CanaryCheck | None, str | None]:
+) -> tuple[JudgeSignal | None, JudgeStatus | None, CanaryCheck | None, str | None]:
     """One tick of the judge: its signal, its status, its check record, and why it started afresh (if so)."""
     spec = canary.spec.analysis.judge
     if spec is None:
@@ -336,14 +367,14 @@ async def _run_judge(
         return *_no_evidence(canary, error), None
     verdict = judge.update(canary=canary_w, primary=primary_w)
     state = judge.state()
-    status = {
-        "revision": canary.status.lastAppliedSpec,
-        "settings": digest,
-        "state": state,
-        "verdict": verdict.to_dict(),
-        "windowEnd": now.isoformat(timespec="milliseconds"),
-        "windowTicks": state["ticks"],
-    }
+    status = JudgeStatus(
+        revision=canary.status.lastAppliedSpec,
+        settings=digest,
+        state=state,
+        verdict=JudgeVerdict.model_validate(verdict.to_dict()),
+        windowEnd=now.isoformat(timespec="milliseconds"),
+        windowTicks=state["ticks"],
+    )
     outcome = verdict.outcome
     record = CanaryCheck(
         name="judge",
@@ -353,43 +384,47 @@ async def _run_judge(
     return JudgeSignal(outcome, verdict.reason, decides=not spec.dryRun), status, record, restart
 
 
-async def run_checks(canary: Canary, tick: TickContext) -> TickChecks:
-    """Measure every metric of the analysis and feed the judge, for one tick."""
-    checks: list[Check] = []
-    records: list[CanaryCheck] = []
-    for metric in canary.spec.analysis.metrics:
-        measurement = await _measure_metric(canary, metric, tick)
-        low, high = metric.bounds()
-        unit = _UNITS.get(metric.name, "")
-        value = measurement.value
-        if value is None:
-            reason = measurement.reason
-            checks.append(Check(metric.name, False, reason))
-            records.append(
-                CanaryCheck(name=metric.name, min=low, max=high, unit=unit or None, outcome="error", reason=reason)
-            )
-            continue
-        verdict = judge_threshold(metric.name, value, low, high, unit)
-        ok = verdict.outcome == "pass"
-        checks.append(Check(metric.name, ok, verdict.reason))
-        shown = value if math.isfinite(value) else None
-        records.append(
-            CanaryCheck(
-                name=metric.name,
-                value=shown,
-                min=low,
-                max=high,
-                unit=unit or None,
-                outcome="pass" if ok else "fail",
-                reason=verdict.reason,
-            )
+def _metric_record(metric: CanaryMetric, measurement: Measurement) -> CanaryCheck:
+    """One metric check against its thresholdRange (an unreadable metric is an errored check)."""
+    low, high = metric.bounds()
+    unit = _UNITS.get(metric.name, "")
+    value = measurement.value
+    if value is None:
+        return CanaryCheck(
+            name=metric.name, min=low, max=high, unit=unit or None, outcome="error", reason=measurement.reason
         )
+    verdict = judge_threshold(metric.name, value, low, high, unit)
+    return CanaryCheck(
+        name=metric.name,
+        value=value if math.isfinite(value) else None,
+        min=low,
+        max=high,
+        unit=unit or None,
+        outcome="pass" if verdict.outcome == "pass" else "fail",
+        reason=verdict.reason,
+    )
+
+
+def _hook_record(result: HookResult) -> CanaryCheck:
+    """A rollout hook's answer as a check (a failure is a failed check, as in Flagger)."""
+    return CanaryCheck(name=f"webhook {result.name}", outcome="pass" if result.ok else "fail", reason=result.reason)
+
+
+async def run_checks(canary: Canary, tick: TickContext) -> TickChecks:
+    """Measure every metric of the analysis, feed the judge and call the rollout hooks, for one tick."""
+    metrics = [_metric_record(m, await _measure_metric(canary, m, tick)) for m in canary.spec.analysis.metrics]
     signal, judge_status, judge_record, restart = await _run_judge(canary, tick)
-    if judge_record is not None:
-        records.append(judge_record)
-        judge = canary.spec.analysis.judge
-        if judge_record.outcome == "error" and judge is not None and not judge.dryRun:
-            # No evidence is no pass: a deciding judge without data fails the check, like a metric would.
-            checks.append(Check("judge", False, judge_record.reason))
-    notices = [("JudgeRestarted", restart)] if restart else []
-    return TickChecks(tuple(checks), records, signal, judge_status, notices)
+    hooks = tuple(await tick.hooks.run(canary, ["rollout"], tick.phase, None, tick.revision))
+    judged = [judge_record] if judge_record is not None else []
+    spec = canary.spec.analysis.judge
+    # No evidence is no pass: a deciding judge without data fails the check, like a metric would.
+    deciding = [r for r in judged if r.outcome == "error" and spec is not None and not spec.dryRun]
+    hook_records = [_hook_record(r) for r in hooks]
+    return TickChecks(
+        records=(*metrics, *judged, *hook_records),
+        checks=tuple(core_check(r) for r in (*metrics, *deciding, *hook_records)),
+        judge=signal,
+        judge_status=judge_status,
+        hooks=hooks,
+        notices=(("JudgeRestarted", restart),) if restart else (),
+    )

@@ -21,12 +21,23 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from canary.core import Check, Phase, Plan, State, World, needs_checks, needs_pre_rollout, pending_gate
-from canary.kube.api import JsonDict
+from canary.core import (
+    ABORTABLE,
+    TERMINAL,
+    Check,
+    Phase,
+    Plan,
+    State,
+    World,
+    needs_checks,
+    needs_pre_rollout,
+    new_revision,
+    pending_gate,
+)
 from canary.models import Canary
 from canary.operator.webhooks import HookResult, WebhookCaller
 
-__all__ = ["ABORT", "APPROVE", "RETRY", "SUSPEND", "GateOutcome", "Manual", "open_gates", "rollout_hook_checks"]
+__all__ = ["ABORT", "APPROVE", "RETRY", "SUSPEND", "GateOutcome", "Manual", "open_gates", "spent_annotations"]
 
 APPROVE = "canary.dev/approve"
 ABORT = "canary.dev/abort"
@@ -37,7 +48,7 @@ SUSPEND = "canary.dev/suspend"
 _NO = frozenset({"", "false", "no", "n", "off", "0", "none", "null"})
 
 
-def _requested(annotations: JsonDict, key: str) -> bool:
+def _requested(annotations: dict[str, str], key: str) -> bool:
     """Whether an on/off annotation is present and not a "no"."""
     return key in annotations and str(annotations[key]).strip().lower() not in _NO
 
@@ -52,9 +63,9 @@ class Manual:
     suspend: bool = False
 
     @classmethod
-    def read(cls, body: JsonDict, revision: str | None) -> Manual:
+    def read(cls, canary: Canary, revision: str | None) -> Manual:
         """Parse the annotations; an approval for another revision does not count."""
-        annotations = body.get("metadata", {}).get("annotations") or {}
+        annotations = canary.metadata.annotations or {}
         return cls(
             approve=revision is not None and annotations.get(APPROVE) == revision,
             abort=_requested(annotations, ABORT),
@@ -84,12 +95,7 @@ async def open_gates(
     phase = state.phase.value or "Initializing"
     results: list[HookResult] = []
     used: set[str] = set()
-    # A revision after the first (initialization adopts the first one without a gate).
-    new_revision = (
-        world.target_hash is not None
-        and state.last_applied_spec is not None
-        and world.target_hash != state.last_applied_spec
-    )
+    new = new_revision(state, world)  # (the decision restarts the analysis: only the rollout gate matters)
 
     def gate(type_: str) -> bool:
         """True when nothing guards this gate, or a manual approval opens it (used up)."""
@@ -106,9 +112,9 @@ async def open_gates(
         return _all_ok(found)
 
     # Every new revision passes the confirm-rollout gate, also one arriving mid-rollout.
-    if (new_revision or state.phase == Phase.WAITING) and not gate("confirm-rollout"):
+    if (new or state.phase == Phase.WAITING) and not gate("confirm-rollout"):
         world = replace(world, rollout_gate_open=(await ask("confirm-rollout"))[0])
-    if state.phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.WAITING) and not new_revision:
+    if state.phase in ABORTABLE and not new:
         if manual.abort:
             used.add(ABORT)
             world = replace(world, abort_requested=True)
@@ -116,7 +122,7 @@ async def open_gates(
             found = await caller.run(canary, ["rollback"], phase, None, world.target_hash)
             results.extend(found)
             world = replace(world, abort_requested=any(r.ok for r in found))
-    if state.phase == Phase.FAILED and manual.retry and not new_revision:
+    if state.phase == Phase.FAILED and manual.retry and not new:
         used.add(RETRY)
         world = replace(world, retry_requested=True)
     if needs_pre_rollout(plan, state, world, now) and caller.has(canary, "pre-rollout"):
@@ -132,9 +138,27 @@ async def open_gates(
     return GateOutcome(world, tuple(results), frozenset(used))
 
 
-async def rollout_hook_checks(
-    caller: WebhookCaller, canary: Canary, phase: str, revision: str | None = None
-) -> tuple[tuple[Check, ...], tuple[HookResult, ...]]:
-    """The ``rollout`` hooks, run at every analysis tick, as checks (a failure is a failed check)."""
-    found = await caller.run(canary, ["rollout"], phase, None, revision)
-    return tuple(Check(f"webhook {r.name}", r.ok, r.reason) for r in found), tuple(found)
+def spent_annotations(canary: Canary, used: frozenset[str], state: State) -> tuple[frozenset[str], str | None]:
+    """The manual-control annotations to remove after a tick that ends in ``state``, and why an approval was not used.
+
+    Those the tick ``used`` up, and those that no longer apply: an abort or
+    approval with no rollout in flight, an approval for a revision that is
+    not the one under analysis (answered with the reason, for a Warning), a
+    retry once the revision is no longer Failed.
+    """
+    annotations = canary.metadata.annotations or {}
+    drop = set(used)
+    ignored = None
+    settled = state.phase in TERMINAL  # no rollout in flight: nothing left to abort or approve
+    if ABORT in annotations and settled:
+        drop.add(ABORT)
+    if APPROVE in annotations and (settled or annotations[APPROVE] != state.last_applied_spec):
+        drop.add(APPROVE)  # its revision is done, or gone
+        if not settled:
+            ignored = (
+                f"{APPROVE}: {annotations[APPROVE]!r} is not the revision under analysis"
+                f" ({state.last_applied_spec}): removed; approve with that revision"
+            )
+    if RETRY in annotations and state.phase != Phase.FAILED:
+        drop.add(RETRY)
+    return frozenset(drop & set(annotations)), ignored

@@ -50,6 +50,57 @@ def _spread(uid: str, period: float) -> float:
     return (digest % 1000) / 1000.0 * period
 
 
+def _configure(settings: kopf.OperatorSettings, controller: ControllerSettings) -> None:
+    """kopf's settings for this controller: watch timeouts (kopf issue #585), our finalizer and annotations."""
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.posting.level = logging.WARNING
+    settings.persistence.finalizer = FINALIZER
+    # Deletion re-checks a running reconcile each tick, not each minute (kopf's default 60 s).
+    settings.background.cancellation_polling = controller.tick
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=API_GROUP, key="last-handled-configuration"
+    )
+
+
+def _connection_info(kubeconfig: Path | None) -> kopf.ConnectionInfo:
+    """How kopf reaches the API server: the same configuration the controller's own client loads."""
+    config = load_client_config(kubeconfig)
+    token = (config.api_key or {}).get("authorization") or (config.api_key or {}).get("BearerToken")
+    scheme = None
+    if token and token.startswith("Bearer "):
+        scheme, token = "Bearer", token[len("Bearer ") :]
+    return kopf.ConnectionInfo(
+        server=config.host,
+        ca_path=config.ssl_ca_cert,
+        insecure=not config.verify_ssl,
+        scheme=scheme,
+        token=token,
+        certificate_path=config.cert_file,
+        private_key_path=config.key_file,
+    )
+
+
+async def _start(controller: ControllerSettings, parts: dict[str, Any]) -> None:
+    """Start the controller's parts into ``parts`` as each is made (so cleanup finds those that started).
+
+    Its API client ("api"), its Reconciler ("reconciler"), and the /metrics server ("metrics") if served.
+    """
+    api = ClusterApi(load_client_config(controller.kubeconfig), qps=controller.qps, burst=controller.burst)
+    parts["api"] = api
+    recorder = Recorder()
+    parts["reconciler"] = Reconciler(api, controller.reconciler, recorder=recorder)
+    if controller.metrics_port is not None:
+        # Unhealthy once ticks stop for a while: the liveness probe then restarts a controller whose
+        # watch went quiet (kopf issue #585) instead of leaving Canaries unattended.
+        silence = max(120.0, 10 * controller.tick)
+        parts["metrics"] = await serve_metrics(
+            recorder, controller.metrics_port, healthy=lambda: recorder.ticking(silence)
+        )
+
+
 def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
     """A kopf registry with the controller's handlers bound to ``settings``."""
     registry = kopf.OperatorRegistry()
@@ -58,45 +109,12 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        settings.watching.server_timeout = 300
-        settings.watching.client_timeout = 330
-        settings.watching.connect_timeout = 10
-        settings.posting.level = logging.WARNING
-        settings.persistence.finalizer = FINALIZER
-        # Deletion re-checks a running reconcile each tick, not each minute (kopf's default 60 s).
-        settings.background.cancellation_polling = controller.tick
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=API_GROUP, key="last-handled-configuration"
-        )
-        api = ClusterApi(load_client_config(controller.kubeconfig), qps=controller.qps, burst=controller.burst)
-        holder["api"] = api
-        recorder = Recorder()
-        holder["reconciler"] = Reconciler(api, controller.reconciler, recorder=recorder)
-        if controller.metrics_port is not None:
-            # Unhealthy once ticks stop for a while: the liveness probe then restarts a controller whose
-            # watch went quiet (kopf issue #585) instead of leaving Canaries unattended.
-            silence = max(120.0, 10 * controller.tick)
-            holder["metrics"] = await serve_metrics(
-                recorder, controller.metrics_port, healthy=lambda: recorder.ticking(silence)
-            )
+        _configure(settings, controller)
+        await _start(controller, holder)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
-        config = load_client_config(controller.kubeconfig)
-        token = (config.api_key or {}).get("authorization") or (config.api_key or {}).get("BearerToken")
-        scheme = None
-        if token and token.startswith("Bearer "):
-            scheme, token = "Bearer", token[len("Bearer ") :]
-        return kopf.ConnectionInfo(
-            server=config.host,
-            ca_path=config.ssl_ca_cert,
-            insecure=not config.verify_ssl,
-            scheme=scheme,
-            token=token,
-            certificate_path=config.cert_file,
-            private_key_path=config.key_file,
-        )
+        return _connection_info(controller.kubeconfig)
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:

@@ -8,19 +8,35 @@ the phase as a label, failed checks, and the judge's evidence per metric.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from canary.core import Phase
-from canary.models import judge_verdict
+from canary.core import Decision, Phase, State
+from canary.models import Canary, CanaryCheck, JudgeStatus
+from canary.operator.checks import TickChecks
 
 __all__ = ["Recorder", "serve_metrics"]
 
 _PHASES = [p.value for p in Phase if p is not Phase.NEW]
+
+
+class _Series:
+    """The series one tick sets for one Canary, by collector (so those it no longer sets can be removed)."""
+
+    def __init__(self) -> None:
+        self.labels: dict[Any, set[tuple[str, ...]]] = {}
+
+    def put(self, collector: Any, labels: tuple[str, ...], value: float | None = None) -> Any:
+        """The child of ``collector`` with ``labels``, set to ``value`` if given, and remembered."""
+        self.labels.setdefault(collector, set()).add(labels)
+        child = collector.labels(*labels)
+        if value is not None:
+            child.set(value)
+        return child
 
 
 class Recorder:
@@ -91,6 +107,32 @@ class Recorder:
         """Healthy unless Canaries were being reconciled and the ticks stopped (a silent watch, a hung loop)."""
         return self.last_tick is None or time.monotonic() - self.last_tick <= within
 
+    def observe_tick(
+        self,
+        canary: Canary,
+        provider: str,
+        previous: State,
+        decision: Decision,
+        measured: TickChecks | None,
+        seconds: float,
+    ) -> None:
+        """Record one reconcile tick of ``canary`` (see :meth:`observe`): it started in ``previous``, took ``seconds``."""
+        self.observe(
+            name=canary.name,
+            namespace=canary.namespace,
+            target=canary.spec.targetRef.name,
+            primary=canary.primary_name(),
+            provider=provider,
+            strategy=canary.strategy(),
+            phase=decision.state.phase.value,
+            previous_phase=previous.phase.value,
+            canary_weight=decision.state.canary_weight,
+            failed_checks=decision.state.failed_checks,
+            seconds=seconds,
+            checks=measured.records if measured else (),
+            judge=measured.judge_status if measured else None,
+        )
+
     def observe(
         self,
         *,
@@ -105,8 +147,8 @@ class Recorder:
         canary_weight: int,
         failed_checks: int,
         seconds: float,
-        checks: Iterable[dict[str, Any]] = (),
-        judge: dict[str, Any] | None = None,
+        checks: Sequence[CanaryCheck] = (),
+        judge: JudgeStatus | None = None,
     ) -> None:
         """Record one tick's outcome for one Canary.
 
@@ -118,39 +160,18 @@ class Recorder:
         self.last_tick = time.monotonic()
         key = (name, namespace)
         self.known.add(key)
-        series: dict[Any, set[tuple[str, ...]]] = {}
-
-        def put(collector: Any, labels: tuple[str, ...], value: float | None = None) -> Any:
-            series.setdefault(collector, set()).add(labels)
-            child = collector.labels(*labels)
-            if value is not None:
-                child.set(value)
-            return child
-
-        put(self.info, (name, namespace, primary, target, provider), 1)
+        series = _Series()
+        series.put(self.info, (name, namespace, primary, target, provider), 1)
         for known in _PHASES:
-            put(self.status, (name, namespace, known), 1 if known == phase else 0)
-        put(self.weight, (target, namespace), canary_weight)
-        put(self.weight, (primary, namespace), 100 - canary_weight)
-        put(self.failed_checks, (name, namespace), failed_checks)
-        put(self.duration, (name, namespace)).observe(seconds)
-        measured = list(checks)
-        for check in measured:
-            metric = str(check.get("name"))
-            if check.get("value") is not None:
-                put(self.metric_value, (name, namespace, metric), float(check["value"]))
-            for bound in ("min", "max"):
-                if check.get(bound) is not None:
-                    put(self.metric_bound, (name, namespace, metric, bound), float(check[bound]))
-        for verdict in judge_verdict(judge).get("metrics", []):
-            metric = str(verdict.get("name"))
-            for gauge, field in ((self.evidence, "evidence"), (self.evidence_threshold, "threshold")):
-                value = _number(verdict.get(field))
-                if value is not None:
-                    put(gauge, (name, namespace, metric), value)
+            series.put(self.status, (name, namespace, known), 1 if known == phase else 0)
+        series.put(self.weight, (target, namespace), canary_weight)
+        series.put(self.weight, (primary, namespace), 100 - canary_weight)
+        series.put(self.failed_checks, (name, namespace), failed_checks)
+        series.put(self.duration, (name, namespace)).observe(seconds)
+        self._measurements(series, key, checks, judge)
         # Both counters exist from the first tick at 0, so increase() sees the first promotion too.
-        successes = put(self.successes, (name, namespace, strategy))
-        failures = put(self.failures, (name, namespace, strategy))
+        successes = series.put(self.successes, (name, namespace, strategy))
+        failures = series.put(self.failures, (name, namespace, strategy))
         if phase != previous_phase:
             if phase == Phase.SUCCEEDED.value:
                 successes.inc()
@@ -158,18 +179,38 @@ class Recorder:
                 failures.inc()
         # what this tick did not set is gone, except measurements on a tick that measured nothing and the counters
         kept: set[Any] = {self.successes, self.failures}
-        if not measured:
+        if not checks:
             kept |= {self.metric_value, self.metric_bound}
         if judge is None:
             kept |= {self.evidence, self.evidence_threshold}
-        before = self._series.get(key, {})
-        for collector, labels in before.items():
+        self._replace(key, series, kept)
+
+    def _measurements(
+        self, series: _Series, key: tuple[str, str], checks: Sequence[CanaryCheck], judge: JudgeStatus | None
+    ) -> None:
+        """The checks' values and bounds, and the judge's evidence and threshold per judged metric."""
+        for check in checks:
+            if check.value is not None:
+                series.put(self.metric_value, (*key, check.name), check.value)
+            for bound, limit in (("min", check.min), ("max", check.max)):
+                if limit is not None:
+                    series.put(self.metric_bound, (*key, check.name, bound), limit)
+        for verdict in judge.verdict.metrics if judge is not None and judge.verdict is not None else ():
+            metric = str(verdict.name)
+            for gauge, value in ((self.evidence, verdict.evidence), (self.evidence_threshold, verdict.threshold)):
+                if value is not None:
+                    series.put(gauge, (*key, metric), value)
+
+    def _replace(self, key: tuple[str, str], series: _Series, kept: set[Any]) -> None:
+        """Make ``series`` the Canary's: remove the ones it had before and not now, unless their collector is kept."""
+        now = series.labels
+        for collector, labels in self._series.get(key, {}).items():
             if collector in kept:
-                series.setdefault(collector, set()).update(labels)
+                now.setdefault(collector, set()).update(labels)
             else:
-                for stale in labels - series.get(collector, set()):
+                for stale in labels - now.get(collector, set()):
                     collector.remove(*stale)
-        self._series[key] = series
+        self._series[key] = now
 
     def forget(self, name: str, namespace: str) -> None:
         """Drop a deleted Canary's series (its phase gauge would otherwise linger)."""
@@ -200,13 +241,3 @@ async def serve_metrics(
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
-
-
-def _number(value: Any) -> float | None:
-    """A gauge's value from a status field (numbers, or "inf" for infinities), None if it is none."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None

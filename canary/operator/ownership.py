@@ -12,15 +12,15 @@ from typing import Literal
 
 from canary.kube.api import JsonDict
 from canary.kube.workloads import render_primary
-from canary.models import API_GROUP
+from canary.models import API_GROUP, Canary
 from canary.routers.objects import controller_of
 
-__all__ = ["PrimaryClaim", "describe_owner", "owner_reference", "primary_claim", "primary_taken"]
+__all__ = ["PrimaryClaim", "describe_owner", "object_of", "owner_reference", "primary_claim", "primary_taken"]
 
 PrimaryClaim = Literal["this", "free", "foreign"]
 
 
-def primary_claim(primary: JsonDict, body: JsonDict) -> PrimaryClaim:
+def primary_claim(primary: JsonDict, canary: Canary) -> PrimaryClaim:
     """Whose the existing primary Deployment is: "this" Canary's, "free" to adopt, or "foreign".
 
     Free: controlled by a ``canary.dev`` Canary of this name with another uid
@@ -31,13 +31,13 @@ def primary_claim(primary: JsonDict, body: JsonDict) -> PrimaryClaim:
     Flagger's Canary while Flagger still runs it; two controllers must not
     drive one Deployment.
     """
-    meta = body.get("metadata", {})
+    meta = canary.metadata
     controller = controller_of(primary)
     if controller is None:
         return "free"
     ours = str(controller.get("apiVersion", "")).startswith(f"{API_GROUP}/") and controller.get("kind") == "Canary"
-    if ours and controller.get("name") == meta.get("name"):
-        return "this" if not meta.get("uid") or controller.get("uid") == meta.get("uid") else "free"
+    if ours and controller.get("name") == meta.name:
+        return "this" if not meta.uid or controller.get("uid") == meta.uid else "free"
     return "foreign"
 
 
@@ -64,14 +64,22 @@ def describe_owner(obj: JsonDict) -> str:
     return f"controlled by {ref.get('kind')} {ref.get('name')} ({ref.get('apiVersion')}, uid {ref.get('uid')})"
 
 
-def owner_reference(body: JsonDict) -> JsonDict:
-    """An ownerReference that makes the Canary the controller of an object."""
-    meta = body.get("metadata", {})
+def owner_reference(canary: Canary) -> JsonDict:
+    """An ownerReference that makes the Canary the controller of an object.
+
+    Unlike the routers' (:func:`canary.routers.objects.owner_reference`), a
+    Canary without a uid (never stored by an API server: tests) is no error.
+    """
     return {
-        "apiVersion": body.get("apiVersion", "canary.dev/v1beta1"),
-        "kind": "Canary",
-        "name": meta.get("name"),
-        "uid": meta.get("uid"),
+        "apiVersion": canary.apiVersion,
+        "kind": canary.kind,
+        "name": canary.metadata.name,
+        "uid": canary.metadata.uid,
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def object_of(canary: Canary) -> JsonDict:
+    """The Canary's identity (apiVersion, kind, metadata) where a helper takes an object: an Event's subject."""
+    return {"apiVersion": canary.apiVersion, "kind": canary.kind, "metadata": canary.metadata.model_dump(mode="json")}

@@ -1,21 +1,38 @@
 """Between the Canary's status and the pure core: the persisted state, the plan, the conditions.
 
-The status is the controller's only state; these functions read it into
-:class:`~canary.core.State` and :class:`~canary.core.Plan`, and write the
-conditions people and ``kubectl wait`` read (``Promoted``, ``Valid``,
-``Supported``).
+The status is the controller's only state. This module is the one place
+that maps it to the core and back: :func:`state_from` reads it into
+:class:`~canary.core.State` (and :func:`plan_from` the spec into
+:class:`~canary.core.Plan`); :func:`status_of` writes a State back in the
+status's own field names, and :func:`tick_status` is everything a tick
+writes: the state, the conditions people and ``kubectl wait`` read
+(``Promoted``, ``Valid``, ``Supported``), the checks and the judge.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from canary.core import Phase, Plan, State, WeightPlan
+from canary.core import Decision, Phase, Plan, State, WeightPlan
 from canary.kube.api import JsonDict
 from canary.models import Canary
+from canary.operator.checks import TickChecks
 
-__all__ = ["PROMOTED", "condition", "conditions_differ", "iso", "plan_from", "state_from", "well_formed"]
+__all__ = [
+    "PROMOTED",
+    "condition",
+    "conditions_differ",
+    "conditions_of",
+    "iso",
+    "plan_from",
+    "refusal",
+    "state_from",
+    "status_of",
+    "tick_status",
+    "well_formed",
+]
 
 
 def iso(value: datetime | None) -> str | None:
@@ -43,6 +60,73 @@ def state_from(canary: Canary) -> State:
         last_analysis_time=_utc(status.lastAnalysisTime),
         message=status.message or "",
     )
+
+
+def status_of(state: State) -> JsonDict:
+    """The status fields that persist ``state`` (what :func:`state_from` reads back), times as Kubernetes writes them."""
+    return {
+        "phase": state.phase.value,
+        "canaryWeight": state.canary_weight,
+        "failedChecks": state.failed_checks,
+        "iterations": state.iterations,
+        "lastAppliedSpec": state.last_applied_spec,
+        "lastPromotedSpec": state.last_promoted_spec,
+        "lastTransitionTime": iso(state.last_transition_time),
+        "lastAnalysisTime": iso(state.last_analysis_time),
+        "message": state.message,
+    }
+
+
+def tick_status(
+    canary: Canary, decision: Decision, measured: TickChecks | None, not_yet: Sequence[str], now: datetime
+) -> JsonDict:
+    """What one tick writes to the Canary's status, as a merge patch (empty when nothing is worth writing).
+
+    The state and the conditions when the decision moved, the tick measured
+    or a condition changed; the checks and the judge when it measured; and
+    the judge's evidence removed when an analysis starts afresh.
+    """
+    state = decision.state
+    patch: JsonDict = {}
+    old = conditions_of(canary)
+    conditions = _tick_conditions(old, state, not_yet, now)
+    if decision.changed or measured is not None or conditions_differ(old, conditions):
+        patch.update(status_of(state))
+        patch["observedGeneration"] = canary.metadata.generation
+        patch["conditions"] = conditions
+    fresh_start = state.phase == Phase.PROGRESSING and state.canary_weight == 0 and state.iterations == 0
+    judge = canary.status.judge
+    if fresh_start and judge is not None and judge.recorded:
+        patch["judge"] = None  # a new or retried analysis starts from no evidence (merge patch: delete)
+    if measured is not None:
+        patch["checks"] = [c.model_dump(mode="json", exclude_none=True) for c in measured.records]
+        if measured.judge_status is not None:
+            patch["judge"] = measured.judge_status.model_dump(mode="json")
+    return patch
+
+
+def _tick_conditions(old: list[JsonDict], state: State, not_yet: Sequence[str], now: datetime) -> list[JsonDict]:
+    """The conditions of a Canary the controller accepts: Promoted (by phase), Valid, and Supported."""
+    conditions = old
+    promoted = PROMOTED.get(state.phase)
+    if promoted is not None:
+        conditions = condition(conditions, "Promoted", promoted[0], promoted[1], state.message, now)
+    conditions = condition(conditions, "Valid", "True", "Valid", "the spec is valid", now)
+    if not_yet:
+        return condition(conditions, "Supported", "False", "NotSupportedYet", "; ".join(not_yet), now)
+    return condition(conditions, "Supported", "True", "Supported", "every field in use is supported", now)
+
+
+def refusal(conditions: Any, reason: str, message: str, now: datetime) -> JsonDict | None:
+    """The status that reports a refused Canary (``Valid`` False, and why), or None when it already says so.
+
+    ``conditions`` as read: a raw ``status.conditions`` (a Canary that does
+    not parse) or :func:`conditions_of`.
+    """
+    old = next((c for c in well_formed(conditions) if c.get("type") == "Valid"), None)
+    if old is not None and old.get("status") == "False" and old.get("message") == message:
+        return None
+    return {"conditions": condition(conditions, "Valid", "False", reason, message, now), "message": message}
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -79,6 +163,11 @@ PROMOTED = {
     Phase.FINALISING: ("Unknown", "Finalising"),
     Phase.INITIALIZING: ("Unknown", "Initializing"),
 }
+
+
+def conditions_of(canary: Canary) -> list[JsonDict]:
+    """The Canary's status conditions as the helpers here take them (JSON objects)."""
+    return [c.model_dump(mode="json", exclude_none=True) for c in canary.status.conditions]
 
 
 def well_formed(conditions: Any) -> list[JsonDict]:

@@ -21,6 +21,7 @@ from canary.core import (
     desired,
     needs_checks,
     needs_pre_rollout,
+    new_revision,
     pending_gate,
 )
 
@@ -302,3 +303,13 @@ def test_each_rollback_names_its_cause_in_the_event_reason() -> None:
     assert (stuck.state.phase, [e.reason for e in stuck.events]) == (Phase.FAILED, ["ProgressDeadlineExceeded"])
     aborted = decide(PLAN, analysing, world(abort_requested=True), later)
     assert [e.reason for e in aborted.events] == ["RolledBack"]
+
+
+def test_a_new_revision_is_one_after_the_first_that_the_decision_will_roll_out() -> None:
+    running = State(phase=Phase.PROGRESSING, canary_weight=20, last_applied_spec="v1")
+    assert new_revision(running, world(target="v2"))
+    assert not new_revision(running, world(target="v1"))
+    assert not new_revision(running, world(target=None))  # type: ignore[arg-type]
+    for first in (Phase.NEW, Phase.INITIALIZING):  # initialization adopts the first revision
+        assert not new_revision(State(phase=first), world(target="v1"))
+    assert decide(PLAN, running, world(target="v2"), T0).state.last_applied_spec == "v2"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from canary.kube.api import CANARIES, EVENTS, METRIC_TEMPLATES
-from canary.models import Canary
+from canary.models import Canary, JudgeStatus
 from canary.operator.checks import (
     MAX_WINDOW_INTERVALS,
     _judge_from_status,
@@ -278,19 +278,23 @@ async def test_judge_windows_tile_time_and_each_tick_asks_at_one_instant(monkeyp
 
 def test_a_judge_window_reaches_back_to_the_last_judged_end_within_limits() -> None:
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def window(saved: dict[str, Any] | None) -> float:
+        return judge_window(JudgeStatus.model_validate(saved) if saved is not None else None, now, 60.0)
+
     ended = {"windowEnd": (now - timedelta(seconds=75.5)).isoformat(timespec="milliseconds")}
-    assert judge_window(ended, now, 60.0) == pytest.approx(75.5)
-    assert judge_window(None, now, 60.0) == 60.0  # the first window of a revision
-    assert judge_window({"windowEnd": "yesterday"}, now, 60.0) == 60.0
-    assert judge_window({"windowEnd": "2026-01-01T11:59:00"}, now, 60.0) == 60.0  # no time zone: unreadable
+    assert window(ended) == pytest.approx(75.5)
+    assert window(None) == 60.0  # the first window of a revision
+    assert window({"windowEnd": "yesterday"}) == 60.0
+    assert window({"windowEnd": "2026-01-01T11:59:00"}) == 60.0  # no time zone: unreadable
     long_ago = {"windowEnd": (now - timedelta(seconds=MAX_WINDOW_INTERVALS * 60.0 + 1)).isoformat()}
-    assert judge_window(long_ago, now, 60.0) == 60.0  # the gap stays unjudged
+    assert window(long_ago) == 60.0  # the gap stays unjudged
     # the end written with the judge's fourth tick, the state since moved on by a controller without windows
     stale = {**ended, "windowTicks": 4.0, "state": {"ticks": 6.0}}
-    assert judge_window(stale, now, 60.0) == 60.0
-    assert judge_window({**stale, "windowTicks": 6.0}, now, 60.0) == pytest.approx(75.5)
+    assert window(stale) == 60.0
+    assert window({**stale, "windowTicks": 6.0}) == pytest.approx(75.5)
     with pytest.raises(ProviderError, match="not after the end of the last judged window"):
-        judge_window({"windowEnd": (now + timedelta(seconds=2)).isoformat()}, now, 60.0)
+        window({"windowEnd": (now + timedelta(seconds=2)).isoformat()})
 
 
 @pytest.mark.parametrize(("jitter", "expected"), [(None, 0.035), (6.0, 0.06), (0.0, 0.0)])

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from prometheus_client.exposition import generate_latest
 
+from canary.models import CanaryCheck, JudgeStatus
 from canary.operator.metrics import Recorder, serve_metrics
 
 
@@ -21,8 +22,8 @@ def observe(recorder: Recorder, phase: str, previous: str) -> None:
     recorder.observe(
         name="podinfo", namespace="test", target="podinfo", primary="podinfo-primary", provider="istio",
         strategy="canary", phase=phase, previous_phase=previous, canary_weight=20, failed_checks=1, seconds=0.01,
-        checks=[{"name": "request-success-rate", "value": 99.5, "min": 99.0}],
-        judge={"verdict": {"metrics": [{"name": "error-rate", "evidence": 3.5, "threshold": 200.0}]}},
+        checks=[CanaryCheck(name="request-success-rate", value=99.5, min=99.0, outcome="pass", reason="ok")],
+        judge=JudgeStatus.model_validate({"verdict": {"metrics": [{"name": "error-rate", "evidence": 3.5, "threshold": 200.0}]}}),
     )  # fmt: skip
 
 
@@ -59,14 +60,14 @@ def test_a_hand_edited_verdict_in_status_exports_what_it_can_and_never_raises() 
         recorder.observe(
             name="podinfo", namespace="test", target="podinfo", primary="podinfo-primary", provider="istio",
             strategy="canary", phase="Progressing", previous_phase="Progressing", canary_weight=20, failed_checks=0,
-            seconds=0.01, checks=[], judge=judge,
+            seconds=0.01, checks=[], judge=JudgeStatus.model_validate(judge),
         )  # fmt: skip
     recorder.observe(
         name="podinfo", namespace="test", target="podinfo", primary="podinfo-primary", provider="istio",
         strategy="canary", phase="Progressing", previous_phase="Progressing", canary_weight=20, failed_checks=0,
         seconds=0.01, checks=[],
-        judge={"verdict": {"metrics": ["junk", {"name": "latency", "evidence": "lots", "threshold": "inf"},
-                                       {"name": "error-rate", "evidence": 2.5, "threshold": 200.0}]}},
+        judge=JudgeStatus.model_validate({"verdict": {"metrics": ["junk", {"name": "latency", "evidence": "lots", "threshold": "inf"},
+                                       {"name": "error-rate", "evidence": 2.5, "threshold": 200.0}]}}),
     )  # fmt: skip
     assert recorder.evidence.labels("podinfo", "test", "error-rate")._value.get() == 2.5
     assert recorder.evidence_threshold.labels("podinfo", "test", "latency")._value.get() == float("inf")
@@ -75,17 +76,18 @@ def test_a_hand_edited_verdict_in_status_exports_what_it_can_and_never_raises() 
 def test_series_of_what_is_gone_are_removed_and_forget_removes_them_all() -> None:
     recorder = Recorder()
 
-    def tick(
-        target: str = "podinfo", checks: tuple[dict[str, Any], ...] = (), judge: dict[str, Any] | None = None
-    ) -> str:
+    def tick(target: str = "podinfo", checks: tuple[CanaryCheck, ...] = (), judge: dict[str, Any] | None = None) -> str:
         recorder.observe(
             name="podinfo", namespace="test", target=target, primary=f"{target}-primary", provider="istio",
             strategy="canary", phase="Progressing", previous_phase="Progressing", canary_weight=20, failed_checks=0,
-            seconds=0.01, checks=checks, judge=judge,
+            seconds=0.01, checks=checks, judge=JudgeStatus.model_validate(judge) if judge is not None else None,
         )  # fmt: skip
         return generate_latest(recorder.registry).decode()
 
-    both = ({"name": "request-success-rate", "value": 99.5, "min": 99.0}, {"name": "latency", "value": 80.0})
+    both = (
+        CanaryCheck(name="request-success-rate", value=99.5, min=99.0, outcome="pass", reason="ok"),
+        CanaryCheck(name="latency", value=80.0, outcome="pass", reason="ok"),
+    )
     verdict = {"verdict": {"metrics": [{"name": "error-rate", "evidence": 2.0, "threshold": 200.0}]}}
     text = tick(checks=both, judge=verdict)
     assert 'metric="latency"' in text and 'canary_judge_threshold{metric="error-rate"' in text
