@@ -123,7 +123,7 @@ class Reconciler:
         try:
             primary = await self.api.patch(DEPLOYMENTS, canary.namespace, name, references)
         except ApiError as error:
-            if error.temporary or error.status == 409:
+            if error.retryable:
                 raise
             await self._warn_once(body, canary, "KubernetesRefused", f"the API server refused a change: {error}")
             return primary
@@ -238,7 +238,7 @@ class Reconciler:
                 await self._converge(canary, body, desired(decision.state, plan), target, primary, decision.state)
                 self._cleared(canary, "KubernetesRefused")
             except ApiError as error:
-                if error.temporary or error.status == 409:
+                if error.retryable:
                     raise  # the handler retries after a delay
                 # refused for good as sent (RBAC, a quota, an admission webhook): say so on the Canary; the next
                 # tick tries again, as the state asks

@@ -80,8 +80,6 @@ LATENCY_BUCKETS: dict[Mesh, tuple[float, ...]] = {
 class UnknownMeshError(ProviderError):
     """The Canary's provider has no built-in metrics here (permanent)."""
 
-    temporary = False
-
 
 def metrics_mesh(provider: str | None, default: str = "istio") -> Mesh:
     """Which mesh's metrics the built-in checks read for a Canary's ``spec.provider``.

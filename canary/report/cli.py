@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from canary.errors import CanaryError
 from canary.kube.api import CANARIES, ApiError, KubeApi
 from canary.kube.client import ClusterApi, load_client_config
 from canary.models import DurationError, parse_duration, primary_workload_name
@@ -35,7 +36,7 @@ __all__ = ["CanaryTarget", "ReportError", "read_canary", "register", "run_report
 DEFAULT_PROMETHEUS = "http://localhost:9090"
 
 
-class ReportError(RuntimeError):
+class ReportError(CanaryError):
     """The report cannot be made; the message tells the user what to change."""
 
 
