@@ -53,7 +53,7 @@ The tree, with where each class lives and what happens to it::
     │   │                            reported (Warning Event AlertFailed); never
     │   │                            changes a rollout decision
     │   └── UnknownNotifierTypeError
-    └── ReportError                canary.report.cli: ``canary report`` cannot draw:
+    └── ReportError                canary.cli.report: ``canary report`` cannot draw:
                                      one line on stderr, exit code 1
 
 ``temporary`` decides only where the controller has a choice (an

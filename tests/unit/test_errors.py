@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from canary.cli.report import ReportError
 from canary.errors import CanaryError
 from canary.kube.api import ApiError, Conflict, NotFound
 from canary.notifiers.base import NotifierError, UnknownNotifierTypeError
@@ -17,7 +18,6 @@ from canary.providers.base import (
 )
 from canary.providers.builtin import UnknownMeshError
 from canary.providers.templates import TemplateError
-from canary.report.cli import ReportError
 from canary.routers.base import RoutingError, UnknownProvider
 
 
