@@ -13,7 +13,6 @@ from canary.models.base import (
     CrossNamespaceObjectReference,
     CustomMetadata,
     DurationError,
-    LocalObjectReference,
     ObjectMeta,
     parse_duration,
 )
@@ -74,7 +73,6 @@ __all__ = [
     "JudgeErrorRate",
     "JudgeLatency",
     "JudgeTemplates",
-    "LocalObjectReference",
     "MetricTemplate",
     "MetricTemplateProvider",
     "MetricTemplateSpec",
