@@ -277,10 +277,6 @@ class BatchJudge:
             out.append((lower, upper))
         return out
 
-    def combined_log_evidence(self) -> FloatArray:
-        """Natural log of the alpha-weighted average of the metrics' regression e-values."""
-        return logsumexp(self.log_fail + self._log_weights, axis=1)
-
     def state(self, run: int = 0) -> dict[str, Any]:
         """JSON-serialisable state of one run: numbers and lists of numbers (NaN as null, infinity as "inf")."""
 

@@ -21,7 +21,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from canary.ctl import render_status
+from canary.cli.manual import render_status
 from canary.kube.api import EVENTS, JsonDict
 from canary_testbed.mesh import SimulatorProvider
 from canary_testbed.prom import prometheus_available

@@ -4,7 +4,7 @@ Both work on files in a Git checkout, never on a cluster: :func:`validate_paths`
 checks Canary, MetricTemplate and AlertProvider manifests against the CRD
 schema, the models' rules and each other (templates, PromQL);
 :func:`convert_paths` rewrites Flagger objects to ``canary.dev/v1beta1`` and
-says what does not carry over. :func:`canary.gitops.cli.register` adds both
+says what does not carry over. :func:`canary.cli.gitops.register` adds both
 subcommands to the ``canary`` command.
 """
 

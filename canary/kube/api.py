@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from canary.errors import CanaryError
+
 __all__ = [
     "ALERT_PROVIDERS",
     "CANARIES",
@@ -80,11 +82,12 @@ TRAFFIC_SPLITS = Resource("split.smi-spec.io", "v1alpha2", "trafficsplits", "Tra
 HTTP_ROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
 
 
-class ApiError(Exception):
+class ApiError(CanaryError):
     """The API server refused a request; ``status`` is the HTTP status code.
 
-    5xx and 429 are temporary (retry after a delay); 4xx are permanent for
-    the request as sent.
+    5xx and 429 are temporary (the same request may succeed later); other 4xx
+    are permanent for the request as sent. A 409 is permanent for the request
+    too, but the step that sent it is :attr:`retryable`: read again, redo.
     """
 
     def __init__(self, status: int, reason: str, message: str) -> None:
@@ -92,11 +95,12 @@ class ApiError(Exception):
         self.status = status
         self.reason = reason
         self.message = message
+        self.temporary = status >= 500 or status == 429
 
     @property
-    def temporary(self) -> bool:
-        """Whether the same request may succeed later."""
-        return self.status >= 500 or self.status == 429
+    def retryable(self) -> bool:
+        """Temporary, or a 409 Conflict: the object changed since it was read, so a later tick redoes the step."""
+        return self.temporary or self.status == 409
 
 
 class NotFound(ApiError):

@@ -13,7 +13,6 @@ from canary.models.base import (
     CrossNamespaceObjectReference,
     CustomMetadata,
     DurationError,
-    LocalObjectReference,
     ObjectMeta,
     parse_duration,
 )
@@ -77,7 +76,6 @@ __all__ = [
     "JudgeStatus",
     "JudgeTemplates",
     "JudgeVerdict",
-    "LocalObjectReference",
     "MetricTemplate",
     "MetricTemplateProvider",
     "MetricTemplateSpec",

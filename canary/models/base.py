@@ -8,7 +8,7 @@ Python and error messages.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -23,7 +23,6 @@ __all__ = [
     "CustomMetadata",
     "Duration",
     "DurationError",
-    "LocalObjectReference",
     "ObjectMeta",
     "Percent",
     "PositivePercent",
@@ -201,17 +200,6 @@ class ObjectMeta(BaseModel):
     """Finalizers that block deletion."""
 
 
-class LocalObjectReference(StrictModel):
-    """A reference to an object in the Canary's own namespace."""
-
-    apiVersion: str
-    """API version of the referent, e.g. ``apps/v1``."""
-    kind: str
-    """Kind of the referent."""
-    name: str
-    """Name of the referent."""
-
-
 class CrossNamespaceObjectReference(StrictModel):
     """A reference to an object that may live in another namespace (defaults to the Canary's)."""
 
@@ -232,7 +220,3 @@ class CustomMetadata(StrictModel):
     """Labels to add."""
     annotations: dict[str, str] | None = None
     """Annotations to add."""
-
-
-# Re-exported so other modules type their kinds the same way.
-TargetKind = Literal["DaemonSet", "Deployment", "Service"]

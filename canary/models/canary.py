@@ -41,17 +41,14 @@ from canary.models.status import PHASES, CanaryCheck, CanaryCondition, CanaryPha
 __all__ = [
     "BUILTIN_METRICS",
     "DEFAULT_ANALYSIS_INTERVAL_SECONDS",
-    "DEFAULT_CANARY_READY_THRESHOLD",
     "DEFAULT_MAX_WEIGHT",
     "DEFAULT_METRIC_INTERVAL",
-    "DEFAULT_PRIMARY_READY_THRESHOLD",
     "DEFAULT_PROGRESS_DEADLINE_SECONDS",
     "DEFAULT_SESSION_MAX_AGE",
     "DEFAULT_WEBHOOK_TIMEOUT",
     "MIN_ANALYSIS_INTERVAL_SECONDS",
     "PHASES",
     "PROVIDERS",
-    "WEBHOOK_TYPES",
     "AlertSeverity",
     "AutoscalerReference",
     "Canary",
@@ -95,10 +92,6 @@ DEFAULT_METRIC_INTERVAL = "1m"
 """Flagger's default query window for a metric (``spec.analysis.metrics[].interval``)."""
 DEFAULT_MAX_WEIGHT = 100
 """Flagger's default for ``spec.analysis.maxWeight``."""
-DEFAULT_PRIMARY_READY_THRESHOLD = 100
-"""Flagger's default percentage of primary pods that must be ready."""
-DEFAULT_CANARY_READY_THRESHOLD = 100
-"""Flagger's default percentage of canary pods that must be ready."""
 DEFAULT_WEBHOOK_TIMEOUT = "10s"
 """Flagger's default timeout of a webhook call."""
 DEFAULT_SESSION_MAX_AGE = 86400
@@ -143,7 +136,6 @@ WebhookType = Literal[
     "confirm-traffic-increase",
 ]
 """When a webhook is called; empty means ``rollout``."""
-WEBHOOK_TYPES: tuple[str, ...] = get_args(WebhookType)
 
 AlertSeverity = Literal["", "info", "warn", "error"]
 """Which events an alert forwards; empty means ``info``."""
@@ -361,10 +353,6 @@ class CanaryMetric(StrictModel):
         """The query window as written, or Flagger's default ``1m``."""
         return self.interval or DEFAULT_METRIC_INTERVAL
 
-    def interval_seconds(self) -> float:
-        """The query window in seconds (default 60)."""
-        return parse_duration(self.interval_or_default())
-
     def bounds(self) -> tuple[float | None, float | None]:
         """The accepted ``(min, max)``: ``thresholdRange``, else the deprecated ``threshold`` as Flagger reads it.
 
@@ -389,10 +377,6 @@ class CanaryAlert(StrictModel):
     """Lowest severity forwarded: info, warn or error (default info)."""
     providerRef: CrossNamespaceObjectReference
     """The AlertProvider (namespace defaults to the Canary's)."""
-
-    def severity_or_default(self) -> str:
-        """The severity, ``info`` when empty."""
-        return self.severity or "info"
 
 
 class CanaryWebhook(StrictModel):
@@ -754,36 +738,14 @@ class Canary(StrictModel):
         weights.append(top)
         return weights
 
-    def step_weight_promotion(self) -> int:
-        """Weight moved to the primary per tick while promoting: stepWeightPromotion, else 100 (at once)."""
-        return self.spec.analysis.stepWeightPromotion or 100
-
     def progress_deadline_seconds(self) -> int:
         """Seconds allowed for the canary to become ready (default 600)."""
         value = self.spec.progressDeadlineSeconds
         return DEFAULT_PROGRESS_DEADLINE_SECONDS if value is None else value
 
-    def primary_ready_threshold(self) -> int:
-        """Percentage of primary pods that must be ready (default 100)."""
-        value = self.spec.analysis.primaryReadyThreshold
-        return DEFAULT_PRIMARY_READY_THRESHOLD if value is None else value
-
-    def canary_ready_threshold(self) -> int:
-        """Percentage of canary pods that must be ready (default 100)."""
-        value = self.spec.analysis.canaryReadyThreshold
-        return DEFAULT_CANARY_READY_THRESHOLD if value is None else value
-
     def skip_analysis(self) -> bool:
         """Whether the canary is promoted without analysis (``spec.skipAnalysis``)."""
         return self.spec.skipAnalysis
-
-    def service_names(self) -> tuple[str, str, str]:
-        """The apex, primary and canary Service names: ``<name>``, ``<name>-primary``, ``<name>-canary``.
-
-        ``<name>`` is ``spec.service.name``, else ``spec.targetRef.name``.
-        """
-        apex = (self.spec.service.name if self.spec.service else None) or self.spec.targetRef.name
-        return apex, f"{apex}-primary", f"{apex}-canary"
 
     def primary_name(self) -> str:
         """Name of the primary workload: ``<targetRef.name>-primary``."""

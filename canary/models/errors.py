@@ -3,7 +3,9 @@
 ``describe(error)`` turns a :class:`pydantic.ValidationError` into lines such as
 ``spec.analysis.stepWeight: must be between 1 and 100 (got 0)`` or
 ``spec.analysis.metrics[0].name: unknown metric 'foo': ...``, which the
-controller puts into status conditions and Events, and the CLI prints.
+controller puts into status conditions and Events, and the CLI prints. They
+are how a spec is refused; the exceptions canary raises, and what the
+controller does with each, are in :mod:`canary.errors`.
 """
 
 from __future__ import annotations

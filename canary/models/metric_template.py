@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import Field
 
 from canary.models.base import GROUP_VERSION, ApiVersion, ObjectMeta, StrictModel
 
 __all__ = [
-    "METRIC_PROVIDER_TYPES",
     "MetricProviderType",
     "MetricTemplate",
     "MetricTemplateProvider",
@@ -31,7 +30,6 @@ MetricProviderType = Literal[
     "splunk",
 ]
 """Every metrics backend Flagger accepts (we query ``prometheus``: see :mod:`canary.models.support`)."""
-METRIC_PROVIDER_TYPES: tuple[str, ...] = get_args(MetricProviderType)
 
 
 class SecretReference(StrictModel):

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol, get_args, runtime_checkable
 
+from canary.errors import CanaryError
+
 if TYPE_CHECKING:
     from canary.models.canary import CanaryCheck
 
@@ -221,7 +223,7 @@ class Notification:
         return "\n".join(lines)
 
 
-class NotifierError(Exception):
+class NotifierError(CanaryError):
     """A chat message could not be delivered (or the provider is misconfigured).
 
     ``message`` (also ``str(error)``) is safe to log and to put into a Kubernetes

@@ -140,7 +140,7 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
         try:
             await holder["reconciler"].tick(dict(body))
         except ApiError as error:
-            if error.temporary or error.status == 409:
+            if error.retryable:
                 raise kopf.TemporaryError(str(error), delay=controller.tick) from error
             raise
 

@@ -148,7 +148,7 @@ class Reconciler:
         try:
             primary = await self.api.patch(DEPLOYMENTS, canary.namespace, name, references)
         except ApiError as error:
-            if error.temporary or error.status == 409:
+            if error.retryable:
                 raise
             await self.events.warn_once(canary, "KubernetesRefused", f"the API server refused a change: {error}")
             return seen
@@ -260,7 +260,7 @@ class Reconciler:
             await self._converge_workloads(seen, seen.target, decision.state)
             self.events.cleared(seen.canary, "KubernetesRefused")
         except ApiError as error:
-            if error.temporary or error.status == 409:
+            if error.retryable:
                 raise  # the handler retries after a delay
             # refused for good as sent (RBAC, a quota, an admission webhook): say so on the Canary; the next
             # tick tries again, as the state asks

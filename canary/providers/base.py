@@ -2,17 +2,19 @@
 
 A provider answers one PromQL-like query with one number (a check's value) or,
 for histogram bucket queries, with one number per label value. Failing to get a
-number is always one of the typed errors below, each either *temporary* (retry
-on the next tick: the server is down, the series has not appeared yet) or
-*permanent* (the query or the configuration is wrong: retrying will not help).
-Either way the check fails for that tick: a missing value never advances a
-weight or promotes.
+number is always one of the typed errors below (a branch of the tree in
+:mod:`canary.errors`), each either *temporary* (the next tick may read it: the
+server is down, the series has not appeared yet) or *permanent* (the query or
+the configuration is wrong: waiting will not help). Either way the check fails
+for that tick: a missing value never advances a weight or promotes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+from canary.errors import CanaryError
 
 __all__ = [
     "BadResponseError",
@@ -27,10 +29,8 @@ __all__ = [
 ]
 
 
-class ProviderError(Exception):
-    """A metric could not be read. ``reason`` is a sentence for people; ``temporary`` says retry may help."""
-
-    temporary: bool = False
+class ProviderError(CanaryError):
+    """A metric could not be read. ``reason`` is a sentence for people; ``temporary`` says waiting may help."""
 
     def __init__(self, reason: str, *, temporary: bool | None = None) -> None:
         super().__init__(reason)
@@ -57,19 +57,13 @@ class UnreachableError(ProviderError):
 class QueryError(ProviderError):
     """The server refused the query (a PromQL syntax error, an unknown function): permanent."""
 
-    temporary = False
-
 
 class BadResponseError(ProviderError):
     """The server answered, but not in the shape of its query API (wrong address?): permanent."""
 
-    temporary = False
-
 
 class UnknownProviderError(ProviderError):
     """A MetricTemplate names a provider type we do not implement: permanent, and said loudly."""
-
-    temporary = False
 
 
 @runtime_checkable

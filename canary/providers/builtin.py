@@ -46,7 +46,6 @@ __all__ = [
     "WindowQueries",
     "builtin_query",
     "fetch_window",
-    "is_builtin",
     "judge_queries",
     "metrics_mesh",
     "window_queries",
@@ -80,8 +79,6 @@ LATENCY_BUCKETS: dict[Mesh, tuple[float, ...]] = {
 class UnknownMeshError(ProviderError):
     """The Canary's provider has no built-in metrics here (permanent)."""
 
-    temporary = False
-
 
 def metrics_mesh(provider: str | None, default: str = "istio") -> Mesh:
     """Which mesh's metrics the built-in checks read for a Canary's ``spec.provider``.
@@ -103,11 +100,6 @@ def metrics_mesh(provider: str | None, default: str = "istio") -> Mesh:
         f"no built-in metrics for provider {name!r}: built-in checks support istio and linkerd; "
         "use a MetricTemplate for other providers"
     )
-
-
-def is_builtin(metric_name: str) -> bool:
-    """True for the metric names Flagger answers without a MetricTemplate."""
-    return metric_name in BUILTIN_METRICS
 
 
 

@@ -52,8 +52,6 @@ _VARIABLE = re.compile(r"^variables\.([A-Za-z_][A-Za-z0-9_-]*)$")
 class TemplateError(ProviderError):
     """A query template cannot be rendered safely: permanent, names the variable and the value."""
 
-    temporary = False
-
 
 def check_dns_label(variable: str, value: str) -> str:
     """``value`` if it is an RFC 1123 label (a namespace), else TemplateError."""

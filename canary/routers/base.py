@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel
 
 from canary.core.routes import Routes
+from canary.errors import CanaryError
 
 if TYPE_CHECKING:
     from canary.models import Canary, CanaryService
@@ -30,12 +31,13 @@ __all__ = [
 ]
 
 
-class RoutingError(Exception):
+class RoutingError(CanaryError):
     """A routing step that cannot succeed as asked, with a message for people.
 
     ``temporary`` is True when the same call may succeed later without a spec
     change (the target Deployment does not exist yet); otherwise the Canary's
-    spec, or an object someone else owns, has to change first.
+    spec, or an object someone else owns, has to change first. The controller
+    reports either kind on the Canary (see :mod:`canary.errors`).
     """
 
     def __init__(self, message: str, *, temporary: bool = False) -> None:

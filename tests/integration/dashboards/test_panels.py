@@ -32,8 +32,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from canary.cli.report import read_canary, register
 from canary.kube.client import ClusterApi, load_client_config
-from canary.report.cli import read_canary, register
 from canary.report.fetch import fetch_report
 from canary_testbed.demo import demo_canary
 from canary_testbed.testbed import Testbed

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from canary.cli import main
+from canary.cli.gitops import register
 from canary.gitops import convert_paths
-from canary.gitops.cli import main, register
 from tests.unit.gitops.conftest import CANARY, TEMPLATE, write
 
 FLAGGER_CANARY = CANARY.replace("canary.dev/v1beta1", "flagger.app/v1beta1")

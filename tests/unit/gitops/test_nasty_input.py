@@ -137,7 +137,7 @@ def test_cli_never_prints_a_traceback(tmp_path: Path) -> None:
     make_nasty_directory(tmp_path / "repo")
     for extra in ([], ["--format", "json"]):
         done = subprocess.run(
-            [sys.executable, "-m", "canary.gitops.cli", "validate", *extra, str(tmp_path / "repo")],
+            [sys.executable, "-m", "canary", "validate", *extra, str(tmp_path / "repo")],
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,
@@ -161,7 +161,7 @@ def test_convert_cli_never_prints_a_traceback(tmp_path: Path) -> None:
     make_nasty_directory(tmp_path / "repo")
     write(tmp_path / "repo", "flagger.yaml", CANARY_HEAD.replace("canary.dev", "flagger.app") + "spec: 5\n")
     done = subprocess.run(
-        [sys.executable, "-m", "canary.gitops.cli", "convert", str(tmp_path / "repo")],
+        [sys.executable, "-m", "canary", "convert", str(tmp_path / "repo")],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

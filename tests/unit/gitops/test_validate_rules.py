@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from canary.cli import main
 from canary.gitops import Finding, validate_paths
-from canary.gitops.cli import main
 from tests.unit.gitops.conftest import CANARY, TEMPLATE, write
 
 Mutation = Callable[[dict[str, Any]], None]

@@ -34,9 +34,6 @@ def test_flagger_defaults_apply_when_fields_are_absent() -> None:
     assert c.threshold() == 1
     assert c.max_weight() == 100
     assert c.progress_deadline_seconds() == 600
-    assert c.primary_ready_threshold() == 100
-    assert c.canary_ready_threshold() == 100
-    assert c.step_weight_promotion() == 100
     assert c.iterations() == 0
     assert c.skip_analysis() is False
 
@@ -91,13 +88,10 @@ def test_strategy(analysis: dict[str, Any], strategy: str) -> None:
     assert canary(**analysis).strategy() == strategy
 
 
-def test_service_names_follow_service_name_then_target_name() -> None:
-    c = canary()
-    assert c.service_names() == ("podinfo", "podinfo-primary", "podinfo-canary")
+def test_the_primary_is_named_after_the_target_not_the_service() -> None:
     obj = minimal_canary()
     obj["spec"]["service"]["name"] = "web"
     named = Canary.model_validate(obj)
-    assert named.service_names() == ("web", "web-primary", "web-canary")
     assert named.primary_name() == "podinfo-primary"
 
 
@@ -116,8 +110,7 @@ def test_metric_kind_and_interval_default() -> None:
     template = CanaryMetric.model_validate({"name": "latency", "templateRef": {"name": "latency"}, "interval": "30s"})
     assert [builtin.kind(), query.kind(), template.kind()] == ["builtin", "query", "template"]
     assert builtin.interval_or_default() == "1m"
-    assert builtin.interval_seconds() == 60.0
-    assert template.interval_seconds() == 30.0
+    assert template.interval_or_default() == "30s"
 
 
 def test_webhook_defaults() -> None:

@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from canary.cli.report import CanaryTarget, ReportError, read_canary, register, run_report
 from canary.kube.api import CANARIES
 from canary.kube.memory import MemoryApi
 from canary.providers.builtin import builtin_query
 from canary.providers.templates import TemplateError
-from canary.report.cli import CanaryTarget, ReportError, read_canary, register, run_report
 from canary.report.data import PhaseChange
 from canary.report.fetch import fetch_report, report_queries
 

@@ -17,10 +17,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from canary.cli.args import Subparsers
+from canary.errors import CanaryError
 from canary.kube.api import CANARIES, ApiError, KubeApi
 from canary.kube.client import ClusterApi, load_client_config
 from canary.models import DurationError, parse_duration, primary_workload_name
@@ -35,7 +36,7 @@ __all__ = ["CanaryTarget", "ReportError", "read_canary", "register", "run_report
 DEFAULT_PROMETHEUS = "http://localhost:9090"
 
 
-class ReportError(RuntimeError):
+class ReportError(CanaryError):
     """The report cannot be made; the message tells the user what to change."""
 
 
@@ -161,8 +162,8 @@ def run_report(args: argparse.Namespace, transport: httpx.BaseTransport | None =
     return 0
 
 
-def register(subparsers: Any) -> None:
-    """Add ``report`` to the ``canary`` command's subparsers."""
+def register(subparsers: Subparsers) -> None:
+    """Add ``report`` to the ``canary`` command."""
     parser = subparsers.add_parser(
         "report",
         help="draw a Canary's rollout (weight, success rate, p99 latency, decision) from Prometheus as a PNG",

@@ -1,10 +1,8 @@
-"""The ``canary validate`` and ``canary convert`` subcommands.
+"""The ``canary validate`` and ``canary convert`` subcommands, on manifests in a Git checkout.
 
-:func:`register` adds both to the ``canary`` command's subparsers; each sets
-``func`` to a function of the parsed arguments that returns the exit code and
-never lets an exception through (bad input is reported, not traced back).
-``python -m canary.gitops.cli validate PATH...`` runs them without the rest of
-the command.
+:func:`register` adds both to the ``canary`` command; each sets ``func`` to a
+function of the parsed arguments that returns the exit code and never lets an
+exception through (bad input is reported, not traced back).
 """
 
 from __future__ import annotations
@@ -13,21 +11,21 @@ import argparse
 import io
 import json
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from canary.cli.args import Command, Subparsers
 from canary.gitops.convert import convert_paths, write_conversion
 from canary.gitops.findings import to_json
 from canary.gitops.validate import validate_paths
 from canary.models.support import DEFAULT_PROVIDER
 
-__all__ = ["main", "register", "run_convert", "run_validate"]
+__all__ = ["register", "run_convert", "run_validate"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 
 
-def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def _guarded(run: Command) -> Command:
     """``run`` with every unexpected exception turned into a one-line message and exit code 1."""
 
     def guarded(args: argparse.Namespace) -> int:
@@ -92,7 +90,21 @@ def run_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_paths(parser: argparse.ArgumentParser) -> None:
+    """The manifests both commands read."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="YAML file, or directory searched for *.yaml/*.yml")
+
+
+def _add_provider(parser: argparse.ArgumentParser) -> None:
+    """``--provider``: both commands judge a Canary without ``spec.provider`` by the controller's default."""
+    parser.add_argument(
+        "--provider",
+        default=DEFAULT_PROVIDER,
+        help=f"the controller's default mesh provider, for Canaries without spec.provider (default {DEFAULT_PROVIDER})",
+    )
+
+
+def register(subparsers: Subparsers) -> None:
     """Add the ``validate`` and ``convert`` subcommands to the ``canary`` command."""
     validate = subparsers.add_parser(
         "validate",
@@ -100,13 +112,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Check canary.dev manifests before they are merged: the CRD schema, the rules the "
         "controller enforces, MetricTemplate references and PromQL. Exit 1 on any error.",
     )
-    validate.add_argument("paths", nargs="+", metavar="PATH", help="YAML file, or directory searched for *.yaml/*.yml")
+    _add_paths(validate)
     validate.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
-    validate.add_argument(
-        "--provider",
-        default=DEFAULT_PROVIDER,
-        help=f"the controller's default mesh provider, for Canaries without spec.provider (default {DEFAULT_PROVIDER})",
-    )
+    _add_provider(validate)
     validate.set_defaults(func=_guarded(run_validate))
 
     convert = subparsers.add_parser(
@@ -115,29 +123,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Convert Flagger Canary, MetricTemplate and AlertProvider manifests. Other documents are "
         "kept as they are. What does not carry over is reported on stderr.",
     )
-    convert.add_argument("paths", nargs="+", metavar="PATH", help="YAML file, or directory searched for *.yaml/*.yml")
+    _add_paths(convert)
     where = convert.add_mutually_exclusive_group()
     where.add_argument("--write", action="store_true", help="rewrite the files in place")
     where.add_argument("--out", metavar="DIR", help="write the converted files below DIR (same layout)")
     convert.add_argument(
         "--strict", action="store_true", help="exit 1 when something does not carry over (refused or ignored)"
     )
-    convert.add_argument(
-        "--provider",
-        default=DEFAULT_PROVIDER,
-        help=f"the controller's default mesh provider, for Canaries without spec.provider (default {DEFAULT_PROVIDER})",
-    )
+    _add_provider(convert)
     convert.set_defaults(func=_guarded(run_convert))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``validate`` or ``convert`` on their own (``python -m canary.gitops.cli``)."""
-    parser = argparse.ArgumentParser(prog="canary", description=__doc__)
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

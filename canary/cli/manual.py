@@ -19,6 +19,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from canary.cli.args import Subparsers
 from canary.kube.api import CANARIES, EVENTS, JsonDict, KubeApi
 from canary.kube.client import ClusterApi, load_client_config
 from canary.operator.gates import ABORT, APPROVE, RETRY, SUSPEND
@@ -175,8 +176,8 @@ def _show(args: argparse.Namespace) -> int:
         api.close()
 
 
-def register(sub: Any) -> None:
-    """Add the day-2 subcommands to the ``canary`` command's subparsers."""
+def register(subparsers: Subparsers) -> None:
+    """Add the day-2 subcommands to the ``canary`` command."""
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--namespace", "-n", default="default")
@@ -190,12 +191,12 @@ def register(sub: Any) -> None:
         "resume": "undo suspend",
     }
     for action, text in helps.items():
-        parser = sub.add_parser(action, help=text)
+        parser = subparsers.add_parser(action, help=text)
         parser.add_argument("name")
         common(parser)
         parser.set_defaults(func=_steer, action=action)
     for command in ("status", "list"):
-        parser = sub.add_parser(command, help="show a canary" if command == "status" else "list canaries")
+        parser = subparsers.add_parser(command, help="show a canary" if command == "status" else "list canaries")
         if command == "status":
             parser.add_argument("name", nargs="?")
         common(parser)
