@@ -74,6 +74,8 @@ class CanaryCondition(StrictModel):
     """When the condition was last written."""
     lastTransitionTime: datetime | None = None
     """When the status last changed."""
+    observedGeneration: int | None = None
+    """The ``metadata.generation`` the condition describes (kubectl wait ignores a condition older than the spec)."""
 
 
 class CanaryCheck(StrictModel):

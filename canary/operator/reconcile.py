@@ -158,7 +158,7 @@ class Reconciler:
     async def _refuse(self, canary: Canary, reason: str, lines: list[str]) -> None:
         """Report a Canary the controller will not run, once: a condition and a Warning Event."""
         message = "; ".join(lines)
-        patch = refusal(conditions_of(canary), reason, message, self.clock())
+        patch = refusal(conditions_of(canary), reason, message, self.clock(), canary.metadata.generation)
         if patch is not None:
             await self._patch_status(canary, patch)
             await self.events.event(canary, "Warning", reason, message)
@@ -166,9 +166,10 @@ class Reconciler:
     async def _refuse_invalid(self, body: JsonDict, error: ValidationError) -> None:
         """Report a Canary that does not parse, once: as :meth:`_refuse`, from the raw object (there is no model)."""
         message = "; ".join(f"invalid Canary: {line}" for line in describe(error))
-        patch = refusal((body.get("status") or {}).get("conditions"), "InvalidSpec", message, self.clock())
+        meta = body["metadata"]
+        generation = meta.get("generation") if isinstance(meta.get("generation"), int) else None
+        patch = refusal((body.get("status") or {}).get("conditions"), "InvalidSpec", message, self.clock(), generation)
         if patch is not None:
-            meta = body["metadata"]
             await self._write_status(meta.get("namespace"), meta["name"], meta.get("resourceVersion"), patch)
             await self.events.record(body, "Warning", "InvalidSpec", message)
 

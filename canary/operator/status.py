@@ -89,8 +89,10 @@ def tick_status(
     state = decision.state
     patch: JsonDict = {}
     old = conditions_of(canary)
-    conditions = _tick_conditions(old, state, not_yet, now)
-    if decision.changed or measured is not None or conditions_differ(old, conditions):
+    generation = canary.metadata.generation
+    conditions = _tick_conditions(old, state, not_yet, now, generation)
+    unobserved = canary.status.observedGeneration != generation
+    if decision.changed or measured is not None or unobserved or conditions_differ(old, conditions):
         patch.update(status_of(state))
         patch["observedGeneration"] = canary.metadata.generation
         patch["conditions"] = conditions
@@ -105,28 +107,41 @@ def tick_status(
     return patch
 
 
-def _tick_conditions(old: list[JsonDict], state: State, not_yet: Sequence[str], now: datetime) -> list[JsonDict]:
+def _tick_conditions(
+    old: list[JsonDict], state: State, not_yet: Sequence[str], now: datetime, generation: int | None
+) -> list[JsonDict]:
     """The conditions of a Canary the controller accepts: Promoted (by phase), Valid, and Supported."""
     conditions = old
     promoted = PROMOTED.get(state.phase)
     if promoted is not None:
-        conditions = condition(conditions, "Promoted", promoted[0], promoted[1], state.message, now)
-    conditions = condition(conditions, "Valid", "True", "Valid", "the spec is valid", now)
+        conditions = condition(conditions, "Promoted", promoted[0], promoted[1], state.message, now, generation)
+    conditions = condition(conditions, "Valid", "True", "Valid", "the spec is valid", now, generation)
     if not_yet:
-        return condition(conditions, "Supported", "False", "NotSupportedYet", "; ".join(not_yet), now)
-    return condition(conditions, "Supported", "True", "Supported", "every field in use is supported", now)
+        return condition(conditions, "Supported", "False", "NotSupportedYet", "; ".join(not_yet), now, generation)
+    return condition(conditions, "Supported", "True", "Supported", "every field in use is supported", now, generation)
 
 
-def refusal(conditions: Any, reason: str, message: str, now: datetime) -> JsonDict | None:
+def refusal(conditions: Any, reason: str, message: str, now: datetime, generation: int | None) -> JsonDict | None:
     """The status that reports a refused Canary (``Valid`` False, and why), or None when it already says so.
 
     ``conditions`` as read: a raw ``status.conditions`` (a Canary that does
-    not parse) or :func:`conditions_of`.
+    not parse) or :func:`conditions_of`. The refusal describes ``generation``
+    (status.observedGeneration and the condition's own), so ``kubectl wait
+    --for=condition=Valid=false`` sees it.
     """
     old = next((c for c in well_formed(conditions) if c.get("type") == "Valid"), None)
-    if old is not None and old.get("status") == "False" and old.get("message") == message:
+    if (
+        old is not None
+        and old.get("status") == "False"
+        and old.get("message") == message
+        and old.get("observedGeneration") == generation
+    ):
         return None
-    return {"conditions": condition(conditions, "Valid", "False", reason, message, now), "message": message}
+    return {
+        "conditions": condition(conditions, "Valid", "False", reason, message, now, generation),
+        "message": message,
+        "observedGeneration": generation,
+    }
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -182,22 +197,30 @@ def well_formed(conditions: Any) -> list[JsonDict]:
     return [c for c in conditions if isinstance(c, dict) and isinstance(c.get("type"), str)]
 
 
-def condition(conditions: Any, type_: str, status: str, reason: str, message: str, now: datetime) -> list[JsonDict]:
-    """Set one condition (in a raw ``status.conditions``), keeping lastTransitionTime when its status did not change."""
+def condition(
+    conditions: Any, type_: str, status: str, reason: str, message: str, now: datetime, generation: int | None
+) -> list[JsonDict]:
+    """Set one condition (in a raw ``status.conditions``), keeping lastTransitionTime when its status did not change.
+
+    ``generation`` is the spec generation the condition describes: kubectl
+    wait (and kstatus) ignore a condition whose observedGeneration is older
+    than ``metadata.generation``.
+    """
     conditions = well_formed(conditions)
     result = [dict(c) for c in conditions if c.get("type") != type_]
     old = next((c for c in conditions if c.get("type") == type_), None)
     changed = old is None or old.get("status") != status
-    result.append(
-        {
-            "type": type_,
-            "status": status,
-            "reason": reason,
-            "message": message,
-            "lastUpdateTime": iso(now),
-            "lastTransitionTime": iso(now) if changed else old.get("lastTransitionTime") if old else iso(now),
-        }
-    )
+    written: JsonDict = {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastUpdateTime": iso(now),
+        "lastTransitionTime": iso(now) if changed else old.get("lastTransitionTime") if old else iso(now),
+    }
+    if generation is not None:
+        written["observedGeneration"] = generation
+    result.append(written)
     return sorted(result, key=lambda c: str(c["type"]))
 
 
@@ -205,7 +228,7 @@ def conditions_differ(old: Any, new: list[JsonDict]) -> bool:
     """Whether the conditions changed in anything but their update times (``old`` raw, as read)."""
 
     def strip(items: Any) -> list[tuple[str, ...]]:
-        fields = ("type", "status", "reason", "message")
+        fields = ("type", "status", "reason", "message", "observedGeneration")
         return sorted(tuple(str(c.get(f)) for f in fields) for c in well_formed(items))
 
     return strip(old) != strip(new)
