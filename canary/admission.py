@@ -73,7 +73,8 @@ class FoundTemplate:
 
 
 TemplateLookup = Callable[[tuple[str, str]], Sequence[FoundTemplate] | None]
-"""Finds the templates of a ``(namespace, name)`` key; None when there is none to find."""
+"""Finds the templates of a ``(namespace, name)`` key; None when there is none. An empty list: it exists
+but cannot be checked (invalid on its own, and reported as such by the caller)."""
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _VARIABLE = re.compile(r"^variables\.([A-Za-z_][A-Za-z0-9_-]*)$")
@@ -205,7 +206,7 @@ def _template_issues(
     key = template_key(canary, metric)
     assert key is not None and metric.templateRef is not None
     found = templates(key)
-    if not found:
+    if found is None:
         where = "templateRef.namespace" if metric.templateRef.namespace else "the Canary's namespace"
         return [
             Issue(

@@ -30,6 +30,7 @@ from canary.kube.workloads import (
     scale,
 )
 from canary.models import Canary, describe, unsupported
+from canary.operator.admit import admission_due, admission_errors
 from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
 from canary.operator.converge import converge_primary, converge_replicas, converge_routes
@@ -223,6 +224,11 @@ class Reconciler:
         if refused:
             await self._refuse(canary, "Unsupported", refused)
             return None
+        if admission_due(canary):
+            errors = await admission_errors(self.api, canary)
+            if errors:
+                await self._refuse(canary, "InvalidSpec", errors)
+                return None
         return canary, [p.message for p in problems if p.severity != "refuse"]
 
     async def _measure(self, seen: _Seen) -> _Measured:
