@@ -5,6 +5,7 @@ No I/O, no clock, no kopf, no Kubernetes client: callers pass ``now`` in.
 
 from canary.core.decide import (
     ABORTABLE,
+    ANALYSING,
     Check,
     Decision,
     Desired,
@@ -27,6 +28,7 @@ from canary.core.steps import WeightPlan
 
 __all__ = [
     "ABORTABLE",
+    "ANALYSING",
     "TERMINAL",
     "TRANSITIONS",
     "Check",

@@ -26,6 +26,7 @@ from canary.core.steps import WeightPlan
 
 __all__ = [
     "ABORTABLE",
+    "ANALYSING",
     "Check",
     "Decision",
     "Desired",
@@ -45,6 +46,9 @@ __all__ = [
 
 #: The phases an abort request (an annotation, a rollback hook) rolls back from: a rollout in flight.
 ABORTABLE: Final = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.WAITING})
+
+#: The phases whose ticks run the analysis (checks at the step's weight).
+ANALYSING: Final = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION})
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,9 @@ class World:
     promotion_gate_open: bool = True
     abort_requested: bool = False
     retry_requested: bool = False
+    # Why the routing object does not hold the weight the state says (a route write that did not land:
+    # a crash or an API fault between persist and converge); None when it does, or was not looked at.
+    misrouted: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,12 +219,14 @@ def needs_checks(plan: Plan, state: State, world: World, now: datetime) -> bool:
     """Whether this tick must run the metric checks (and feed the judge) before deciding."""
     if plan.suspend or plan.skip_analysis or not world.canary_ready:
         return False
-    if state.phase not in (Phase.PROGRESSING, Phase.WAITING_PROMOTION):
+    if state.phase not in ANALYSING:
         return False
     if world.target_hash != state.last_applied_spec:
         return False  # a new revision restarts the analysis instead
     if not _started(state):
         return False  # the first tick only starts the analysis: no traffic reached the canary yet
+    if world.misrouted is not None:
+        return False  # the traffic of this interval did not run at this step's weight: judge none of it
     return _analysis_due(plan, state, now)
 
 
@@ -379,6 +388,14 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
     if plan.skip_analysis:
         b.move(Phase.PROMOTING)
         b.event("skipAnalysis is set: promoting", reason="Promoting")
+        return
+    if world.misrouted is not None and _started(state):
+        # The step's weight never took effect: the shell writes it after this decision, and the step's
+        # analysis interval starts then, so every check of the step covers traffic at its weight.
+        b.update(last_analysis_time=b.now)
+        repairing = f"{world.misrouted}: routing the step's weight again; its analysis starts once it holds"
+        if state.message != repairing:
+            b.event(repairing, reason="RoutesRepaired", warning=True)
         return
     if not _analysis_due(plan, state, b.now):
         return

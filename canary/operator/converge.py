@@ -50,18 +50,23 @@ async def converge_primary(
     return primary
 
 
-async def converge_routes(router: Router, canary: Canary, routes: Routes, state: State) -> None:
+async def converge_routes(
+    router: Router, canary: Canary, routes: Routes, state: State, routed: Routes | None = None
+) -> None:
     """Make the mesh's objects exist and split traffic as ``routes`` say; raises RoutingError.
 
     The Services and mesh objects are rebuilt from the spec when they are
     missing, while initializing, and in any phase when the spec changed since
     the controller last observed it (an edit of ``spec.service``: ports,
-    headers, gateways... reaches them at once, as with Flagger).
+    headers, gateways... reaches them at once, as with Flagger). ``routed``
+    is the split already read this tick, if any (it is not read twice).
     """
-    try:
-        current = await router.get_routes(canary)
-    except RoutingError:
-        current = None  # not there yet, or not ours yet: reconcile creates or adopts it
+    current = routed
+    if current is None:
+        try:
+            current = await router.get_routes(canary)
+        except RoutingError:
+            current = None  # not there yet, or not ours yet: reconcile creates or adopts it
     edited = canary.status.observedGeneration != canary.metadata.generation
     if current is None or edited or state.phase in (Phase.INITIALIZING, Phase.INITIALIZED):
         await router.reconcile(canary)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from canary.core import Decision, Plan, State, World, decide, desired, needs_checks
+from canary.core import ANALYSING, Decision, Plan, Routes, State, World, decide, desired, needs_checks
 from canary.kube.api import CANARIES, DEPLOYMENTS, ApiError, JsonDict, KubeApi
 from canary.kube.workloads import (
     deployment_ready,
@@ -86,6 +86,7 @@ class _Measured:
     world: World
     gates: GateOutcome
     checks: TickChecks | None
+    routed: Routes | None = None  # the split the routing object held when read this tick (None: not read)
 
     def hook_results(self) -> tuple[HookResult, ...]:
         """Every hook answer of the tick: the gates', then the rollout hooks'."""
@@ -190,7 +191,7 @@ class Reconciler:
         measured = await self._measure(seen)
         decision = decide(seen.plan, seen.state, measured.world, seen.now)
         await self._persist(seen, decision, measured.checks)
-        await self._converge(seen, decision)
+        await self._converge(seen, decision, measured.routed)
         await self._tell(seen, decision, measured)
         self._record_metrics(seen, decision, measured.checks)
         return decision
@@ -235,9 +236,10 @@ class Reconciler:
         """Ask the gates that matter this tick, then run the checks when they are due."""
         canary, plan, state, now = seen.canary, seen.plan, seen.state, seen.now
         gates = await open_gates(self.hooks, canary, plan, state, seen.world, now, seen.manual)
-        world = gates.world
+        routed, misrouted = await self._read_routes(seen)
+        world = replace(gates.world, misrouted=misrouted)
         if not needs_checks(plan, state, world, now):
-            return _Measured(world, gates, None)
+            return _Measured(world, gates, None, routed)
         settings = self.settings
         context = TickContext(
             api=self.api,
@@ -251,7 +253,29 @@ class Reconciler:
             revision=world.target_hash,
         )
         checks = await run_checks(canary, context)
-        return _Measured(replace(world, checks=checks.checks, judge=checks.judge), gates, checks)
+        return _Measured(replace(world, checks=checks.checks, judge=checks.judge), gates, checks, routed)
+
+    async def _read_routes(self, seen: _Seen) -> tuple[Routes | None, str | None]:
+        """During an analysis: the split the routing object holds, and why it is not the state's (None if it is).
+
+        A weight saved in status whose route write did not land (the process
+        died, or the API failed, between persist and converge) must not be
+        judged as if it had carried traffic: the core holds the step and
+        restarts its interval once the weight is written again.
+        """
+        state, primary = seen.state, seen.primary
+        if state.phase not in ANALYSING or seen.target is None or primary is None or not deployment_ready(primary):
+            return None, None
+        want = desired(state, seen.plan).routes
+        assert want is not None
+        try:
+            routed = await self._router(seen.canary).get_routes(seen.canary)
+        except RoutingError as error:
+            return None, f"the routing object does not hold the step's split ({error.message})"
+        if (routed.primary, routed.canary) != (want.primary, want.canary):
+            held = f"the routing object sends {routed.canary}% to the canary where the step says {want.canary}%"
+            return routed, held
+        return routed, None
 
     async def _persist(self, seen: _Seen, decision: Decision, measured: TickChecks | None) -> None:
         """Write the decision to status (before anything converges to it: a restart resumes from there)."""
@@ -259,12 +283,15 @@ class Reconciler:
         if patch:
             await self._patch_status(seen.canary, patch)
 
-    async def _converge(self, seen: _Seen, decision: Decision) -> None:
-        """Bring the workloads and routes to what the persisted state wants; a refusal for good is reported."""
+    async def _converge(self, seen: _Seen, decision: Decision, routed: Routes | None) -> None:
+        """Bring the workloads and routes to what the persisted state wants; a refusal for good is reported.
+
+        ``routed``: the split read from the routing object earlier in this tick, if it was.
+        """
         if seen.target is None:
             return
         try:
-            await self._converge_workloads(seen, seen.target, decision.state)
+            await self._converge_workloads(seen, seen.target, decision.state, routed)
             self.events.cleared(seen.canary, "KubernetesRefused")
         except ApiError as error:
             if error.retryable:
@@ -273,7 +300,7 @@ class Reconciler:
             # tick tries again, as the state asks
             await self.events.warn_once(seen.canary, "KubernetesRefused", f"the API server refused a change: {error}")
 
-    async def _converge_workloads(self, seen: _Seen, target: JsonDict, state: State) -> None:
+    async def _converge_workloads(self, seen: _Seen, target: JsonDict, state: State, routed: Routes | None) -> None:
         """The primary, then traffic, then the canary's replicas (never scaled while traffic is elsewhere)."""
         canary = seen.canary
         want = desired(state, seen.plan)
@@ -282,7 +309,7 @@ class Reconciler:
             return
         if want.routes is not None and deployment_ready(primary):
             try:
-                await converge_routes(self._router(canary), canary, want.routes, state)
+                await converge_routes(self._router(canary), canary, want.routes, state, routed)
                 self.events.cleared(canary, "RoutingFailed")
             except RoutingError as error:
                 # Never scale anything while traffic is not where the state says it is.

@@ -313,3 +313,30 @@ def test_a_new_revision_is_one_after_the_first_that_the_decision_will_roll_out()
     for first in (Phase.NEW, Phase.INITIALIZING):  # initialization adopts the first revision
         assert not new_revision(State(phase=first), world(target="v1"))
     assert decide(PLAN, running, world(target="v2"), T0).state.last_applied_spec == "v2"
+
+
+def test_a_step_whose_weight_never_reached_the_routes_is_held_and_its_interval_restarts() -> None:
+    at_40 = State(
+        phase=Phase.PROGRESSING,
+        canary_weight=40,
+        last_applied_spec="v2",
+        last_promoted_spec="v1",
+        last_transition_time=T0,
+        last_analysis_time=T0,
+    )
+    later = T0 + timedelta(seconds=PLAN.interval * 2)
+    misrouted = world(misrouted="the routing object sends 20% to the canary where the step says 40%")
+    assert not needs_checks(PLAN, at_40, misrouted, later)  # that interval's traffic ran at 20 %: judge none of it
+    decision = decide(PLAN, at_40, misrouted, later)
+    assert decision.state.canary_weight == 40  # neither advanced nor stepped back
+    assert decision.state.last_analysis_time == later  # the step's interval starts when its weight is written
+    assert decision.state.failed_checks == 0
+    [event] = decision.events
+    assert (event.type, event.reason) == ("Warning", "RoutesRepaired")
+    assert "20%" in event.message and "40%" in event.message
+    again = decide(PLAN, decision.state, misrouted, later + timedelta(seconds=5))
+    assert again.events == ()  # said once while it lasts
+    assert again.state.last_analysis_time == later + timedelta(seconds=5)
+    held = world()
+    assert not needs_checks(PLAN, again.state, held, later + timedelta(seconds=30))
+    assert needs_checks(PLAN, again.state, held, later + timedelta(seconds=5 + PLAN.interval))
