@@ -7,6 +7,7 @@ the phase as a label, failed checks, and the judge's evidence per metric.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -228,7 +229,10 @@ async def serve_metrics(
     """Serve ``/metrics`` and ``/healthz`` on ``host:port``; answers the runner (``cleanup()`` stops it)."""
 
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(recorder.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        # Rendering is ~3.6 KB per Canary: thousands of them take a second or more, which must not stall the
+        # ticks that share this event loop. The collectors lock their own series, so a thread may read them.
+        body = await asyncio.to_thread(generate_latest, recorder.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:
         ok = healthy()
