@@ -18,6 +18,7 @@ DestinationRules ``<apex>-primary`` and ``<apex>-canary`` carry
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from canary.core.routes import Routes
@@ -26,13 +27,11 @@ from canary.routers.base import (
     RoutingError,
     apex_metadata,
     as_json,
-    fallback_routes,
     require_service,
     split_read_back,
 )
 from canary.routers.names import apex_name, canary_name, primary_name
-from canary.routers.objects import ensure_object, release_object
-from canary.routers.services import ServiceReconciler
+from canary.routers.single import Companion, ObjectRouter
 
 if TYPE_CHECKING:
     from canary.models import Canary
@@ -41,6 +40,7 @@ __all__ = [
     "IstioRouter",
     "build_destination_rule",
     "build_virtual_service",
+    "destination_rules",
     "merge_match_conditions",
     "routes_from_virtual_service",
 ]
@@ -226,49 +226,22 @@ def routes_from_virtual_service(canary: Canary, virtual_service: JsonDict) -> Ro
     return split_read_back(where, (primary, weights[primary]), (canary_host, weights[canary_host]), mirrored)
 
 
-class IstioRouter:
+def destination_rules(canary: Canary) -> list[Companion]:
+    """The DestinationRules ``<apex>-canary`` and ``<apex>-primary``: the VirtualService's companions."""
+    return [
+        Companion(DESTINATION_RULES, name, functools.partial(build_destination_rule, canary, name))
+        for name in (canary_name(canary), primary_name(canary))
+    ]
+
+
+class IstioRouter(ObjectRouter):
     """Routes a Canary with an Istio VirtualService and two DestinationRules."""
 
     def __init__(self, api: KubeApi) -> None:
-        self.api = api
-        self.services = ServiceReconciler(api)
-
-    async def reconcile(self, canary: Canary) -> None:
-        """Services, DestinationRules, then the VirtualService, keeping its current weights."""
-        await self.services.reconcile(canary)
-        for name in (canary_name(canary), primary_name(canary)):
-            await ensure_object(self.api, canary, DESTINATION_RULES, build_destination_rule(canary, name))
-
-        def keep_weights(desired: JsonDict, current: JsonDict) -> JsonDict:
-            try:
-                routes = routes_from_virtual_service(canary, current)
-            except RoutingError:
-                return desired
-            return build_virtual_service(canary, routes)
-
-        await ensure_object(
-            self.api,
-            canary,
+        super().__init__(
+            api,
             VIRTUAL_SERVICES,
-            build_virtual_service(canary, fallback_routes(canary)),
-            adjust=keep_weights,
+            build=build_virtual_service,
+            read=routes_from_virtual_service,
+            companions=destination_rules,
         )
-
-    async def set_routes(self, canary: Canary, routes: Routes) -> None:
-        """Write the weights (and mirroring) into the VirtualService's routes."""
-        await ensure_object(self.api, canary, VIRTUAL_SERVICES, build_virtual_service(canary, routes))
-
-    async def get_routes(self, canary: Canary) -> Routes:
-        """Read the weights back from the VirtualService."""
-        namespace = canary.metadata.namespace or "default"
-        virtual_service = await self.api.get(VIRTUAL_SERVICES, namespace, apex_name(canary))
-        if virtual_service is None:
-            raise RoutingError(f"VirtualService {namespace}/{apex_name(canary)} not found", temporary=True)
-        return routes_from_virtual_service(canary, virtual_service)
-
-    async def finalize(self, canary: Canary) -> None:
-        """Restore or delete the VirtualService first (traffic keeps flowing), then the rest."""
-        await release_object(self.api, canary, VIRTUAL_SERVICES, apex_name(canary))
-        for name in (primary_name(canary), canary_name(canary)):
-            await release_object(self.api, canary, DESTINATION_RULES, name)
-        await self.services.finalize(canary)
