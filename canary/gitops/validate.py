@@ -14,7 +14,7 @@ For every ``canary.dev`` object found in the given files this runs, in order:
    controller finds it, see :func:`canary.providers.checks.template_key`), every
    Prometheus query must parse as PromQL once its template variables are
    rendered, ``templateVariables`` values that could inject PromQL are refused
-   (:mod:`canary.providers.templates`), and :func:`canary.models.unsupported`
+   (:mod:`canary.providers.templates`), and :func:`canary.routers.unsupported`
    says what the controller refuses (an error) or ignores for now (a warning).
 
 Flagger objects (``flagger.app``) are errors that point to ``canary convert``;
@@ -55,7 +55,6 @@ from canary.models import (
     ObjectMeta,
     TargetReference,
     describe,
-    unsupported,
 )
 from canary.models.base import API_GROUP, GROUP_VERSION
 from canary.models.canary import IngressReference
@@ -64,6 +63,7 @@ from canary.models.errors import field_path
 from canary.models.support import DEFAULT_PROVIDER
 from canary.providers.checks import template_context, template_key
 from canary.providers.templates import TemplateContext, TemplateError, check_variable_value, render_query
+from canary.routers.registry import unsupported
 
 __all__ = ["FLAGGER_MESSAGE", "Report", "validate_documents", "validate_files", "validate_paths"]
 

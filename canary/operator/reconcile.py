@@ -45,7 +45,7 @@ from canary.kube.workloads import (
     selector_label,
     template_hash,
 )
-from canary.models import Canary, CanaryCheck, describe, judge_verdict, unsupported
+from canary.models import Canary, CanaryCheck, describe, judge_verdict
 from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
 from canary.operator.gates import ABORT, APPROVE, RETRY, Manual, open_gates, rollout_hook_checks
@@ -55,7 +55,7 @@ from canary.operator.status import PROMOTED, condition, conditions_differ, iso, 
 from canary.operator.webhooks import WebhookCaller
 from canary.providers.checks import ProviderPool
 from canary.routers.base import Router, RoutingError
-from canary.routers.registry import router_for
+from canary.routers.registry import router_for, unsupported
 
 __all__ = ["Reconciler", "ReconcilerSettings", "owner_reference"]
 

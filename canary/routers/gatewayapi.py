@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from canary.core.routes import Routes
 from canary.kube.api import HTTP_ROUTES, JsonDict, KubeApi, Resource
+from canary.models.support import Problem, ProviderSupport, refuse
 from canary.routers.base import (
     RoutingError,
     apex_metadata,
@@ -28,6 +29,7 @@ from canary.routers.base import (
     require_service,
     split_read_back,
 )
+from canary.routers.declaration import RouterDeclaration
 from canary.routers.names import apex_name, canary_name, primary_name
 from canary.routers.single import ObjectRouter
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from canary.models import Canary
 
 __all__ = [
+    "DECLARATION",
     "GATEWAY_API_VERSIONS",
     "GatewayApiRouter",
     "build_http_route",
@@ -274,3 +277,27 @@ class GatewayApiRouter(ObjectRouter):
             read=routes_from_http_route,
         )
         self.version = version
+
+
+def _refuse_without_gateway_refs(canary: Canary, provider: str) -> list[Problem]:
+    if canary.spec.service is not None and not canary.spec.service.gatewayRefs:
+        return [refuse("spec.service.gatewayRefs", f"required with provider {provider}")]
+    return []
+
+
+DECLARATION = RouterDeclaration(
+    support=ProviderSupport(
+        names=tuple(f"gatewayapi:{version}" for version in GATEWAY_API_VERSIONS),
+        strategies=frozenset({"canary", "blue-green", "ab-testing"}),
+        mirroring=True,
+        route_fields=frozenset(
+            {"gatewayRefs", "backendTimeout", "mirror"} | {"hosts", "match", "headers", "rewrite", "timeout"}
+        ),
+        metrics="mesh",
+        refuse=_refuse_without_gateway_refs,
+    ),
+    writes=tuple(http_route_resource(version) for version in GATEWAY_API_VERSIONS),
+    factory=lambda api, provider: GatewayApiRouter(api, provider.split(":", 1)[1]),
+)
+"""Gateway API: weighted, blue/green and A/B routing, mirroring; measured by the metrics of the mesh
+the controller runs with, which carries the HTTPRoute's traffic."""

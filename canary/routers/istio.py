@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from canary.core.routes import Routes
 from canary.kube.api import DESTINATION_RULES, VIRTUAL_SERVICES, JsonDict, KubeApi
+from canary.models.support import ISTIO_METRICS, Problem, ProviderSupport, refuse
 from canary.routers.base import (
     RoutingError,
     apex_metadata,
@@ -30,6 +31,7 @@ from canary.routers.base import (
     require_service,
     split_read_back,
 )
+from canary.routers.declaration import RouterDeclaration
 from canary.routers.names import apex_name, canary_name, primary_name
 from canary.routers.single import Companion, ObjectRouter
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from canary.models import Canary
 
 __all__ = [
+    "DECLARATION",
     "IstioRouter",
     "build_destination_rule",
     "build_virtual_service",
@@ -245,3 +248,34 @@ class IstioRouter(ObjectRouter):
             read=routes_from_virtual_service,
             companions=destination_rules,
         )
+
+
+def _refuse_delegate_with_hosts(canary: Canary, provider: str) -> list[Problem]:
+    service = canary.spec.service
+    if service is not None and service.delegation and (service.hosts or service.gateways):
+        return [
+            refuse(
+                "spec.service.delegation",
+                "a delegate VirtualService has no hosts nor gateways: leave spec.service.hosts and "
+                "spec.service.gateways empty",
+            )
+        ]
+    return []
+
+
+DECLARATION = RouterDeclaration(
+    support=ProviderSupport(
+        names=("istio",),
+        strategies=frozenset({"canary", "blue-green", "ab-testing"}),
+        mirroring=True,
+        route_fields=frozenset(
+            {"gateways", "delegation", "corsPolicy", "retries", "trafficPolicy"}
+            | {"hosts", "match", "headers", "rewrite", "timeout"}
+        ),
+        metrics=ISTIO_METRICS,
+        refuse=_refuse_delegate_with_hosts,
+    ),
+    writes=(VIRTUAL_SERVICES, DESTINATION_RULES),
+    factory=lambda api, provider: IstioRouter(api),
+)
+"""Istio: weighted, blue/green and A/B routing, mirroring, measured by Istio's proxy metrics."""

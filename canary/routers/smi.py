@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from canary.core.routes import Routes
 from canary.kube.api import TRAFFIC_SPLITS, JsonDict, KubeApi, Resource
+from canary.models.support import LINKERD_METRICS, ProviderSupport
 from canary.routers.base import RoutingError, apex_metadata
+from canary.routers.declaration import RouterDeclaration
 from canary.routers.names import apex_name, canary_name, primary_name
 from canary.routers.single import ObjectRouter
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from canary.models import Canary
 
 __all__ = [
+    "DECLARATION",
     "SMI_VERSIONS",
     "SmiRouter",
     "build_traffic_split",
@@ -142,3 +145,16 @@ class SmiRouter(ObjectRouter):
             read=routes_from_traffic_split,
         )
         self.version = version
+
+
+DECLARATION = RouterDeclaration(
+    support=ProviderSupport(
+        names=("linkerd", *(f"smi:{version}" for version in SMI_VERSIONS)),
+        strategies=frozenset({"canary", "blue-green"}),
+        metrics=LINKERD_METRICS,
+    ),
+    writes=tuple(traffic_split_resource(version) for version in SMI_VERSIONS),
+    factory=lambda api, provider: SmiRouter(api, "v1alpha2" if provider == "linkerd" else provider.split(":", 1)[1]),
+)
+"""Linkerd and SMI: weighted and blue/green routing (no mirroring, no request match), measured by
+Linkerd's proxy metrics (here an SMI TrafficSplit runs on Linkerd)."""
