@@ -21,6 +21,7 @@ from canary.routers import (
     router_for,
     unsupported,
 )
+from canary.sandbox.meshcrds import mesh_crds
 
 
 @pytest.mark.parametrize("provider", [None, ""])
@@ -94,3 +95,13 @@ def test_without_the_declarations_the_models_check_nothing_provider_dependent() 
     )
     assert support.unsupported(canary) == []
     assert [problem.path for problem in unsupported(canary)] == ["spec.provider"]
+
+
+def test_the_testbed_serves_every_kind_and_version_a_router_writes() -> None:
+    served = {
+        (crd["spec"]["group"], crd["spec"]["names"]["plural"], version["name"])
+        for crd in mesh_crds()
+        for version in crd["spec"]["versions"]
+    }
+    written = {(r.group, r.plural, r.version) for r in WRITTEN_RESOURCES if r.group}
+    assert written <= served, sorted(written - served)
