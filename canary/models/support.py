@@ -80,9 +80,10 @@ class MetricSeries:
     ``request-success-rate`` / ``request-duration``, the judge, the dashboards and the testbed's
     simulated mesh all read.
 
-    Declared by the router of the provider whose mesh exports them (Istio's, Linkerd's) in its
-    :class:`ProviderSupport`; it lives here, below routers and providers, so that both may hold it
-    without knowing each other.
+    Each router names the series its provider is measured by in its :class:`ProviderSupport`. The
+    type and the series themselves live here, below routers and providers, so that both may hold
+    them without knowing each other: the built-in PromQL (``canary.providers.builtin``) is asked
+    for a mesh by name and looks it up in :data:`MESH_METRICS`.
     """
 
     mesh: str
