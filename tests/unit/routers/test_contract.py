@@ -9,8 +9,9 @@ own declaration (its strategies, the route settings it carries):
   from the shared reference CRDs, Services against Kubernetes' own schema
   (kubernetes-validate);
 - weights round-trip: ``set_routes`` then ``get_routes`` for a range of
-  splits (0..100 by 5 with weighted steps; 0 and 100 for blue/green only),
-  and mirroring works exactly when it is declared;
+  splits (0..100 by 5 with weighted steps; 0 and 100 for blue/green only);
+  mirroring and A/B routing (``spec.analysis.match``) work exactly when they
+  are declared, and the built-in metrics read the series it declares;
 - ``finalize`` gives a user's pre-existing objects (the apex Service, and
   the routing object of a router that has one) their original spec back,
   after the rollout changed them.
@@ -23,6 +24,7 @@ Prometheus: each parses and, with no series, answers "no data".
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import kubernetes_validate  # type: ignore[import-untyped]
@@ -34,7 +36,7 @@ from canary.kube.memory import MemoryApi
 from canary.models import Canary
 from canary.models.support import MetricSeries, ProviderSupport
 from canary.providers import NoDataError, PrometheusProvider
-from canary.providers.builtin import BUILTIN_METRICS, builtin_query, window_queries
+from canary.providers.builtin import BUILTIN_METRICS, UnknownMeshError, builtin_query, metrics_mesh, window_queries
 from canary.routers import (
     METRIC_SERIES,
     ORIGINAL_SPEC_ANNOTATION,
@@ -62,13 +64,16 @@ NAMESPACE = "test"
 USER_ANNOTATION = {"team": "web"}
 
 
-def _canary_spec(provider: str, support: ProviderSupport) -> JsonDict:
-    """A Canary spec this provider can run as declared: weighted steps if it has them, else iterations."""
+def _canary_spec(provider: str, support: ProviderSupport, *, ab_testing: bool = False) -> JsonDict:
+    """A Canary spec this provider can run as declared: weighted steps if it has them, else iterations;
+    with ``ab_testing``, iterations for the requests that match a header."""
     service: JsonDict = {"port": 9898, "targetPort": 9898}
     if "gatewayRefs" in support.route_fields:
         service["gatewayRefs"] = [{"name": "gateway", "namespace": "istio-ingress"}]
     analysis: JsonDict = {"interval": "1m", "threshold": 5}
-    if "canary" in support.strategies:
+    if ab_testing:
+        analysis.update(iterations=10, match=[{"headers": {"x-canary": {"exact": "insider"}}}])
+    elif "canary" in support.strategies:
         analysis.update(stepWeight=10, maxWeight=50)
     else:
         analysis["iterations"] = 10
@@ -80,13 +85,13 @@ def _canary_spec(provider: str, support: ProviderSupport) -> JsonDict:
     }
 
 
-async def _stored_canary(api: MemoryApi, provider: str) -> Canary:
+async def _stored_canary(api: MemoryApi, provider: str, *, ab_testing: bool = False) -> Canary:
     """The provider's Canary as the controller reads it (with a uid), and its target Deployment."""
     body = {
         "apiVersion": "canary.dev/v1beta1",
         "kind": "Canary",
         "metadata": {"name": "podinfo", "namespace": NAMESPACE},
-        "spec": _canary_spec(provider, declaration_for(provider).support),
+        "spec": _canary_spec(provider, declaration_for(provider).support, ab_testing=ab_testing),
     }
     stored = await api.create(CANARIES, NAMESPACE, body)
     await api.create(DEPLOYMENTS, NAMESPACE, deployment("podinfo", NAMESPACE))
@@ -156,6 +161,42 @@ async def test_mirroring_works_exactly_when_declared(provider: str) -> None:
         with pytest.raises(RoutingError, match="cannot mirror"):
             await router.set_routes(canary, mirrored)
         assert await router.get_routes(canary) == Routes(primary=100, canary=0)
+
+
+async def test_ab_testing_routes_exactly_when_declared(provider: str) -> None:
+    support = declaration_for(provider).support
+    if "ab-testing" not in support.strategies:
+        canary = Canary.model_validate(
+            {
+                "apiVersion": "canary.dev/v1beta1",
+                "kind": "Canary",
+                "metadata": {"name": "podinfo", "namespace": NAMESPACE},
+                "spec": _canary_spec(provider, support, ab_testing=True),
+            }
+        )
+        assert "spec.analysis.match" in [problem.path for problem in refusals(canary)]
+        return
+    api = MemoryApi()
+    canary = await _stored_canary(api, provider, ab_testing=True)
+    router = router_for(provider, api)
+    await router.reconcile(canary)
+    for weight in (0, 100, 0):
+        await router.set_routes(canary, Routes.canary_at(weight))
+        assert await router.get_routes(canary) == Routes.canary_at(weight), weight
+        _assert_declared_and_valid(api, provider)
+    assert "insider" in json.dumps([obj for _, obj in _written(api)]), "the A/B match is not in the routing object"
+
+
+def test_the_builtin_metrics_read_the_series_each_provider_declares(provider: str) -> None:
+    """What ``canary.providers.builtin.metrics_mesh`` answers (it may not import the routers) is declared."""
+    metrics = declaration_for(provider).support.metrics
+    if metrics is None:
+        with pytest.raises(UnknownMeshError):
+            metrics_mesh(provider)
+        return
+    for default in METRIC_SERIES:
+        expected = default if metrics == "mesh" else metrics.mesh
+        assert metrics_mesh(provider, default) == expected
 
 
 async def _user_objects(api: MemoryApi, router: Router, canary: Canary) -> dict[Resource, JsonDict]:
