@@ -3,7 +3,11 @@
 ``router_for(canary.spec.provider, api)`` gives the router; its four calls
 (``reconcile``, ``set_routes``, ``get_routes``, ``finalize``) manage the
 apex/primary/canary Services and the mesh's own objects. Object names come
-from :mod:`canary.routers.names`.
+from :mod:`canary.routers.names`. A router whose split lives in one object is
+an :class:`ObjectRouter`; each router file ends in a :class:`RouterDeclaration`
+of what its provider supports, and :mod:`canary.routers.registry` lists them
+(``DECLARATIONS``) and derives every provider table from them, including the
+whole support check :func:`unsupported`.
 """
 
 from canary.routers.base import Router, RoutingError, UnknownProvider
