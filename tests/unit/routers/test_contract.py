@@ -10,8 +10,9 @@ own declaration (its strategies, the route settings it carries):
   (kubernetes-validate);
 - weights round-trip: ``set_routes`` then ``get_routes`` for a range of
   splits (0..100 by 5 with weighted steps; 0 and 100 for blue/green only);
-  mirroring and A/B routing (``spec.analysis.match``) work exactly when they
-  are declared, and the built-in metrics read the series it declares;
+  mirroring, A/B routing (``spec.analysis.match``) and each of
+  ``spec.service``'s route settings work exactly when they are declared,
+  and the built-in metrics read the series it declares;
 - ``finalize`` gives a user's pre-existing objects (the apex Service, and
   the routing object of a router that has one) their original spec back,
   after the rollout changed them.
@@ -34,7 +35,7 @@ from canary.core.routes import Routes
 from canary.kube.api import CANARIES, DEPLOYMENTS, SERVICES, JsonDict, Resource
 from canary.kube.memory import MemoryApi
 from canary.models import Canary
-from canary.models.support import MetricSeries, ProviderSupport
+from canary.models.support import ROUTE_FIELDS, MetricSeries, ProviderSupport
 from canary.providers import NoDataError, PrometheusProvider
 from canary.providers.builtin import BUILTIN_METRICS, UnknownMeshError, builtin_query, metrics_mesh, window_queries
 from canary.routers import (
@@ -47,6 +48,7 @@ from canary.routers import (
     declaration_for,
     refusals,
     router_for,
+    unsupported,
 )
 from canary.sandbox.prom import PrometheusServer
 from tests.unit.providers.support import require_prometheus
@@ -63,13 +65,32 @@ stops at v1alpha2, and v1alpha3's TrafficSplit backends are v1alpha2's (integer 
 NAMESPACE = "test"
 USER_ANNOTATION = {"team": "web"}
 
+ROUTE_FIELD_SAMPLES: dict[str, Any] = {
+    "gateways": ["istio-ingress/public-gateway"],
+    "delegation": True,
+    "corsPolicy": {"allowOrigins": [{"exact": "https://example.com"}], "allowMethods": ["GET"]},
+    "retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "gateway-error"},
+    "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
+    "gatewayRefs": [{"name": "other-gateway", "namespace": "istio-ingress"}],
+    "backendTimeout": "10s",
+    "mirror": [{"backendRef": {"name": "podinfo-shadow", "port": 9898}}],
+    "hosts": ["www.example.com"],
+    "match": [{"uri": {"prefix": "/api"}}],
+    "headers": {"request": {"set": {"x-env": "test"}}},
+    "rewrite": {"uri": "/"},
+    "timeout": "30s",
+}
+"""A value for each of ``spec.service``'s route settings (``ROUTE_FIELDS``), valid for every provider carrying it."""
 
-def _canary_spec(provider: str, support: ProviderSupport, *, ab_testing: bool = False) -> JsonDict:
+
+def _canary_spec(
+    provider: str, support: ProviderSupport, *, ab_testing: bool = False, service: JsonDict | None = None
+) -> JsonDict:
     """A Canary spec this provider can run as declared: weighted steps if it has them, else iterations;
     with ``ab_testing``, iterations for the requests that match a header."""
-    service: JsonDict = {"port": 9898, "targetPort": 9898}
+    service = {"port": 9898, "targetPort": 9898, **(service or {})}
     if "gatewayRefs" in support.route_fields:
-        service["gatewayRefs"] = [{"name": "gateway", "namespace": "istio-ingress"}]
+        service.setdefault("gatewayRefs", [{"name": "gateway", "namespace": "istio-ingress"}])
     analysis: JsonDict = {"interval": "1m", "threshold": 5}
     if ab_testing:
         analysis.update(iterations=10, match=[{"headers": {"x-canary": {"exact": "insider"}}}])
@@ -85,15 +106,22 @@ def _canary_spec(provider: str, support: ProviderSupport, *, ab_testing: bool = 
     }
 
 
-async def _stored_canary(api: MemoryApi, provider: str, *, ab_testing: bool = False) -> Canary:
-    """The provider's Canary as the controller reads it (with a uid), and its target Deployment."""
-    body = {
+def _canary_body(provider: str, *, ab_testing: bool = False, service: JsonDict | None = None) -> JsonDict:
+    """The contract's Canary for ``provider``, as a user writes it."""
+    support = declaration_for(provider).support
+    return {
         "apiVersion": "canary.dev/v1beta1",
         "kind": "Canary",
         "metadata": {"name": "podinfo", "namespace": NAMESPACE},
-        "spec": _canary_spec(provider, declaration_for(provider).support, ab_testing=ab_testing),
+        "spec": _canary_spec(provider, support, ab_testing=ab_testing, service=service),
     }
-    stored = await api.create(CANARIES, NAMESPACE, body)
+
+
+async def _stored_canary(
+    api: MemoryApi, provider: str, *, ab_testing: bool = False, service: JsonDict | None = None
+) -> Canary:
+    """The provider's Canary as the controller reads it (with a uid), and its target Deployment."""
+    stored = await api.create(CANARIES, NAMESPACE, _canary_body(provider, ab_testing=ab_testing, service=service))
     await api.create(DEPLOYMENTS, NAMESPACE, deployment("podinfo", NAMESPACE))
     canary = Canary.model_validate(stored)
     assert refusals(canary) == [], "the contract's Canary must be one the provider's declaration accepts"
@@ -166,14 +194,7 @@ async def test_mirroring_works_exactly_when_declared(provider: str) -> None:
 async def test_ab_testing_routes_exactly_when_declared(provider: str) -> None:
     support = declaration_for(provider).support
     if "ab-testing" not in support.strategies:
-        canary = Canary.model_validate(
-            {
-                "apiVersion": "canary.dev/v1beta1",
-                "kind": "Canary",
-                "metadata": {"name": "podinfo", "namespace": NAMESPACE},
-                "spec": _canary_spec(provider, support, ab_testing=True),
-            }
-        )
+        canary = Canary.model_validate(_canary_body(provider, ab_testing=True))
         assert "spec.analysis.match" in [problem.path for problem in refusals(canary)]
         return
     api = MemoryApi()
@@ -185,6 +206,36 @@ async def test_ab_testing_routes_exactly_when_declared(provider: str) -> None:
         assert await router.get_routes(canary) == Routes.canary_at(weight), weight
         _assert_declared_and_valid(api, provider)
     assert "insider" in json.dumps([obj for _, obj in _written(api)]), "the A/B match is not in the routing object"
+
+
+async def _reconciled_objects(provider: str, service: JsonDict | None = None) -> list[JsonDict]:
+    """Everything the provider's router writes on a first reconcile, without the server's stamps."""
+    api = MemoryApi()
+    canary = await _stored_canary(api, provider, service=service)
+    await router_for(provider, api).reconcile(canary)
+    _assert_declared_and_valid(api, provider)
+    objects = []
+    for _, obj in _written(api):
+        obj = copy.deepcopy(obj)
+        for stamp in ("uid", "resourceVersion", "creationTimestamp", "ownerReferences"):
+            obj["metadata"].pop(stamp, None)
+        objects.append(obj)
+    return objects
+
+
+async def test_route_settings_are_carried_exactly_when_declared(provider: str) -> None:
+    """A declared route setting changes what is written; any other is accepted, reported, and ignored."""
+    support = declaration_for(provider).support
+    plain = await _reconciled_objects(provider)
+    assert set(ROUTE_FIELD_SAMPLES) == set(ROUTE_FIELDS)
+    for field, value in ROUTE_FIELD_SAMPLES.items():
+        written = await _reconciled_objects(provider, {field: value})
+        if field in support.route_fields:
+            assert written != plain, f"{provider} declares spec.service.{field} but writes nothing of it"
+        else:
+            assert written == plain, f"{provider} does not declare spec.service.{field} but writes it"
+            canary = Canary.model_validate(_canary_body(provider, service={field: value}))
+            assert f"spec.service.{field}" in [problem.path for problem in unsupported(canary)], field
 
 
 def test_the_builtin_metrics_read_the_series_each_provider_declares(provider: str) -> None:
