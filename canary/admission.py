@@ -13,7 +13,7 @@ rolled back:
   (:func:`canary.providers.templates.check_variable_value`, the same check
   the query path runs);
 - webhook addresses must be absolute http(s) URLs with a host;
-- what the controller does not route or query (:func:`canary.models.unsupported`).
+- what the controller does not route or query (:func:`canary.routers.unsupported`).
 
 ``canary validate`` finds the MetricTemplates among the given files, the
 controller in the API; both pass a :data:`TemplateLookup`. Nothing here does
@@ -28,10 +28,11 @@ from dataclasses import dataclass, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
-from canary.models import AlertProvider, Canary, CanaryMetric, MetricTemplate, unsupported
+from canary.models import AlertProvider, Canary, CanaryMetric, MetricTemplate
 from canary.providers.checks import template_context, template_key
 from canary.providers.promql import promql_error
 from canary.providers.templates import TemplateContext, TemplateError, check_variable_value, render_query
+from canary.routers.registry import unsupported
 
 __all__ = [
     "FieldPath",
@@ -283,7 +284,7 @@ def split_path(text: str) -> FieldPath:
 
 
 def support_issues(resource: Canary | MetricTemplate | AlertProvider, default_provider: str) -> list[Issue]:
-    """:func:`canary.models.unsupported` as issues: what is refused is an error, what is not built yet a warning."""
+    """:func:`canary.routers.unsupported` as issues: what is refused is an error, what is not built yet a warning."""
     issues: list[Issue] = []
     for problem in unsupported(resource, default_provider):
         message = problem.message

@@ -51,6 +51,7 @@ from canary.providers.builtin import (
     builtin_query,
     window_queries,
 )
+from canary.routers.registry import METRIC_SERIES
 
 __all__ = [
     "SCENARIOS",
@@ -331,9 +332,10 @@ class _Exporter(Collector):
             "destination_canonical_service", "request_protocol", "response_code", "response_flags",
             "connection_security_policy",
         ]  # fmt: skip
-        requests = CounterMetricFamily("istio_requests_total", "Requests handled by Istio proxies.", labels=names)
+        series = METRIC_SERIES["istio"]
+        requests = CounterMetricFamily(series.requests, "Requests handled by Istio proxies.", labels=names)
         durations = HistogramMetricFamily(
-            "istio_request_duration_milliseconds", "Request durations seen by Istio proxies.", labels=names
+            series.latency.removesuffix("_bucket"), "Request durations seen by Istio proxies.", labels=names
         )
         for app in self._simulator.apps:
             service = f"{app.name}.{app.namespace}.svc.cluster.local"
@@ -365,9 +367,10 @@ class _Exporter(Collector):
             "direction", "namespace", "deployment", "pod", "authority", "tls",
             "classification", "status_code", "target_addr", "srv_kind", "srv_name",
         ]  # fmt: skip
-        responses = CounterMetricFamily("response_total", "Responses seen by the Linkerd proxy.", labels=names)
+        series = METRIC_SERIES["linkerd"]
+        responses = CounterMetricFamily(series.requests, "Responses seen by the Linkerd proxy.", labels=names)
         latencies = HistogramMetricFamily(
-            "response_latency_ms", "Response latencies seen by the Linkerd proxy.", labels=names
+            series.latency.removesuffix("_bucket"), "Response latencies seen by the Linkerd proxy.", labels=names
         )
         for app in self._simulator.apps:
             authority = f"{app.name}.{app.namespace}.svc.cluster.local:9898"

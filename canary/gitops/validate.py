@@ -14,7 +14,7 @@ For every ``canary.dev`` object found in the given files this runs, in order:
    controller finds it, see :func:`canary.providers.checks.template_key`), every
    Prometheus query must parse as PromQL once its template variables are
    rendered, ``templateVariables`` values that could inject PromQL are refused
-   (:mod:`canary.providers.templates`), and :func:`canary.models.unsupported`
+   (:mod:`canary.providers.templates`), and :func:`canary.routers.unsupported`
    says what the controller refuses (an error) or ignores for now (a warning).
 
 Flagger objects (``flagger.app``) are errors that point to ``canary convert``;

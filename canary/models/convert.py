@@ -11,6 +11,7 @@ It backs ``canary convert``.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -20,7 +21,7 @@ from canary.models.base import GROUP_VERSION
 from canary.models.canary import Canary
 from canary.models.errors import describe
 from canary.models.metric_template import MetricTemplate
-from canary.models.support import unsupported
+from canary.models.support import ProviderSupport, unsupported
 
 __all__ = ["FLAGGER_GROUP", "KINDS", "convert_flagger"]
 
@@ -38,13 +39,18 @@ KINDS: dict[str, type[Canary] | type[MetricTemplate] | type[AlertProvider]] = {
 _SERVER_METADATA = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
 
 
-def convert_flagger(obj: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def convert_flagger(
+    obj: dict[str, Any], providers: Mapping[str, ProviderSupport] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """Rewrite a Flagger object to ``canary.dev/v1beta1``; return it with notes on what does not carry over.
 
     Raises ``ValueError`` when the object is not a Flagger Canary,
     MetricTemplate or AlertProvider. The returned object is a new dict; the
     input is left untouched. An empty note list means the object converts
-    completely and everything in it is acted on.
+    completely and everything in it is acted on. ``providers`` are the routed
+    providers' declarations (:data:`canary.routers.PROVIDER_SUPPORT`), which
+    this package cannot import; without them what depends on the provider is
+    not noted.
     """
     api_version = str(obj.get("apiVersion", ""))
     group, _, version = api_version.partition("/")
@@ -85,7 +91,7 @@ def convert_flagger(obj: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         notes.extend(f"invalid: {line}" for line in describe(error))
         return out, notes
     assert isinstance(parsed, Canary | MetricTemplate | AlertProvider)
-    for problem in unsupported(parsed):
+    for problem in unsupported(parsed, providers=providers):
         prefix = "refused" if problem.severity == "refuse" else "not yet"
         notes.append(f"{prefix}: {problem.message}")
     return out, notes

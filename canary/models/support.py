@@ -9,11 +9,15 @@ instead of silently ignoring them. Two severities:
   target kind we do not manage, a metrics backend we do not query);
 - ``not-yet``: the field is accepted and ignored for now.
 
-The tables below are the single place to update when a feature lands.
+The tables below are the single place to update when a feature lands; what
+a traffic provider supports is declared once, in its router's file, as a
+:class:`ProviderSupport` (this package cannot import the routers: the
+registry passes the declarations in).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,43 +26,165 @@ from canary.models.canary import Canary, CanaryAnalysis, CanaryService, CanarySp
 from canary.models.metric_template import MetricTemplate
 
 __all__ = [
-    "BUILTIN_METRIC_PROVIDERS",
     "DEFAULT_PROVIDER",
-    "ROUTED_PROVIDERS",
+    "ISTIO_METRICS",
+    "LINKERD_METRICS",
+    "MESH_METRICS",
+    "ROUTE_FIELDS",
     "SUPPORTED_METRIC_PROVIDERS",
     "SUPPORTED_TARGET_KINDS",
+    "MetricSeries",
     "Problem",
+    "ProviderSupport",
     "Severity",
+    "Strategy",
     "refusals",
+    "refuse",
     "unsupported",
 ]
 
 Severity = Literal["refuse", "not-yet"]
 """``refuse``: cannot run at all; ``not-yet``: accepted and ignored for now."""
 
-ROUTED_PROVIDERS: frozenset[str] = frozenset(
-    {
-        "istio",
-        "linkerd",
-        "smi:v1alpha1",
-        "smi:v1alpha2",
-        "smi:v1alpha3",
-        "gatewayapi:v1",
-        "gatewayapi:v1beta1",
-        "kubernetes",
-    }
-)
-"""``spec.provider`` values we have a router for (an absent provider means the controller's default)."""
-
 DEFAULT_PROVIDER = "istio"
 """The provider assumed when ``spec.provider`` is absent (the controller may be configured otherwise)."""
 
-BUILTIN_METRIC_PROVIDERS: frozenset[str] = frozenset(
-    {"istio", "linkerd", "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3", "gatewayapi:v1", "gatewayapi:v1beta1"}
+Strategy = Literal["canary", "blue-green", "ab-testing"]
+"""Flagger's deployment strategies a traffic provider may offer: ``canary`` (weighted steps),
+``blue-green`` (all traffic at once, after iterations), ``ab-testing`` (a first route for the
+requests matching ``spec.analysis.match``)."""
+
+ROUTE_FIELDS: tuple[str, ...] = (
+    "gateways",
+    "delegation",
+    "corsPolicy",
+    "retries",
+    "trafficPolicy",
+    "gatewayRefs",
+    "backendTimeout",
+    "mirror",
+    "hosts",
+    "match",
+    "headers",
+    "rewrite",
+    "timeout",
 )
-"""Providers for which ``request-success-rate`` and ``request-duration`` have built-in PromQL:
-Istio's and Linkerd's proxy metrics (SMI is Linkerd's SMI extension; Gateway API routes run
-through the controller's mesh). Not ``kubernetes``: plain blue/green has no proxy metrics."""
+"""The route settings of ``spec.service``: each provider says which of them its routing objects carry
+(:attr:`ProviderSupport.route_fields`); with any other provider they are accepted and ignored, as
+Flagger ignores them. This order is the order they are reported in."""
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """The Prometheus series a mesh's proxies export per workload, which the built-in
+    ``request-success-rate`` / ``request-duration``, the judge, the dashboards and the testbed's
+    simulated mesh all read.
+
+    Each router names the series its provider is measured by in its :class:`ProviderSupport`. The
+    type and the series themselves live here, below routers and providers, so that both may hold
+    them without knowing each other: the built-in PromQL (``canary.providers.builtin``) is asked
+    for a mesh by name and looks it up in :data:`MESH_METRICS`.
+    """
+
+    mesh: str
+    """The mesh's name (``istio``, ``linkerd``): how metric code and ``canary report --mesh`` name it."""
+    requests: str
+    """The counter of requests handled (``istio_requests_total``)."""
+    latency: str
+    """The latency histogram's bucket series, in milliseconds (``istio_request_duration_milliseconds_bucket``)."""
+    labels: tuple[tuple[str, str], ...]
+    """The label matchers selecting one workload's inbound requests, in order; a value may hold
+    ``{namespace}`` and ``{workload}``."""
+    errors: str
+    """The matcher selecting failed requests (``response_code=~"5.*"``)."""
+    successes: str
+    """The matcher selecting the other requests."""
+    latency_buckets: tuple[float, ...]
+    """Upper bounds (ms) of the latency histogram's buckets (+Inf implied): the judge's ``latency_bounds``."""
+
+    def selector(self, namespace: str, workload: str, *, fixed_first: bool = False) -> str:
+        """The label matchers for ``workload`` in ``namespace``, comma-separated, without braces.
+
+        ``fixed_first`` puts the matchers that name neither first (the dashboards' order).
+        """
+        labels = self.labels
+        if fixed_first:
+            labels = tuple(sorted(labels, key=lambda item: "{" in item[1]))
+        return ",".join(f'{label}="{value.format(namespace=namespace, workload=workload)}"' for label, value in labels)
+
+
+_ISTIO_BUCKETS: tuple[float, ...] = (
+    0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
+    30000, 60000, 300000, 600000, 1800000, 3600000,
+)  # fmt: skip
+_LINKERD_BUCKETS: tuple[float, ...] = (
+    1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500,
+    1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000,
+)  # fmt: skip
+
+ISTIO_METRICS = MetricSeries(
+    mesh="istio",
+    requests="istio_requests_total",
+    latency="istio_request_duration_milliseconds_bucket",
+    labels=(
+        ("reporter", "destination"),
+        ("destination_workload_namespace", "{namespace}"),
+        ("destination_workload", "{workload}"),
+    ),
+    errors='response_code=~"5.*"',
+    successes='response_code!~"5.*"',
+    latency_buckets=_ISTIO_BUCKETS,
+)
+"""Istio's proxies (``reporter="destination"``: the receiving side); errors are 5xx response codes.
+Declared by the istio provider (:mod:`canary.routers.istio`)."""
+
+LINKERD_METRICS = MetricSeries(
+    mesh="linkerd",
+    requests="response_total",
+    latency="response_latency_ms_bucket",
+    labels=(("namespace", "{namespace}"), ("deployment", "{workload}"), ("direction", "inbound")),
+    errors='classification="failure"',
+    successes='classification!="failure"',
+    latency_buckets=_LINKERD_BUCKETS,
+)
+"""The Linkerd proxy's inbound side; errors are ``classification="failure"``.
+Declared by the linkerd and SMI providers (:mod:`canary.routers.smi`)."""
+
+MESH_METRICS: dict[str, MetricSeries] = {series.mesh: series for series in (ISTIO_METRICS, LINKERD_METRICS)}
+"""Every mesh's series by name, for the metric code that names a mesh (``canary.providers.builtin``,
+which may not import the routers). The routers' declarations refer to these same objects, which is
+how each provider says which series it is measured by."""
+
+
+def _no_refusals(canary: Canary, provider: str) -> list[Problem]:
+    return []
+
+
+@dataclass(frozen=True)
+class ProviderSupport:
+    """What one traffic provider can do with a Canary, declared once in its router's file.
+
+    :func:`unsupported` checks a Canary against the declaration of its ``spec.provider``;
+    the router registry (:mod:`canary.routers.registry`) collects the declarations and
+    binds them (this module may not import routers). Unlike the router itself, this is
+    plain data: what is refused or ignored, not how traffic is moved.
+    """
+
+    names: tuple[str, ...]
+    """The ``spec.provider`` values it answers to (Flagger's names)."""
+    strategies: frozenset[Strategy]
+    """The deployment strategies its routing can carry out."""
+    mirroring: bool = False
+    """Whether it can mirror requests to the canary (``spec.analysis.mirror``)."""
+    route_fields: frozenset[str] = frozenset()
+    """The :data:`ROUTE_FIELDS` of ``spec.service`` its routing objects carry."""
+    metrics: MetricSeries | Literal["mesh"] | None = None
+    """The series the built-in metrics and the judge read: its own, ``"mesh"`` for those of the
+    mesh the controller runs with (Gateway API routes run through a mesh), None for none (then
+    only MetricTemplates can be checked)."""
+    refuse: Callable[[Canary, str], list[Problem]] = _no_refusals
+    """Its own refusals of a Canary (``(canary, provider name)``), beyond those the fields above imply."""
+
 
 SUPPORTED_TARGET_KINDS: frozenset[str] = frozenset({"Deployment"})
 """``spec.targetRef.kind`` values we roll out."""
@@ -107,28 +233,6 @@ _ANALYSIS_NOT_YET: dict[str, str] = {
 }
 _METRIC_TEMPLATE_NOT_YET: dict[str, str] = {}
 
-_ISTIO = frozenset({"istio"})
-_GATEWAY_API = frozenset({"gatewayapi:v1", "gatewayapi:v1beta1"})
-_L7 = _ISTIO | _GATEWAY_API
-
-# Route settings of spec.service and the providers whose routing objects carry them; with any
-# other provider they are accepted and ignored (as Flagger ignores them).
-_SERVICE_ROUTE_FIELDS: dict[str, frozenset[str]] = {
-    "gateways": _ISTIO,
-    "delegation": _ISTIO,
-    "corsPolicy": _ISTIO,
-    "retries": _ISTIO,
-    "trafficPolicy": _ISTIO,
-    "gatewayRefs": _GATEWAY_API,
-    "backendTimeout": _GATEWAY_API,
-    "mirror": _GATEWAY_API,
-    "hosts": _L7,
-    "match": _L7,
-    "headers": _L7,
-    "rewrite": _L7,
-    "timeout": _L7,
-}
-
 
 def _not_yet(owner: object, prefix: str, table: dict[str, str]) -> list[Problem]:
     problems = []
@@ -139,64 +243,63 @@ def _not_yet(owner: object, prefix: str, table: dict[str, str]) -> list[Problem]
     return problems
 
 
-def _refuse(path: str, message: str) -> Problem:
+def refuse(path: str, message: str) -> Problem:
+    """A ``refuse`` Problem of the field at ``path``, its message starting with the path."""
     return Problem(path, f"{path}: {message}", "refuse")
 
 
-def _provider_problems(canary: Canary, provider: str) -> list[Problem]:
-    """What the chosen (routed) provider cannot do with this spec."""
+def _offered_by(providers: Mapping[str, ProviderSupport], offers: Callable[[ProviderSupport], bool]) -> str:
+    return ", ".join(sorted(name for name, support in providers.items() if offers(support)))
+
+
+def _provider_problems(canary: Canary, provider: str, providers: Mapping[str, ProviderSupport]) -> list[Problem]:
+    """What the chosen (routed) provider cannot do with this spec, by its declaration."""
+    support = providers[provider]
     spec = canary.spec
     analysis = spec.analysis
     problems: list[Problem] = []
-    l7 = ", ".join(sorted(_L7))
-    if analysis.mirror and provider not in _L7:
-        problems.append(_refuse("spec.analysis.mirror", f"provider {provider} cannot mirror traffic (use {l7})"))
-    if analysis.match and provider not in _L7:
-        problems.append(_refuse("spec.analysis.match", f"provider {provider} cannot route by request match (use {l7})"))
-    if provider == "kubernetes" and any(weight != 100 for weight in canary.step_weights()):
+    if analysis.mirror and not support.mirroring:
+        mirroring = _offered_by(providers, lambda other: other.mirroring)
+        problems.append(refuse("spec.analysis.mirror", f"provider {provider} cannot mirror traffic (use {mirroring})"))
+    if analysis.match and "ab-testing" not in support.strategies:
+        matching = _offered_by(providers, lambda other: "ab-testing" in other.strategies)
+        problems.append(
+            refuse("spec.analysis.match", f"provider {provider} cannot route by request match (use {matching})")
+        )
+    if "canary" not in support.strategies and any(weight != 100 for weight in canary.step_weights()):
         field = "stepWeights" if analysis.stepWeights else "stepWeight"
         problems.append(
-            _refuse(
+            refuse(
                 f"spec.analysis.{field}",
-                "provider kubernetes switches all traffic at once (blue/green): use iterations, "
+                f"provider {provider} switches all traffic at once (blue/green): use iterations, "
                 "or a mesh provider for weighted steps",
             )
         )
-    service = spec.service
-    if provider in _ISTIO and service is not None and service.delegation and (service.hosts or service.gateways):
-        problems.append(
-            _refuse(
-                "spec.service.delegation",
-                "a delegate VirtualService has no hosts nor gateways: leave spec.service.hosts and "
-                "spec.service.gateways empty",
-            )
-        )
-    if provider in _GATEWAY_API and spec.service is not None and not spec.service.gatewayRefs:
-        problems.append(_refuse("spec.service.gatewayRefs", f"required with provider {provider}"))
+    problems += support.refuse(canary, provider)
     if spec.service is not None:
-        for field, providers in _SERVICE_ROUTE_FIELDS.items():
-            if _set(getattr(spec.service, field)) and provider not in providers:
+        for field in ROUTE_FIELDS:
+            if _set(getattr(spec.service, field)) and field not in support.route_fields:
                 path = f"spec.service.{field}"
+                carriers = ", ".join(sorted(name for name, other in providers.items() if field in other.route_fields))
                 problems.append(
                     Problem(
                         path,
-                        f"{path} is not supported yet with provider {provider} "
-                        f"(only {', '.join(sorted(providers))} routing uses it)",
+                        f"{path} is not supported yet with provider {provider} (only {carriers} routing uses it)",
                         "not-yet",
                     )
                 )
-    if analysis.judge is not None and analysis.judge.templates is None and provider not in BUILTIN_METRIC_PROVIDERS:
+    if analysis.judge is not None and analysis.judge.templates is None and support.metrics is None:
         problems.append(
-            _refuse(
+            refuse(
                 "spec.analysis.judge",
                 f"the judge reads a mesh's proxy metrics, which provider {provider} has none of; "
                 "give it a MetricTemplate pair (judge.templates: requests, errors)",
             )
         )
     for index, metric in enumerate(analysis.metrics):
-        if metric.kind() == "builtin" and provider not in BUILTIN_METRIC_PROVIDERS:
+        if metric.kind() == "builtin" and support.metrics is None:
             problems.append(
-                _refuse(
+                refuse(
                     f"spec.analysis.metrics[{index}].name",
                     f"built-in metric {metric.name} is not available for provider {provider} "
                     "(it needs a mesh's proxy metrics); use a MetricTemplate",
@@ -205,15 +308,17 @@ def _provider_problems(canary: Canary, provider: str) -> list[Problem]:
     return problems
 
 
-def _canary_problems(canary: Canary, default_provider: str) -> list[Problem]:
+def _canary_problems(
+    canary: Canary, default_provider: str, providers: Mapping[str, ProviderSupport] | None
+) -> list[Problem]:
     spec: CanarySpec = canary.spec
     problems: list[Problem] = []
     provider = spec.provider or default_provider
-    if provider not in ROUTED_PROVIDERS:
+    if providers is not None and provider not in providers:
         problems.append(
             Problem(
                 "spec.provider",
-                f"spec.provider {provider} is not supported: we route " + ", ".join(sorted(ROUTED_PROVIDERS)),
+                f"spec.provider {provider} is not supported: we route " + ", ".join(sorted(providers)),
                 "refuse",
             )
         )
@@ -236,8 +341,8 @@ def _canary_problems(canary: Canary, default_provider: str) -> list[Problem]:
     problems += _not_yet(spec, "spec", _SPEC_NOT_YET)
     analysis: CanaryAnalysis = spec.analysis
     problems += _not_yet(analysis, "spec.analysis", _ANALYSIS_NOT_YET)
-    if provider in ROUTED_PROVIDERS:
-        problems += _provider_problems(canary, provider)
+    if providers is not None and provider in providers:
+        problems += _provider_problems(canary, provider, providers)
     return problems
 
 
@@ -263,15 +368,21 @@ def _alert_provider_problems(provider: AlertProvider) -> list[Problem]:
 
 
 def unsupported(
-    resource: Canary | MetricTemplate | AlertProvider, default_provider: str = DEFAULT_PROVIDER
+    resource: Canary | MetricTemplate | AlertProvider,
+    default_provider: str = DEFAULT_PROVIDER,
+    providers: Mapping[str, ProviderSupport] | None = None,
 ) -> list[Problem]:
     """Everything of this valid resource that we refuse or do not act on yet, field by field.
 
     ``default_provider`` is the provider the controller uses for a Canary
     without ``spec.provider``; refusals come first, in field order.
+    ``providers`` are the routed providers' declarations by name; without
+    them (this package cannot know the routers) nothing that depends on the
+    provider is checked: the controller and ``canary validate`` call
+    :func:`canary.routers.unsupported`, which passes the registry's.
     """
     if isinstance(resource, Canary):
-        problems = _canary_problems(resource, default_provider)
+        problems = _canary_problems(resource, default_provider, providers)
     elif isinstance(resource, MetricTemplate):
         problems = _metric_template_problems(resource)
     else:
@@ -280,7 +391,9 @@ def unsupported(
 
 
 def refusals(
-    resource: Canary | MetricTemplate | AlertProvider, default_provider: str = DEFAULT_PROVIDER
+    resource: Canary | MetricTemplate | AlertProvider,
+    default_provider: str = DEFAULT_PROVIDER,
+    providers: Mapping[str, ProviderSupport] | None = None,
 ) -> list[Problem]:
     """Only the problems that stop a rollout (severity ``refuse``)."""
-    return [problem for problem in unsupported(resource, default_provider) if problem.severity == "refuse"]
+    return [problem for problem in unsupported(resource, default_provider, providers) if problem.severity == "refuse"]

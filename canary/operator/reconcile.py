@@ -29,7 +29,7 @@ from canary.kube.workloads import (
     replica_count,
     scale,
 )
-from canary.models import Canary, describe, unsupported
+from canary.models import Canary, describe
 from canary.operator.admit import admission_due, admission_errors
 from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
@@ -45,7 +45,7 @@ from canary.operator.workloads import Refusal, read_workloads
 from canary.providers.checks import ProviderPool
 from canary.providers.registry import ProviderFactory
 from canary.routers.base import Router, RoutingError
-from canary.routers.registry import router_for
+from canary.routers.registry import router_for, unsupported
 
 __all__ = ["Reconciler", "ReconcilerSettings", "owner_reference"]
 

@@ -13,6 +13,10 @@ export:
   ``classification="failure"``.
 
 Gateway API routing in front of Istio or Linkerd uses that mesh's metrics.
+The series (names, label matchers, latency buckets) are
+:class:`~canary.models.support.MetricSeries` the routers' declarations name
+(:data:`canary.models.support.MESH_METRICS`); this module only writes PromQL
+over them.
 
 One difference from Flagger, on purpose: the workload is matched exactly
 (``destination_workload="podinfo"``), where Flagger uses a regex match
@@ -28,9 +32,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 from canary.models import primary_workload_name
+from canary.models.support import ISTIO_METRICS, LINKERD_METRICS, MESH_METRICS, MetricSeries
 from canary.providers.base import BadResponseError, MetricProvider, NoDataError, ProviderError
 from canary.providers.templates import check_dns_label, check_dns_subdomain, check_duration
 
@@ -52,27 +57,18 @@ __all__ = [
 ]
 
 Mesh = Literal["istio", "linkerd"]
-MESHES: tuple[Mesh, ...] = ("istio", "linkerd")
+MESHES: tuple[Mesh, ...] = cast(tuple[Mesh, ...], tuple(MESH_METRICS))
 
 BUILTIN_METRICS = ("request-success-rate", "request-duration")
 """Metric names that need no MetricTemplate."""
 
-ISTIO_LATENCY_BUCKETS: tuple[float, ...] = (
-    0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
-    30000, 60000, 300000, 600000, 1800000, 3600000,
-)  # fmt: skip
+ISTIO_LATENCY_BUCKETS: tuple[float, ...] = ISTIO_METRICS.latency_buckets
 """Upper bounds (ms) of Istio's ``istio_request_duration_milliseconds`` buckets (+Inf implied)."""
 
-LINKERD_LATENCY_BUCKETS: tuple[float, ...] = (
-    1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500,
-    1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000,
-)  # fmt: skip
+LINKERD_LATENCY_BUCKETS: tuple[float, ...] = LINKERD_METRICS.latency_buckets
 """Upper bounds (ms) of the Linkerd proxy's ``response_latency_ms`` buckets (+Inf implied)."""
 
-LATENCY_BUCKETS: dict[Mesh, tuple[float, ...]] = {
-    "istio": ISTIO_LATENCY_BUCKETS,
-    "linkerd": LINKERD_LATENCY_BUCKETS,
-}
+LATENCY_BUCKETS: dict[Mesh, tuple[float, ...]] = {mesh: MESH_METRICS[mesh].latency_buckets for mesh in MESHES}
 """Each mesh's latency bucket bounds: what the judge's ``latency_bounds`` should be."""
 
 
@@ -103,47 +99,13 @@ def metrics_mesh(provider: str | None, default: str = "istio") -> Mesh:
 
 
 
-@dataclass(frozen=True)
-class _Series:
-    """One mesh's metric names and label matchers."""
-
-    requests: str
-    buckets: str
-    workload_labels: str  # format string with {namespace} and {workload}
-    errors: str  # matcher selecting failed requests
-    successes: str  # matcher selecting non-failed requests
-
-    def selector(self, namespace: str, workload: str) -> str:
-        return self.workload_labels.format(namespace=namespace, workload=workload)
-
-
-_SERIES: dict[Mesh, _Series] = {
-    "istio": _Series(
-        requests="istio_requests_total",
-        buckets="istio_request_duration_milliseconds_bucket",
-        workload_labels=(
-            'reporter="destination",destination_workload_namespace="{namespace}",destination_workload="{workload}"'
-        ),
-        errors='response_code=~"5.*"',
-        successes='response_code!~"5.*"',
-    ),
-    "linkerd": _Series(
-        requests="response_total",
-        buckets="response_latency_ms_bucket",
-        workload_labels='namespace="{namespace}",deployment="{workload}",direction="inbound"',
-        errors='classification="failure"',
-        successes='classification!="failure"',
-    ),
-}
-
-
-def _checked(mesh: str, namespace: str, workload: str, interval: str) -> _Series:
-    if mesh not in _SERIES:
+def _checked(mesh: str, namespace: str, workload: str, interval: str) -> MetricSeries:
+    if mesh not in MESH_METRICS:
         raise UnknownMeshError(f"unknown mesh {mesh!r}; built-in queries exist for: " + ", ".join(MESHES))
     check_dns_label("namespace", namespace)
     check_dns_subdomain("target", workload)
     check_duration("interval", interval)
-    return _SERIES[mesh]
+    return MESH_METRICS[mesh]
 
 
 def builtin_query(metric_name: str, mesh: str, namespace: str, target: str, interval: str) -> str:
@@ -162,7 +124,7 @@ def builtin_query(metric_name: str, mesh: str, namespace: str, target: str, inte
             f"sum(rate({series.requests}{{{sel}}}[{interval}])) * 100"
         )
     if metric_name == "request-duration":
-        return f"histogram_quantile(0.99, sum(rate({series.buckets}{{{sel}}}[{interval}])) by (le))"
+        return f"histogram_quantile(0.99, sum(rate({series.latency}{{{sel}}}[{interval}])) by (le))"
     raise ProviderError(
         f"{metric_name!r} is not a built-in metric (built-in: {', '.join(BUILTIN_METRICS)}); "
         "reference a MetricTemplate with templateRef",
@@ -194,7 +156,7 @@ def window_queries(mesh: str, namespace: str, workload: str, interval: str) -> W
         interval=interval,
         requests=f"sum(increase({series.requests}{{{sel}}}[{interval}]))",
         errors=f"sum(increase({series.requests}{{{sel},{series.errors}}}[{interval}]))",
-        latency=f"sum(increase({series.buckets}{{{sel}}}[{interval}])) by (le)",
+        latency=f"sum(increase({series.latency}{{{sel}}}[{interval}])) by (le)",
     )
 
 

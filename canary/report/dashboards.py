@@ -11,7 +11,8 @@ Two dashboards, for Grafana 10 and later (schema version 38; panel types
 
 They read the controller's own metrics (``canary_*``) and, for the canary and
 primary workloads' traffic, the mesh's: each such query is the Istio
-expression ``or`` the Linkerd one. A workload runs on one mesh, so whichever
+expression ``or`` the Linkerd one (every series a router declares,
+:data:`canary.routers.METRIC_SERIES`). A workload runs on one mesh, so whichever
 mesh exports it answers, and one dashboard serves both without a mesh selector.
 
 The JSON is written by hand-rolled builders rather than a dashboard SDK: the
@@ -31,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from canary.core import Phase
+from canary.models.support import MetricSeries
 from canary.report.data import PHASE_COLOURS
+from canary.routers.registry import METRIC_SERIES
 
 __all__ = [
     "DASHBOARDS",
@@ -59,41 +62,32 @@ PHASE_CODES: dict[str, int] = {p.value: i for i, p in enumerate((p for p in Phas
 """The number each phase stands for in the phase timelines (a value mapping turns it back into the name)."""
 
 
-# The mesh's series for one workload ("$target" or "$primary") in "$namespace".
-_ISTIO = 'reporter="destination",destination_workload_namespace="$namespace",destination_workload="{workload}"'
-_LINKERD = 'direction="inbound",namespace="$namespace",deployment="{workload}"'
+def _selectors(workload: str) -> list[tuple[MetricSeries, str]]:
+    """Each declared mesh's series with its matchers for ``workload`` ("$target" or "$primary") in "$namespace"."""
+    return [(series, series.selector("$namespace", workload, fixed_first=True)) for series in METRIC_SERIES.values()]
 
 
 def mesh_success_rate(workload: str) -> str:
-    """Percentage of non-5xx (Istio) / non-failure (Linkerd) responses of ``workload``, Istio ``or`` Linkerd."""
-    istio = _ISTIO.format(workload=workload)
-    linkerd = _LINKERD.format(workload=workload)
-    return (
-        f'(sum(rate(istio_requests_total{{{istio},response_code!~"5.*"}}[$__rate_interval])) / '
-        f"sum(rate(istio_requests_total{{{istio}}}[$__rate_interval])) * 100) or "
-        f'(sum(rate(response_total{{{linkerd},classification!="failure"}}[$__rate_interval])) / '
-        f"sum(rate(response_total{{{linkerd}}}[$__rate_interval])) * 100)"
+    """Percentage of non-5xx (Istio) / non-failure (Linkerd) responses of ``workload``, one mesh ``or`` the next."""
+    return " or ".join(
+        f"(sum(rate({series.requests}{{{sel},{series.successes}}}[$__rate_interval])) / "
+        f"sum(rate({series.requests}{{{sel}}}[$__rate_interval])) * 100)"
+        for series, sel in _selectors(workload)
     )
 
 
 def mesh_latency(workload: str, quantile: float) -> str:
-    """Latency quantile (ms) of ``workload``'s requests, Istio ``or`` Linkerd."""
-    istio = _ISTIO.format(workload=workload)
-    linkerd = _LINKERD.format(workload=workload)
-    return (
-        f"histogram_quantile({quantile}, sum(rate(istio_request_duration_milliseconds_bucket{{{istio}}}"
-        f"[$__rate_interval])) by (le)) or "
-        f"histogram_quantile({quantile}, sum(rate(response_latency_ms_bucket{{{linkerd}}}[$__rate_interval])) by (le))"
+    """Latency quantile (ms) of ``workload``'s requests, one mesh ``or`` the next."""
+    return " or ".join(
+        f"histogram_quantile({quantile}, sum(rate({series.latency}{{{sel}}}[$__rate_interval])) by (le))"
+        for series, sel in _selectors(workload)
     )
 
 
 def mesh_request_rate(workload: str) -> str:
-    """Requests per second reaching ``workload``, Istio ``or`` Linkerd."""
-    istio = _ISTIO.format(workload=workload)
-    linkerd = _LINKERD.format(workload=workload)
-    return (
-        f"sum(rate(istio_requests_total{{{istio}}}[$__rate_interval])) or "
-        f"sum(rate(response_total{{{linkerd}}}[$__rate_interval]))"
+    """Requests per second reaching ``workload``, one mesh ``or`` the next."""
+    return " or ".join(
+        f"sum(rate({series.requests}{{{sel}}}[$__rate_interval]))" for series, sel in _selectors(workload)
     )
 
 

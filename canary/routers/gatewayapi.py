@@ -21,22 +21,23 @@ from typing import TYPE_CHECKING, Any
 
 from canary.core.routes import Routes
 from canary.kube.api import HTTP_ROUTES, JsonDict, KubeApi, Resource
+from canary.models.support import Problem, ProviderSupport, refuse
 from canary.routers.base import (
     RoutingError,
     apex_metadata,
     as_json,
-    fallback_routes,
     require_service,
     split_read_back,
 )
+from canary.routers.declaration import RouterDeclaration
 from canary.routers.names import apex_name, canary_name, primary_name
-from canary.routers.objects import ensure_object, release_object
-from canary.routers.services import ServiceReconciler
+from canary.routers.single import ObjectRouter
 
 if TYPE_CHECKING:
     from canary.models import Canary
 
 __all__ = [
+    "DECLARATION",
     "GATEWAY_API_VERSIONS",
     "GatewayApiRouter",
     "build_http_route",
@@ -265,47 +266,38 @@ def routes_from_http_route(canary: Canary, http_route: JsonDict) -> Routes:
     return split_read_back(where, (primary, weights[primary]), (canary_backend, weights[canary_backend]), mirrored)
 
 
-class GatewayApiRouter:
+class GatewayApiRouter(ObjectRouter):
     """Routes a Canary with a Gateway API HTTPRoute of one API version."""
 
     def __init__(self, api: KubeApi, version: str = "v1") -> None:
-        self.api = api
-        self.version = version
-        self.resource = http_route_resource(version)
-        self.services = ServiceReconciler(api)
-
-    async def reconcile(self, canary: Canary) -> None:
-        """Services, then the HTTPRoute, keeping its current weights."""
-        await self.services.reconcile(canary)
-
-        def keep_weights(desired: JsonDict, current: JsonDict) -> JsonDict:
-            try:
-                routes = routes_from_http_route(canary, current)
-            except RoutingError:
-                return desired
-            return build_http_route(canary, routes, self.version)
-
-        await ensure_object(
-            self.api,
-            canary,
-            self.resource,
-            build_http_route(canary, fallback_routes(canary), self.version),
-            adjust=keep_weights,
+        super().__init__(
+            api,
+            http_route_resource(version),
+            build=lambda canary, routes: build_http_route(canary, routes, version),
+            read=routes_from_http_route,
         )
+        self.version = version
 
-    async def set_routes(self, canary: Canary, routes: Routes) -> None:
-        """Write the backend weights (and the mirror filter)."""
-        await ensure_object(self.api, canary, self.resource, build_http_route(canary, routes, self.version))
 
-    async def get_routes(self, canary: Canary) -> Routes:
-        """Read the weights back from the HTTPRoute."""
-        namespace = canary.metadata.namespace or "default"
-        http_route = await self.api.get(self.resource, namespace, apex_name(canary))
-        if http_route is None:
-            raise RoutingError(f"HTTPRoute {namespace}/{apex_name(canary)} not found", temporary=True)
-        return routes_from_http_route(canary, http_route)
+def _refuse_without_gateway_refs(canary: Canary, provider: str) -> list[Problem]:
+    if canary.spec.service is not None and not canary.spec.service.gatewayRefs:
+        return [refuse("spec.service.gatewayRefs", f"required with provider {provider}")]
+    return []
 
-    async def finalize(self, canary: Canary) -> None:
-        """Restore or delete the HTTPRoute, then the Services."""
-        await release_object(self.api, canary, self.resource, apex_name(canary))
-        await self.services.finalize(canary)
+
+DECLARATION = RouterDeclaration(
+    support=ProviderSupport(
+        names=tuple(f"gatewayapi:{version}" for version in GATEWAY_API_VERSIONS),
+        strategies=frozenset({"canary", "blue-green", "ab-testing"}),
+        mirroring=True,
+        route_fields=frozenset(
+            {"gatewayRefs", "backendTimeout", "mirror"} | {"hosts", "match", "headers", "rewrite", "timeout"}
+        ),
+        metrics="mesh",
+        refuse=_refuse_without_gateway_refs,
+    ),
+    writes=tuple(http_route_resource(version) for version in GATEWAY_API_VERSIONS),
+    factory=lambda api, provider: GatewayApiRouter(api, provider.split(":", 1)[1]),
+)
+"""Gateway API: weighted, blue/green and A/B routing, mirroring; measured by the metrics of the mesh
+the controller runs with, which carries the HTTPRoute's traffic."""

@@ -18,29 +18,32 @@ DestinationRules ``<apex>-primary`` and ``<apex>-canary`` carry
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from canary.core.routes import Routes
 from canary.kube.api import DESTINATION_RULES, VIRTUAL_SERVICES, JsonDict, KubeApi
+from canary.models.support import ISTIO_METRICS, Problem, ProviderSupport, refuse
 from canary.routers.base import (
     RoutingError,
     apex_metadata,
     as_json,
-    fallback_routes,
     require_service,
     split_read_back,
 )
+from canary.routers.declaration import RouterDeclaration
 from canary.routers.names import apex_name, canary_name, primary_name
-from canary.routers.objects import ensure_object, release_object
-from canary.routers.services import ServiceReconciler
+from canary.routers.single import Companion, ObjectRouter
 
 if TYPE_CHECKING:
     from canary.models import Canary
 
 __all__ = [
+    "DECLARATION",
     "IstioRouter",
     "build_destination_rule",
     "build_virtual_service",
+    "destination_rules",
     "merge_match_conditions",
     "routes_from_virtual_service",
 ]
@@ -226,49 +229,53 @@ def routes_from_virtual_service(canary: Canary, virtual_service: JsonDict) -> Ro
     return split_read_back(where, (primary, weights[primary]), (canary_host, weights[canary_host]), mirrored)
 
 
-class IstioRouter:
+def destination_rules(canary: Canary) -> list[Companion]:
+    """The DestinationRules ``<apex>-canary`` and ``<apex>-primary``: the VirtualService's companions."""
+    return [
+        Companion(DESTINATION_RULES, name, functools.partial(build_destination_rule, canary, name))
+        for name in (canary_name(canary), primary_name(canary))
+    ]
+
+
+class IstioRouter(ObjectRouter):
     """Routes a Canary with an Istio VirtualService and two DestinationRules."""
 
     def __init__(self, api: KubeApi) -> None:
-        self.api = api
-        self.services = ServiceReconciler(api)
-
-    async def reconcile(self, canary: Canary) -> None:
-        """Services, DestinationRules, then the VirtualService, keeping its current weights."""
-        await self.services.reconcile(canary)
-        for name in (canary_name(canary), primary_name(canary)):
-            await ensure_object(self.api, canary, DESTINATION_RULES, build_destination_rule(canary, name))
-
-        def keep_weights(desired: JsonDict, current: JsonDict) -> JsonDict:
-            try:
-                routes = routes_from_virtual_service(canary, current)
-            except RoutingError:
-                return desired
-            return build_virtual_service(canary, routes)
-
-        await ensure_object(
-            self.api,
-            canary,
+        super().__init__(
+            api,
             VIRTUAL_SERVICES,
-            build_virtual_service(canary, fallback_routes(canary)),
-            adjust=keep_weights,
+            build=build_virtual_service,
+            read=routes_from_virtual_service,
+            companions=destination_rules,
         )
 
-    async def set_routes(self, canary: Canary, routes: Routes) -> None:
-        """Write the weights (and mirroring) into the VirtualService's routes."""
-        await ensure_object(self.api, canary, VIRTUAL_SERVICES, build_virtual_service(canary, routes))
 
-    async def get_routes(self, canary: Canary) -> Routes:
-        """Read the weights back from the VirtualService."""
-        namespace = canary.metadata.namespace or "default"
-        virtual_service = await self.api.get(VIRTUAL_SERVICES, namespace, apex_name(canary))
-        if virtual_service is None:
-            raise RoutingError(f"VirtualService {namespace}/{apex_name(canary)} not found", temporary=True)
-        return routes_from_virtual_service(canary, virtual_service)
+def _refuse_delegate_with_hosts(canary: Canary, provider: str) -> list[Problem]:
+    service = canary.spec.service
+    if service is not None and service.delegation and (service.hosts or service.gateways):
+        return [
+            refuse(
+                "spec.service.delegation",
+                "a delegate VirtualService has no hosts nor gateways: leave spec.service.hosts and "
+                "spec.service.gateways empty",
+            )
+        ]
+    return []
 
-    async def finalize(self, canary: Canary) -> None:
-        """Restore or delete the VirtualService first (traffic keeps flowing), then the rest."""
-        await release_object(self.api, canary, VIRTUAL_SERVICES, apex_name(canary))
-        for name in (primary_name(canary), canary_name(canary)):
-            await release_object(self.api, canary, DESTINATION_RULES, name)
-        await self.services.finalize(canary)
+
+DECLARATION = RouterDeclaration(
+    support=ProviderSupport(
+        names=("istio",),
+        strategies=frozenset({"canary", "blue-green", "ab-testing"}),
+        mirroring=True,
+        route_fields=frozenset(
+            {"gateways", "delegation", "corsPolicy", "retries", "trafficPolicy"}
+            | {"hosts", "match", "headers", "rewrite", "timeout"}
+        ),
+        metrics=ISTIO_METRICS,
+        refuse=_refuse_delegate_with_hosts,
+    ),
+    writes=(VIRTUAL_SERVICES, DESTINATION_RULES),
+    factory=lambda api, provider: IstioRouter(api),
+)
+"""Istio: weighted, blue/green and A/B routing, mirroring, measured by Istio's proxy metrics."""

@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING
 
 from canary.core.routes import Routes
 from canary.kube.api import SERVICES, KubeApi
+from canary.models.support import ProviderSupport
 from canary.routers.base import RoutingError
+from canary.routers.declaration import RouterDeclaration
 from canary.routers.names import apex_name
 from canary.routers.services import ServiceReconciler
 
 if TYPE_CHECKING:
     from canary.models import Canary
 
-__all__ = ["KubernetesRouter"]
+__all__ = ["DECLARATION", "KubernetesRouter"]
 
 
 class KubernetesRouter:
@@ -69,3 +71,11 @@ class KubernetesRouter:
     async def finalize(self, canary: Canary) -> None:
         """Give the apex back if it was adopted; delete the Services this Canary created."""
         await self.services.finalize(canary)
+
+
+DECLARATION = RouterDeclaration(
+    support=ProviderSupport(names=("kubernetes",), strategies=frozenset({"blue-green"}), metrics=None),
+    writes=(),
+    factory=lambda api, provider: KubernetesRouter(api),
+)
+"""Plain Kubernetes: blue/green only, nothing to mirror with, no proxy metrics (MetricTemplates only)."""

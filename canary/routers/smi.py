@@ -27,15 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 from canary.core.routes import Routes
 from canary.kube.api import TRAFFIC_SPLITS, JsonDict, KubeApi, Resource
-from canary.routers.base import RoutingError, apex_metadata, fallback_routes
+from canary.models.support import LINKERD_METRICS, ProviderSupport
+from canary.routers.base import RoutingError, apex_metadata
+from canary.routers.declaration import RouterDeclaration
 from canary.routers.names import apex_name, canary_name, primary_name
-from canary.routers.objects import ensure_object, release_object
-from canary.routers.services import ServiceReconciler
+from canary.routers.single import ObjectRouter
 
 if TYPE_CHECKING:
     from canary.models import Canary
 
 __all__ = [
+    "DECLARATION",
     "SMI_VERSIONS",
     "SmiRouter",
     "build_traffic_split",
@@ -132,47 +134,27 @@ def routes_from_traffic_split(canary: Canary, traffic_split: JsonDict) -> Routes
     return Routes.canary_at(canary_percent)
 
 
-class SmiRouter:
+class SmiRouter(ObjectRouter):
     """Routes a Canary with an SMI TrafficSplit of one API version (Linkerd: v1alpha2)."""
 
     def __init__(self, api: KubeApi, version: str = "v1alpha2") -> None:
-        self.api = api
-        self.version = version
-        self.resource = traffic_split_resource(version)
-        self.services = ServiceReconciler(api)
-
-    async def reconcile(self, canary: Canary) -> None:
-        """Services, then the TrafficSplit, keeping its current weights."""
-        await self.services.reconcile(canary)
-
-        def keep_weights(desired: JsonDict, current: JsonDict) -> JsonDict:
-            try:
-                routes = routes_from_traffic_split(canary, current)
-            except RoutingError:
-                return desired
-            return build_traffic_split(canary, routes, self.version)
-
-        await ensure_object(
-            self.api,
-            canary,
-            self.resource,
-            build_traffic_split(canary, fallback_routes(canary), self.version),
-            adjust=keep_weights,
+        super().__init__(
+            api,
+            traffic_split_resource(version),
+            build=lambda canary, routes: build_traffic_split(canary, routes, version),
+            read=routes_from_traffic_split,
         )
+        self.version = version
 
-    async def set_routes(self, canary: Canary, routes: Routes) -> None:
-        """Write the backend weights."""
-        await ensure_object(self.api, canary, self.resource, build_traffic_split(canary, routes, self.version))
 
-    async def get_routes(self, canary: Canary) -> Routes:
-        """Read the backend weights back."""
-        namespace = canary.metadata.namespace or "default"
-        traffic_split = await self.api.get(self.resource, namespace, apex_name(canary))
-        if traffic_split is None:
-            raise RoutingError(f"TrafficSplit {namespace}/{apex_name(canary)} not found", temporary=True)
-        return routes_from_traffic_split(canary, traffic_split)
-
-    async def finalize(self, canary: Canary) -> None:
-        """Restore or delete the TrafficSplit, then the Services."""
-        await release_object(self.api, canary, self.resource, apex_name(canary))
-        await self.services.finalize(canary)
+DECLARATION = RouterDeclaration(
+    support=ProviderSupport(
+        names=("linkerd", *(f"smi:{version}" for version in SMI_VERSIONS)),
+        strategies=frozenset({"canary", "blue-green"}),
+        metrics=LINKERD_METRICS,
+    ),
+    writes=tuple(traffic_split_resource(version) for version in SMI_VERSIONS),
+    factory=lambda api, provider: SmiRouter(api, "v1alpha2" if provider == "linkerd" else provider.split(":", 1)[1]),
+)
+"""Linkerd and SMI: weighted and blue/green routing (no mirroring, no request match), measured by
+Linkerd's proxy metrics (here an SMI TrafficSplit runs on Linkerd)."""

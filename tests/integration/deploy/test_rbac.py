@@ -47,11 +47,10 @@ from canary.kube.api import (
     METRIC_TEMPLATES,
     SECRETS,
     SERVICES,
-    TRAFFIC_SPLITS,
-    VIRTUAL_SERVICES,
     JsonDict,
     Resource,
 )
+from canary.routers.registry import METRIC_SERIES, WRITTEN_RESOURCES
 from canary_testbed.demo import demo_canary
 from canary_testbed.testbed import Testbed
 from kubeemu.audit import ANONYMOUS, AuditEntry, fetch_audit
@@ -60,7 +59,7 @@ from tests.unit.deploy.render import find, render_deploy
 pytestmark = [pytest.mark.testbed]
 
 CONTROLLER_USER = "system:serviceaccount:canary-system:canary-controller"
-MESHES = ("istio", "linkerd")
+MESHES = tuple(METRIC_SERIES)  # every mesh the testbed simulates: istio, linkerd
 INTERVAL = "2s"
 Permission = tuple[str, str, str]  # (API group, resource[/subresource], verb)
 
@@ -72,11 +71,10 @@ GRANTED_UNUSED: dict[Permission, str] = {
         "the sandbox API server does not enforce it"
     ),
 }
-# Routing objects of providers this test does not run: they go through the same code (routers.objects:
-# ensure_object, release_object) as one it does, so they are granted exactly that one's verbs.
-SAME_AS: dict[tuple[str, str], tuple[str, str]] = {
-    ("gateway.networking.k8s.io", "httproutes"): ("split.smi-spec.io", "trafficsplits"),
-}
+# Every kind a registered router writes. Those of providers this test does not run (Gateway API's
+# HTTPRoutes) go through the same code (routers.objects: ensure_object, release_object) as the mesh
+# objects of those it does, so they are granted exactly the verbs those were used with.
+ROUTED_KINDS: set[tuple[str, str]] = {(resource.group, resource.plural) for resource in WRITTEN_RESOURCES}
 # Every user may read these (the built-in system:discovery ClusterRole): no rule of ours is needed.
 DISCOVERY_PATHS = ("/api", "/api/*", "/apis", "/apis/*", "/version", "/version/", "/openapi", "/openapi/*")
 # The controller's two clients: kopf, and the official Python client behind canary.kube.client.ClusterApi.
@@ -285,7 +283,7 @@ async def _run(mesh: str) -> MeshRun:
                 left = [(o["metadata"], o.get("status", {}).get("phase")) for o in await api.list(CANARIES, ns)]
                 raise AssertionError(f"{error}\ncanaries: {left}\ncontroller log:\n{log.read_text()[-4000:]}") from None
         leftovers = []
-        for resource in (VIRTUAL_SERVICES, DESTINATION_RULES, TRAFFIC_SPLITS):
+        for resource in {(r.group, r.plural): r for r in WRITTEN_RESOURCES if r.group}.values():  # each mesh kind
             leftovers += [f"{resource.kind} {o['metadata']['name']}" for o in await api.list(resource, ns)]
         leftovers += [
             f"Service {o['metadata']['name']}"
@@ -354,10 +352,12 @@ async def test_the_cluster_role_grants_nothing_the_controller_never_used(runs: d
     used = set().union(*(run.used for run in runs.values()))
     granted = _granted()
     same_as: set[Permission] = set()
-    for (group, resource), (like_group, like_resource) in SAME_AS.items():
-        like = {verb for g, r, verb in used if (g, r) == (like_group, like_resource)}
+    used_kinds = {(g, r) for g, r, _ in used}
+    like = {verb for g, r, verb in used if (g, r) in ROUTED_KINDS and g}  # the mesh objects' verbs
+    assert like, "no mesh object was written during the runs"
+    for group, resource in sorted(ROUTED_KINDS - used_kinds):
         mine = {verb for g, r, verb in granted if (g, r) == (group, resource)}
-        assert mine == like, f"{group}/{resource} must be granted the verbs {like_resource} was used with"
+        assert mine == like, f"{group}/{resource} must be granted the verbs the mesh objects were used with"
         same_as |= {(group, resource, verb) for verb in mine}
     unused = sorted(granted - used - same_as - set(GRANTED_UNUSED))
     assert not unused, f"deploy/clusterrole.yaml grants what no request used (remove it, or explain it): {unused}"

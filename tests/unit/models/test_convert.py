@@ -8,12 +8,13 @@ import pytest
 
 from canary.models import Canary, MetricTemplate
 from canary.models.convert import convert_flagger
+from canary.routers import PROVIDER_SUPPORT
 from tests.unit.models.conftest import load_manifest
 
 
 def test_a_supported_canary_converts_by_changing_the_api_version() -> None:
     flagger = load_manifest("027-canary-podinfo--docs-gitbook-tutorials-prometheus-operator-md.yaml")
-    converted, notes = convert_flagger(flagger)
+    converted, notes = convert_flagger(flagger, PROVIDER_SUPPORT)
     assert converted["apiVersion"] == "canary.dev/v1beta1"
     assert {k: v for k, v in converted.items() if k != "apiVersion"} == {
         k: v for k, v in flagger.items() if k != "apiVersion"
@@ -25,7 +26,8 @@ def test_a_supported_canary_converts_by_changing_the_api_version() -> None:
 
 def test_a_complete_template_has_no_notes() -> None:
     converted, notes = convert_flagger(
-        load_manifest("021-metrictemplate-success-rate--docs-gitbook-tutorials-linkerd-progressive-delivery-md.yaml")
+        load_manifest("021-metrictemplate-success-rate--docs-gitbook-tutorials-linkerd-progressive-delivery-md.yaml"),
+        PROVIDER_SUPPORT,
     )
     assert notes == []
     assert MetricTemplate.model_validate(converted).spec.provider.type == "prometheus"
@@ -33,14 +35,15 @@ def test_a_complete_template_has_no_notes() -> None:
 
 def test_refused_parts_are_noted() -> None:
     _, notes = convert_flagger(
-        load_manifest("024-canary-podinfo--docs-gitbook-tutorials-nginx-progressive-delivery-md.yaml")
+        load_manifest("024-canary-podinfo--docs-gitbook-tutorials-nginx-progressive-delivery-md.yaml"),
+        PROVIDER_SUPPORT,
     )
     assert notes[0].startswith("refused: spec.provider nginx is not supported")
     assert "not yet: spec.ingressRef is not supported yet (ingress controller routing is not built)" in notes
 
 
 def test_invalid_objects_are_returned_with_the_errors() -> None:
-    converted, notes = convert_flagger(load_manifest("007-canary-podinfo--docs-gitbook-faq-md.yaml"))
+    converted, notes = convert_flagger(load_manifest("007-canary-podinfo--docs-gitbook-faq-md.yaml"), PROVIDER_SUPPORT)
     assert converted["apiVersion"] == "canary.dev/v1beta1"
     assert notes == ["invalid: spec.analysis: required field is missing"]
 
@@ -58,7 +61,7 @@ def test_old_canary_analysis_status_and_server_metadata() -> None:
         },
         "status": {"phase": "Succeeded", "canaryWeight": 0},
     }
-    converted, notes = convert_flagger(old)
+    converted, notes = convert_flagger(old, PROVIDER_SUPPORT)
     assert notes == [
         "apiVersion: converted from flagger.app/v1alpha3; fields were checked against v1beta1",
         "status: Flagger's status is not carried over; the controller starts a new one",

@@ -15,8 +15,9 @@ import jsonschema
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from canary.models import AlertProvider, Canary, MetricTemplate, describe, refusals, unsupported
+from canary.models import AlertProvider, Canary, MetricTemplate, describe
 from canary.models.crdgen import generate, validation_schema
+from canary.routers import refusals, unsupported
 from tests.unit.models.conftest import MANIFESTS_DIR, load_manifest, ours
 
 MODELS: dict[str, type[BaseModel]] = {

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from canary.models import AlertProvider, Canary, MetricTemplate, refusals, unsupported
-from canary.models.support import ROUTED_PROVIDERS
+from canary.models import AlertProvider, Canary, MetricTemplate
+from canary.routers import ROUTED_PROVIDERS, refusals, unsupported
 from tests.unit.models.conftest import minimal_canary
 
 

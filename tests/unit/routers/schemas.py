@@ -24,14 +24,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-__all__ = ["CRD_FILES", "reference_dir", "schema_errors", "schema_for"]
-
-CRD_FILES = {
-    ("networking.istio.io", "VirtualService"): "istio-virtualservices.yaml",
-    ("networking.istio.io", "DestinationRule"): "istio-destinationrules.yaml",
-    ("split.smi-spec.io", "TrafficSplit"): "smi-trafficsplits.yaml",
-    ("gateway.networking.k8s.io", "HTTPRoute"): "gateway-api-httproutes.yaml",
-}
+__all__ = ["crd_files", "reference_dir", "schema_errors", "schema_for"]
 
 
 def reference_dir() -> Path:
@@ -60,12 +53,25 @@ def _adjust(node: Any) -> Any:
     return result
 
 
+def crd_files(group: str, kind: str) -> list[Path]:
+    """The reference CRD files that may define ``kind`` in ``group``: a new router's CRD is found by being there.
+
+    Files are picked by their text (``group: <group>`` and ``kind: <kind>``), so only those are parsed.
+    """
+    return [
+        path
+        for path in sorted((reference_dir() / "crds").glob("*.yaml"))
+        if f"group: {group}" in (text := path.read_text()) and f"kind: {kind}" in text
+    ]
+
+
 @functools.cache
 def schema_for(group: str, version: str, kind: str) -> dict[str, Any]:
     """The adjusted openAPIV3Schema of ``kind`` in ``group/version`` from the reference CRDs."""
-    path = reference_dir() / "crds" / CRD_FILES[(group, kind)]
-    with path.open() as stream:
-        documents = [doc for doc in yaml.safe_load_all(stream) if doc]
+    documents = []
+    for path in crd_files(group, kind):
+        with path.open() as stream:
+            documents += [doc for doc in yaml.safe_load_all(stream) if doc]
     for crd in documents:
         if crd.get("kind") != "CustomResourceDefinition":
             continue
@@ -81,7 +87,7 @@ def schema_for(group: str, version: str, kind: str) -> dict[str, Any]:
                 schema["required"] = sorted({*schema.get("required", []), "apiVersion", "kind", "spec"})
                 jsonschema.Draft7Validator.check_schema(schema)
                 return dict(schema)
-    raise LookupError(f"no CRD for {kind} in {group}/{version} under {path}")
+    raise LookupError(f"no CRD for {kind} in {group}/{version} under {reference_dir() / 'crds'}")
 
 
 def schema_errors(obj: dict[str, Any]) -> list[str]:

@@ -16,11 +16,11 @@ import pytest
 from canary.core.routes import Routes
 from canary.kube.api import JsonDict
 from canary.kube.memory import MemoryApi
-from canary.routers import RoutingError, router_for
+from canary.routers import WRITTEN_RESOURCES, RoutingError, router_for
 from tests.unit.routers.conftest import StoreCanary, flagger_manifest, writes
 from tests.unit.routers.schemas import schema_errors
 
-MESH_KINDS = {"VirtualService", "DestinationRule", "TrafficSplit", "HTTPRoute"}
+MESH_KINDS = {resource.kind for resource in WRITTEN_RESOURCES if resource.group}  # every router's own kinds
 
 FULL_SERVICE: JsonDict = {
     "retries": {"attempts": 3, "perTryTimeout": "1s", "retryOn": "gateway-error,connect-failure"},

@@ -79,16 +79,6 @@ def test_parse_quantity_refuses_what_is_not_a_decimal_quantity(text: object) -> 
         parse_quantity(text)
 
 
-async def test_mirroring_is_refused(api: MemoryApi, store_canary: StoreCanary) -> None:
-    canary = await store_canary(flagger_manifest("005"))
-    router = router_for("linkerd", api)
-    await router.reconcile(canary)
-
-    with pytest.raises(RoutingError, match="cannot mirror"):
-        await router.set_routes(canary, Routes(100, 0, mirrored=True))
-    assert await router.get_routes(canary) == Routes(100, 0)
-
-
 async def test_foreign_traffic_split_is_not_read_as_ours(api: MemoryApi, store_canary: StoreCanary) -> None:
     canary = await store_canary(flagger_manifest("005"))
     await api.create(
