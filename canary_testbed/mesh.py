@@ -42,7 +42,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector
 
 from canary.core.routes import Routes
-from canary.models import primary_workload_name
+from canary.models import primary_deployment_name
 from canary.providers.base import NoDataError, QueryError
 from canary.providers.builtin import (
     LATENCY_BUCKETS,
@@ -225,7 +225,7 @@ class SimulatedApp:
 
     def workload(self, version: Version) -> str:
         """The Deployment name of ``version``."""
-        return primary_workload_name(self.name) if version == "primary" else self.name
+        return primary_deployment_name(self.name) if version == "primary" else self.name
 
     def behaviour(self, version: Version) -> VersionBehaviour:
         """The current behaviour of ``version``."""

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from canary.core import Routes
 from canary.kube.api import CANARIES, DEPLOYMENTS, NAMESPACES, ApiError, JsonDict, Resource
 from canary.kube.client import ClusterApi, load_client_config
-from canary.models import Canary, primary_workload_name
+from canary.models import Canary, primary_deployment_name
 from canary.models.crdgen import generate as generate_crds
 from canary.operator.handlers import ControllerSettings, run_controller
 from canary.operator.reconcile import ReconcilerSettings
@@ -359,7 +359,7 @@ class Testbed:
         while True:
             with contextlib.suppress(ApiError):
                 for app in list(self.simulator.apps):
-                    for version, name in (("canary", app.name), ("primary", primary_workload_name(app.name))):
+                    for version, name in (("canary", app.name), ("primary", primary_deployment_name(app.name))):
                         deployment = await self.api.get(DEPLOYMENTS, app.namespace, name)
                         if deployment is None:
                             continue

@@ -24,7 +24,7 @@ from canary.cli.args import Subparsers
 from canary.errors import CanaryError
 from canary.kube.api import CANARIES, ApiError, KubeApi
 from canary.kube.client import ClusterApi, load_client_config
-from canary.models import DurationError, parse_duration, primary_workload_name
+from canary.models import DurationError, parse_duration, primary_deployment_name
 from canary.providers.base import ProviderError
 from canary.providers.builtin import MESHES, metrics_mesh
 from canary.providers.templates import check_dns_label, check_dns_subdomain
@@ -65,7 +65,7 @@ async def read_canary(api: KubeApi, namespace: str, name: str, default_mesh: str
     except ProviderError as error:
         raise ReportError(f"{error}; pass --mesh istio|linkerd") from error
     message = (canary.get("status") or {}).get("message")
-    return CanaryTarget(mesh, target, primary_workload_name(target), str(message) if message else None)
+    return CanaryTarget(mesh, target, primary_deployment_name(target), str(message) if message else None)
 
 
 def _from_prometheus(client: httpx.Client, namespace: str, name: str, mesh: str) -> CanaryTarget:
@@ -80,7 +80,7 @@ def _from_prometheus(client: httpx.Client, namespace: str, name: str, mesh: str)
         result = []
     labels = result[0]["metric"] if result else {}
     target = str(labels.get("canary") or name)
-    return CanaryTarget(mesh, target, str(labels.get("primary") or primary_workload_name(target)))
+    return CanaryTarget(mesh, target, str(labels.get("primary") or primary_deployment_name(target)))
 
 
 def _kube_target(args: argparse.Namespace) -> CanaryTarget:

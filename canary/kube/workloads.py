@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from canary.kube.api import DEPLOYMENTS, JsonDict, KubeApi
-from canary.models import primary_workload_name
+from canary.models import primary_deployment_name
 
 __all__ = [
     "SELECTOR_LABELS",
@@ -76,7 +76,7 @@ def render_primary(target: JsonDict, owner: JsonDict | None, replicas: int | Non
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
-            "name": primary_workload_name(meta["name"]),
+            "name": primary_deployment_name(meta["name"]),
             "namespace": meta.get("namespace"),
             "labels": {**(meta.get("labels") or {}), key: primary_value},
             "annotations": {TEMPLATE_HASH_ANNOTATION: template_hash(target)},

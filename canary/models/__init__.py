@@ -38,7 +38,7 @@ from canary.models.canary import (
     JudgeTemplates,
     SessionAffinity,
     TargetReference,
-    primary_workload_name,
+    primary_deployment_name,
 )
 from canary.models.errors import describe
 from canary.models.metric_template import MetricTemplate, MetricTemplateProvider, MetricTemplateSpec
@@ -85,7 +85,7 @@ __all__ = [
     "TargetReference",
     "describe",
     "parse_duration",
-    "primary_workload_name",
+    "primary_deployment_name",
     "refusals",
     "unsupported",
 ]

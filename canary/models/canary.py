@@ -79,7 +79,7 @@ __all__ = [
     "UnmanagedMetadata",
     "UpstreamReference",
     "WebhookType",
-    "primary_workload_name",
+    "primary_deployment_name",
 ]
 
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
@@ -637,7 +637,7 @@ class CanarySpec(StrictModel):
     """Pause the Canary: no new runs, and a run in progress stops where it is."""
 
 
-def primary_workload_name(target: str) -> str:
+def primary_deployment_name(target: str) -> str:
     """The primary workload for target ``target``: ``<target>-primary`` (Flagger's naming)."""
     return f"{target}-primary"
 
@@ -747,9 +747,9 @@ class Canary(StrictModel):
         """Whether the canary is promoted without analysis (``spec.skipAnalysis``)."""
         return self.spec.skipAnalysis
 
-    def primary_name(self) -> str:
+    def primary_deployment_name(self) -> str:
         """Name of the primary workload: ``<targetRef.name>-primary``."""
-        return primary_workload_name(self.spec.targetRef.name)
+        return primary_deployment_name(self.spec.targetRef.name)
 
     def require_service(self) -> CanaryService:
         """``spec.service``; raises ``ValueError`` when absent (``unsupported()`` refuses such a Canary first)."""

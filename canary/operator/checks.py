@@ -37,7 +37,7 @@ from canary.models import (
     JudgeTemplates,
     JudgeVerdict,
     MetricTemplate,
-    primary_workload_name,
+    primary_deployment_name,
 )
 from canary.operator.webhooks import HookResult, WebhookCaller
 from canary.providers.base import Measurement, NoDataError, ProviderError, measure
@@ -45,7 +45,7 @@ from canary.providers.builtin import LATENCY_BUCKETS, Mesh, fetch_window, judge_
 from canary.providers.checks import MetricPlan, ProviderPool, plan_metric, template_key
 from canary.providers.prometheus import resolve_address
 from canary.providers.templates import TemplateContext, render_query
-from canary.routers.names import apex_name
+from canary.routers.names import apex_service_name
 
 __all__ = [
     "MAX_WINDOW_INTERVALS",
@@ -298,7 +298,7 @@ async def _template_window(
             name=canary.name,
             namespace=canary.namespace,
             target=canary.spec.targetRef.name,
-            service=apex_name(canary),
+            service=apex_service_name(canary),
             interval=_duration(window),
             workload=workload,
         )
@@ -352,7 +352,7 @@ async def _run_judge(
     try:
         window = judge_window(_restored(canary), now, tick.interval)
         if spec.templates is not None:
-            sides = (target, primary_workload_name(target))
+            sides = (target, primary_deployment_name(target))
             canary_w, primary_w = [
                 await _template_window(canary, tick, spec.templates, side, window, at) for side in sides
             ]

@@ -122,7 +122,7 @@ class Recorder:
             name=canary.name,
             namespace=canary.namespace,
             target=canary.spec.targetRef.name,
-            primary=canary.primary_name(),
+            primary=canary.primary_deployment_name(),
             provider=provider,
             strategy=canary.strategy(),
             phase=decision.state.phase.value,

@@ -377,7 +377,7 @@ class Reconciler:
             return
         target = await self.api.get(DEPLOYMENTS, canary.namespace, canary.spec.targetRef.name)
         if canary.spec.revertOnDeletion and target is not None:
-            primary = await self.api.get(DEPLOYMENTS, canary.namespace, canary.primary_name())
+            primary = await self.api.get(DEPLOYMENTS, canary.namespace, canary.primary_deployment_name())
             await scale(self.api, target, replica_count(primary) if primary else 1)
         try:
             await self._router(canary).finalize(canary)

@@ -54,13 +54,13 @@ async def read_workloads(api: KubeApi, canary: Canary) -> Workloads | Refusal:
             selector_label(target)
         except ValueError as error:
             return Refusal("InvalidTarget", str(error))
-    primary_name = canary.primary_name()
-    primary = await api.get(DEPLOYMENTS, namespace, primary_name)
+    primary_deployment = canary.primary_deployment_name()
+    primary = await api.get(DEPLOYMENTS, namespace, primary_deployment)
     if primary is None:
         return Workloads(target, None, "this")
     claim = primary_claim(primary, canary)
     taken = primary_taken(primary, claim, target)
     if taken is not None:
-        message = f"Deployment {namespace}/{primary_name} exists and is not this Canary's: {taken}"
+        message = f"Deployment {namespace}/{primary_deployment} exists and is not this Canary's: {taken}"
         return Refusal("PrimaryNotOwned", message)
     return Workloads(target, primary, claim)

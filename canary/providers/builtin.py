@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, cast
 
-from canary.models import primary_workload_name
+from canary.models import primary_deployment_name
 from canary.models.support import ISTIO_METRICS, LINKERD_METRICS, MESH_METRICS, MetricSeries
 from canary.providers.base import BadResponseError, MetricProvider, NoDataError, ProviderError
 from canary.providers.templates import check_dns_label, check_dns_subdomain, check_duration
@@ -96,7 +96,6 @@ def metrics_mesh(provider: str | None, default: str = "istio") -> Mesh:
         f"no built-in metrics for provider {name!r}: built-in checks support istio and linkerd; "
         "use a MetricTemplate for other providers"
     )
-
 
 
 def _checked(mesh: str, namespace: str, workload: str, interval: str) -> MetricSeries:
@@ -164,7 +163,7 @@ def judge_queries(mesh: str, namespace: str, target: str, interval: str) -> tupl
     """``(canary, primary)`` window queries for a Canary whose target Deployment is ``target``."""
     return (
         window_queries(mesh, namespace, target, interval),
-        window_queries(mesh, namespace, primary_workload_name(target), interval),
+        window_queries(mesh, namespace, primary_deployment_name(target), interval),
     )
 
 

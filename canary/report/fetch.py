@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from canary.models import primary_workload_name
+from canary.models import primary_deployment_name
 from canary.providers.builtin import builtin_query
 from canary.providers.templates import check_dns_label, check_dns_subdomain
 from canary.report.data import PhaseChange, ReportData, Series
@@ -53,7 +53,7 @@ def report_queries(
     """
     check_dns_label("namespace", namespace)
     check_dns_subdomain("name", name)
-    primary = primary or primary_workload_name(target)
+    primary = primary or primary_deployment_name(target)
     workloads = {"canary": target, "primary": primary}
     return ReportQueries(
         weight=f'canary_weight{{namespace="{namespace}",workload="{target}"}}',

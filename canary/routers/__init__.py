@@ -17,10 +17,9 @@ from canary.routers.istio import IstioRouter
 from canary.routers.kubernetes import KubernetesRouter
 from canary.routers.names import (
     ORIGINAL_SPEC_ANNOTATION,
-    apex_name,
-    canary_name,
-    primary_name,
-    primary_workload_name,
+    apex_service_name,
+    canary_service_name,
+    primary_service_name,
 )
 from canary.routers.registry import (
     DECLARATIONS,
@@ -56,11 +55,10 @@ __all__ = [
     "ServiceReconciler",
     "SmiRouter",
     "UnknownProvider",
-    "apex_name",
-    "canary_name",
+    "apex_service_name",
+    "canary_service_name",
     "declaration_for",
-    "primary_name",
-    "primary_workload_name",
+    "primary_service_name",
     "refusals",
     "router_for",
     "selector_label",

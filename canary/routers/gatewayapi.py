@@ -30,7 +30,7 @@ from canary.routers.base import (
     split_read_back,
 )
 from canary.routers.declaration import RouterDeclaration
-from canary.routers.names import apex_name, canary_name, primary_name
+from canary.routers.names import apex_service_name, canary_service_name, primary_service_name
 from canary.routers.single import ObjectRouter
 
 if TYPE_CHECKING:
@@ -207,20 +207,25 @@ def build_http_route(canary: Canary, routes: Routes, version: str = "v1") -> Jso
     weighted_filters = list(filters)
     if routes.mirrored:
         mirror: JsonDict = {
-            "backendRef": {"group": "", "kind": "Service", "name": canary_name(canary), "port": int(service.port)}
+            "backendRef": {
+                "group": "",
+                "kind": "Service",
+                "name": canary_service_name(canary),
+                "port": int(service.port),
+            }
         }
         if canary.spec.analysis.mirrorWeight:
             mirror["percent"] = int(canary.spec.analysis.mirrorWeight)
         weighted_filters.append({"type": "RequestMirror", "requestMirror": mirror})
     backends = [
-        _backend(canary, primary_name(canary), routes.primary),
-        _backend(canary, canary_name(canary), routes.canary),
+        _backend(canary, primary_service_name(canary), routes.primary),
+        _backend(canary, canary_service_name(canary), routes.canary),
     ]
     analysis_matches = map_matches(as_json(canary.spec.analysis.match))
     if analysis_matches:
         rules = [
             _rule(_merge_matches(analysis_matches, matches), weighted_filters, backends, timeouts),
-            _rule(matches, filters, [_backend(canary, primary_name(canary), 100)], timeouts),
+            _rule(matches, filters, [_backend(canary, primary_service_name(canary), 100)], timeouts),
         ]
     else:
         rules = [_rule(matches, weighted_filters, backends, timeouts)]
@@ -231,7 +236,7 @@ def build_http_route(canary: Canary, routes: Routes, version: str = "v1") -> Jso
     return {
         "apiVersion": resource.api_version,
         "kind": resource.kind,
-        "metadata": apex_metadata(canary, apex_name(canary)),
+        "metadata": apex_metadata(canary, apex_service_name(canary)),
         "spec": spec,
     }
 
@@ -241,7 +246,7 @@ def routes_from_http_route(canary: Canary, http_route: JsonDict) -> Routes:
 
     A backend without a weight counts as 1, Gateway API's default.
     """
-    primary, canary_backend = primary_name(canary), canary_name(canary)
+    primary, canary_backend = primary_service_name(canary), canary_service_name(canary)
     where = f"HTTPRoute {canary.metadata.namespace}/{http_route.get('metadata', {}).get('name')}"
     rules = (http_route.get("spec") or {}).get("rules") or []
     if not rules:

@@ -32,7 +32,7 @@ from canary.routers.base import (
     split_read_back,
 )
 from canary.routers.declaration import RouterDeclaration
-from canary.routers.names import apex_name, canary_name, primary_name
+from canary.routers.names import apex_service_name, canary_service_name, primary_service_name
 from canary.routers.single import Companion, ObjectRouter
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def _route_settings(canary: Canary) -> JsonDict:
 def build_virtual_service(canary: Canary, routes: Routes) -> JsonDict:
     """The VirtualService ``<apex>`` sending ``routes`` to the primary and canary destinations."""
     service = require_service(canary)
-    apex, primary, canary_host = apex_name(canary), primary_name(canary), canary_name(canary)
+    apex, primary, canary_host = apex_service_name(canary), primary_service_name(canary), canary_service_name(canary)
     if service.delegation and (service.hosts or service.gateways):
         raise RoutingError(
             f"VirtualService {canary.metadata.namespace}/{apex}: spec.service.hosts and spec.service.gateways "
@@ -183,7 +183,7 @@ def _virtual_service_object(canary: Canary, spec: JsonDict) -> JsonDict:
     return {
         "apiVersion": VIRTUAL_SERVICES.api_version,
         "kind": VIRTUAL_SERVICES.kind,
-        "metadata": apex_metadata(canary, apex_name(canary)),
+        "metadata": apex_metadata(canary, apex_service_name(canary)),
         "spec": spec,
     }
 
@@ -208,7 +208,7 @@ def routes_from_virtual_service(canary: Canary, virtual_service: JsonDict) -> Ro
     A destination without a weight counts as 0, as in Istio; the two weights
     must be exactly the primary's and the canary's and add up to 100.
     """
-    primary, canary_host = primary_name(canary), canary_name(canary)
+    primary, canary_host = primary_service_name(canary), canary_service_name(canary)
     where = f"VirtualService {canary.metadata.namespace}/{virtual_service.get('metadata', {}).get('name')}"
     kind = "tcp" if _is_tcp(canary) else "http"
     entries = (virtual_service.get("spec") or {}).get(kind) or []
@@ -233,7 +233,7 @@ def destination_rules(canary: Canary) -> list[Companion]:
     """The DestinationRules ``<apex>-canary`` and ``<apex>-primary``: the VirtualService's companions."""
     return [
         Companion(DESTINATION_RULES, name, functools.partial(build_destination_rule, canary, name))
-        for name in (canary_name(canary), primary_name(canary))
+        for name in (canary_service_name(canary), primary_service_name(canary))
     ]
 
 

@@ -17,7 +17,7 @@ from canary.kube.api import SERVICES, KubeApi
 from canary.models.support import ProviderSupport
 from canary.routers.base import RoutingError
 from canary.routers.declaration import RouterDeclaration
-from canary.routers.names import apex_name
+from canary.routers.names import apex_service_name
 from canary.routers.services import ServiceReconciler
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class KubernetesRouter:
     async def get_routes(self, canary: Canary) -> Routes:
         """Which pods the apex selects: 100/0 for the primary's, 0/100 for the canary's."""
         namespace = canary.metadata.namespace or "default"
-        name = apex_name(canary)
+        name = apex_service_name(canary)
         apex = await self.api.get(SERVICES, namespace, name)
         if apex is None:
             raise RoutingError(f"Service {namespace}/{name} not found", temporary=True)

@@ -20,17 +20,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ORIGINAL_SPEC_ANNOTATION",
-    "apex_name",
-    "canary_name",
-    "primary_name",
-    "primary_workload_name",
+    "apex_service_name",
+    "canary_service_name",
+    "primary_service_name",
 ]
 
 ORIGINAL_SPEC_ANNOTATION = "canary.dev/original-spec"
 """Annotation holding the spec of an object the controller took over, restored on finalize."""
 
 
-def apex_name(canary: Canary) -> str:
+def apex_service_name(canary: Canary) -> str:
     """The apex Service (and mesh object) name: ``spec.service.name``, else the target's name."""
     service = canary.spec.service
     if service is not None and service.name:
@@ -38,16 +37,11 @@ def apex_name(canary: Canary) -> str:
     return canary.spec.targetRef.name
 
 
-def primary_name(canary: Canary) -> str:
+def primary_service_name(canary: Canary) -> str:
     """The Service (and DestinationRule / backend) that reaches the primary pods: ``<apex>-primary``."""
-    return f"{apex_name(canary)}-primary"
+    return f"{apex_service_name(canary)}-primary"
 
 
-def canary_name(canary: Canary) -> str:
+def canary_service_name(canary: Canary) -> str:
     """The Service (and DestinationRule / backend) that reaches the canary pods: ``<apex>-canary``."""
-    return f"{apex_name(canary)}-canary"
-
-
-def primary_workload_name(canary: Canary) -> str:
-    """The primary Deployment's name: ``<spec.targetRef.name>-primary`` (Flagger's)."""
-    return f"{canary.spec.targetRef.name}-primary"
+    return f"{apex_service_name(canary)}-canary"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from canary.kube.api import DEPLOYMENTS, SERVICES, JsonDict, KubeApi
 from canary.kube.workloads import SELECTOR_LABELS, selector_label
 from canary.routers.base import RoutingError, as_json, require_service
-from canary.routers.names import apex_name, canary_name, primary_name
+from canary.routers.names import apex_service_name, canary_service_name, primary_service_name
 from canary.routers.objects import ensure_object, ownership, release_object
 
 if TYPE_CHECKING:
@@ -208,8 +208,8 @@ class ServiceReconciler:
         ports = build_ports(canary, deployment)
         service = require_service(canary)
         for name, selector, custom in (
-            (canary_name(canary), selectors.canary, service.canary),
-            (primary_name(canary), selectors.primary, service.primary),
+            (canary_service_name(canary), selectors.canary, service.canary),
+            (primary_service_name(canary), selectors.primary, service.primary),
         ):
             await self._ensure(canary, build_service(canary, name, selector, ports, custom, selectors.key))
 
@@ -228,7 +228,7 @@ class ServiceReconciler:
         selectors = selectors_of(deployment)
         body = build_service(
             canary,
-            apex_name(canary),
+            apex_service_name(canary),
             selectors.primary,
             build_ports(canary, deployment),
             require_service(canary).apex,
@@ -253,7 +253,7 @@ class ServiceReconciler:
         selectors = selectors_of(deployment)
         body = build_service(
             canary,
-            apex_name(canary),
+            apex_service_name(canary),
             selectors.canary if to_canary else selectors.primary,
             build_ports(canary, deployment),
             require_service(canary).apex,
@@ -263,5 +263,5 @@ class ServiceReconciler:
 
     async def finalize(self, canary: Canary) -> None:
         """Give the apex back if it was adopted; delete the Services this Canary created."""
-        for name in (apex_name(canary), primary_name(canary), canary_name(canary)):
+        for name in (apex_service_name(canary), primary_service_name(canary), canary_service_name(canary)):
             await release_object(self.api, canary, SERVICES, name)

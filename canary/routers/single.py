@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from canary.core.routes import Routes
 from canary.kube.api import JsonDict, KubeApi, Resource
 from canary.routers.base import RoutingError, fallback_routes
-from canary.routers.names import apex_name
+from canary.routers.names import apex_service_name
 from canary.routers.objects import ensure_object, release_object
 from canary.routers.services import ServiceReconciler
 
@@ -114,14 +114,16 @@ class ObjectRouter:
     async def get_routes(self, canary: Canary) -> Routes:
         """Read the split back from the routing object; a temporary RoutingError while it is missing."""
         namespace = canary.metadata.namespace or "default"
-        current = await self.api.get(self.resource, namespace, apex_name(canary))
+        current = await self.api.get(self.resource, namespace, apex_service_name(canary))
         if current is None:
-            raise RoutingError(f"{self.resource.kind} {namespace}/{apex_name(canary)} not found", temporary=True)
+            raise RoutingError(
+                f"{self.resource.kind} {namespace}/{apex_service_name(canary)} not found", temporary=True
+            )
         return self.read(canary, current)
 
     async def finalize(self, canary: Canary) -> None:
         """Restore or delete the routing object first (traffic keeps flowing), then companions, then Services."""
-        await release_object(self.api, canary, self.resource, apex_name(canary))
+        await release_object(self.api, canary, self.resource, apex_service_name(canary))
         for companion in reversed(self.companions(canary)):
             await release_object(self.api, canary, companion.resource, companion.name)
         await self.services.finalize(canary)

@@ -30,7 +30,7 @@ from canary.kube.api import TRAFFIC_SPLITS, JsonDict, KubeApi, Resource
 from canary.models.support import LINKERD_METRICS, ProviderSupport
 from canary.routers.base import RoutingError, apex_metadata
 from canary.routers.declaration import RouterDeclaration
-from canary.routers.names import apex_name, canary_name, primary_name
+from canary.routers.names import apex_service_name, canary_service_name, primary_service_name
 from canary.routers.single import ObjectRouter
 
 if TYPE_CHECKING:
@@ -94,16 +94,16 @@ def build_traffic_split(canary: Canary, routes: Routes, version: str) -> JsonDic
     if routes.mirrored:
         raise RoutingError("SMI TrafficSplit cannot mirror traffic: spec.analysis.mirror needs the istio provider")
     resource = traffic_split_resource(version)
-    metadata = apex_metadata(canary, apex_name(canary))
+    metadata = apex_metadata(canary, apex_service_name(canary))
     return {
         "apiVersion": resource.api_version,
         "kind": resource.kind,
         "metadata": metadata,
         "spec": {
-            "service": apex_name(canary),
+            "service": apex_service_name(canary),
             "backends": [
-                {"service": canary_name(canary), "weight": _weight(version, routes.canary)},
-                {"service": primary_name(canary), "weight": _weight(version, routes.primary)},
+                {"service": canary_service_name(canary), "weight": _weight(version, routes.canary)},
+                {"service": primary_service_name(canary), "weight": _weight(version, routes.primary)},
             ],
         },
     }
@@ -111,7 +111,7 @@ def build_traffic_split(canary: Canary, routes: Routes, version: str) -> JsonDic
 
 def routes_from_traffic_split(canary: Canary, traffic_split: JsonDict) -> Routes:
     """The split a TrafficSplit applies, in percent; RoutingError when its backends are not ours."""
-    primary, canary_backend = primary_name(canary), canary_name(canary)
+    primary, canary_backend = primary_service_name(canary), canary_service_name(canary)
     where = f"TrafficSplit {canary.metadata.namespace}/{traffic_split.get('metadata', {}).get('name')}"
     weights: dict[str, Decimal] = {}
     for backend in (traffic_split.get("spec") or {}).get("backends") or []:

@@ -92,7 +92,7 @@ def test_the_primary_is_named_after_the_target_not_the_service() -> None:
     obj = minimal_canary()
     obj["spec"]["service"]["name"] = "web"
     named = Canary.model_validate(obj)
-    assert named.primary_name() == "podinfo-primary"
+    assert named.primary_deployment_name() == "podinfo-primary"
 
 
 def test_metric_bounds_read_the_deprecated_threshold_as_flagger_does() -> None:
