@@ -227,8 +227,6 @@ _SERVICE_NOT_YET: dict[str, str] = {
 }
 _ANALYSIS_NOT_YET: dict[str, str] = {
     "stepWeightPromotion": "promotion moves all traffic at once",
-    "primaryReadyThreshold": "all primary pods must be ready",
-    "canaryReadyThreshold": "all canary pods must be ready",
     "sessionAffinity": "session affinity is not built",
 }
 _METRIC_TEMPLATE_NOT_YET: dict[str, str] = {}

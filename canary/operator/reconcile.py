@@ -207,7 +207,7 @@ class Reconciler:
         if isinstance(workloads, Refusal):
             await self._refuse(canary, workloads.reason, [workloads.message])
             return None
-        world = workloads.world()
+        world = workloads.world(canary)
         plan, state = plan_from(canary, self.settings.min_interval), state_from(canary)
         manual = Manual.read(canary, world.target_hash)
         target, primary, claim = workloads.target, workloads.primary, workloads.claim
@@ -264,7 +264,8 @@ class Reconciler:
         restarts its interval once the weight is written again.
         """
         state, primary = seen.state, seen.primary
-        if state.phase not in ANALYSING or seen.target is None or primary is None or not deployment_ready(primary):
+        ready = deployment_ready(primary, seen.canary.primary_ready_threshold())
+        if state.phase not in ANALYSING or seen.target is None or primary is None or not ready:
             return None, None
         want = desired(state, seen.plan).routes
         assert want is not None
@@ -307,7 +308,7 @@ class Reconciler:
         primary = await converge_primary(self.api, canary, want, target, seen.primary, state)
         if primary is None:
             return
-        if want.routes is not None and deployment_ready(primary):
+        if want.routes is not None and deployment_ready(primary, canary.primary_ready_threshold()):
             try:
                 await converge_routes(self._router(canary), canary, want.routes, state, routed)
                 self.events.cleared(canary, "RoutingFailed")
@@ -315,7 +316,7 @@ class Reconciler:
                 # Never scale anything while traffic is not where the state says it is.
                 await self.events.warn_once(canary, "RoutingFailed", error.message)
                 return
-        await converge_replicas(self.api, want, target, primary)
+        await converge_replicas(self.api, want, target, primary, canary.primary_ready_threshold())
 
     async def _tell(self, seen: _Seen, decision: Decision, measured: _Measured) -> None:
         """Events for the decision and what the tick found, the used-up annotations, hooks and chat alerts.

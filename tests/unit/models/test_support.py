@@ -95,8 +95,6 @@ def test_the_judge_needs_a_mesh_or_a_template_pair() -> None:
     ("where", "field", "value"),
     [
         ("analysis", "stepWeightPromotion", 20),
-        ("analysis", "primaryReadyThreshold", 50),
-        ("analysis", "canaryReadyThreshold", 50),
         ("analysis", "sessionAffinity", {"cookieName": "c"}),
         ("spec", "autoscalerRef", {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "h"}),
         ("spec", "ingressRef", {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "i"}),
@@ -124,6 +122,8 @@ def test_accepted_but_not_built_fields_are_reported_not_yet(where: str, field: s
         ("analysis", "mirror", True),
         ("analysis", "mirrorWeight", 20),
         ("analysis", "match", [{"headers": {"x": {"exact": "1"}}}]),
+        ("analysis", "primaryReadyThreshold", 50),
+        ("analysis", "canaryReadyThreshold", 50),
         ("spec", "revertOnDeletion", True),
         ("service", "portDiscovery", True),
         ("service", "appProtocol", "http"),
