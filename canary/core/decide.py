@@ -65,6 +65,9 @@ class Plan:
     promote_on_pass: bool = False  # a judge "pass" may promote before the last weight step
     ab_testing: bool = False  # iterations with match conditions: matching requests go to the canary
     mirror: bool = False  # blue/green: the canary gets a copy of the primary's traffic during the analysis
+    # stepWeightPromotion: once the primary runs the promoted revision, traffic moves back to it this many
+    # points an interval (Flagger's); None moves it all at once
+    promotion_step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,10 @@ def desired(state: State, plan: Plan | None = None) -> Desired:
         routes = _analysis_routes(state, plan)
         if plan is not None and plan.iterations and not plan.ab_testing:
             routes = Routes(primary=0, canary=100)  # blue/green: the canary serves while the primary is replaced
+        if plan is not None and plan.promotion_step:
+            # stepping back to the primary: the state's weight is the canary's share left (where A/B
+            # testing routes by match, the share of the matching requests)
+            routes = Routes.canary_at(state.canary_weight)
         return Desired(True, routes, Replicas.UP, primary_from_target=True)
     if phase == Phase.FINALISING:
         return Desired(True, _ALL_PRIMARY, Replicas.UP, primary_from_target=True)
@@ -322,9 +329,12 @@ def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:
         _progress(b, plan, world)
     elif phase == Phase.PROMOTING:
         if world.primary_ready and world.primary_hash == state.last_applied_spec:
-            b.move(Phase.FINALISING)
-            b.event("the primary runs the new revision: routing all traffic to the primary", reason="Finalising")
-        elif _elapsed(state.last_transition_time, now) >= plan.progress_deadline:
+            if plan.promotion_step:
+                _step_promotion(b, plan)
+            else:
+                b.move(Phase.FINALISING)
+                b.event("the primary runs the new revision: routing all traffic to the primary", reason="Finalising")
+        elif _elapsed(_last_progress(state, now), now) >= plan.progress_deadline:
             # No rollback from here: the primary already runs the new template, so routing "back" to
             # it would be no rollback at all. Hold, keep the canary serving, and say so once.
             stuck = f"the promoted primary is not ready after {plan.progress_deadline:g}s: holding in Promoting"
@@ -372,9 +382,7 @@ def _roll_back(b: _Builder, why: str, reason: str = "RolledBack") -> None:
 
 def _progress(b: _Builder, plan: Plan, world: World) -> None:
     state = b.state
-    # The deadline counts from the last sign of progress: the phase change or the last analysis tick.
-    marks = [t for t in (state.last_transition_time, state.last_analysis_time) if t is not None]
-    since = max(marks) if marks else b.now
+    since = _last_progress(state, b.now)
     if not world.canary_ready:
         if _elapsed(since, b.now) >= plan.progress_deadline:
             _roll_back(
@@ -386,7 +394,7 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
             b.event("waiting for the canary deployment to become ready", reason="Waiting")
         return
     if plan.skip_analysis:
-        b.move(Phase.PROMOTING)
+        _promote(b, plan)
         b.event("skipAnalysis is set: promoting", reason="Promoting")
         return
     if world.misrouted is not None and _started(state):
@@ -435,7 +443,7 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
                 b.move(Phase.WAITING_PROMOTION)
                 b.event(f"{why}; waiting for the confirm-promotion gate", reason="WaitingPromotion")
             return
-        b.move(Phase.PROMOTING)
+        _promote(b, plan)
         b.event(f"{why} ({passed}): promoting the canary to the primary", reason="Promoting")
         return
     if plan.iterations:
@@ -450,6 +458,42 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
         return
     b.update(canary_weight=weight)
     b.event(f"advancing the canary weight to {weight} ({passed})", reason="Progressing")
+
+
+def _last_progress(state: State, now: datetime) -> datetime:
+    """The last sign of progress a deadline counts from: the phase change or the last analysis (or promotion) tick."""
+    marks = [t for t in (state.last_transition_time, state.last_analysis_time) if t is not None]
+    return max(marks) if marks else now
+
+
+def _promote(b: _Builder, plan: Plan) -> None:
+    """Move to Promoting (the primary gets the canary's template); with ``promotion_step``, from the
+    canary's share of the analysis routes, which blue/green and A/B testing hold at 100 when promoting."""
+    if plan.promotion_step and plan.iterations:
+        b.move(Phase.PROMOTING, canary_weight=100)
+    else:
+        b.move(Phase.PROMOTING)
+
+
+def _step_promotion(b: _Builder, plan: Plan) -> None:
+    """One interval of stepWeightPromotion: the primary, running the new revision, takes another step.
+
+    As Flagger's ``runPromotionTrafficShift``: the canary's weight drops by the
+    step each interval; once the primary has all the traffic the promotion
+    finalises. The steps are spaced by the analysis interval, counted from the
+    tick that promoted.
+    """
+    assert plan.promotion_step
+    state = b.state
+    if not _analysis_due(plan, state, b.now):
+        return
+    weight = max(state.canary_weight - plan.promotion_step, 0)
+    if weight == 0:
+        b.move(Phase.FINALISING)
+        b.event("the primary runs the new revision: primary weight 100, finalising", reason="Finalising")
+        return
+    b.update(canary_weight=weight, last_analysis_time=b.now)
+    b.event(f"the primary runs the new revision: advancing the primary weight to {100 - weight}", reason="Promoting")
 
 
 def _started(state: State) -> bool:

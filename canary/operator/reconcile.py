@@ -45,7 +45,7 @@ from canary.operator.workloads import Refusal, read_workloads
 from canary.providers.checks import ProviderPool
 from canary.providers.registry import ProviderFactory
 from canary.routers.base import Router, RoutingError
-from canary.routers.registry import router_for, unsupported
+from canary.routers.registry import PROVIDER_SUPPORT, router_for, unsupported
 
 __all__ = ["Reconciler", "ReconcilerSettings", "owner_reference"]
 
@@ -208,7 +208,9 @@ class Reconciler:
             await self._refuse(canary, workloads.reason, [workloads.message])
             return None
         world = workloads.world(canary)
-        plan, state = plan_from(canary, self.settings.min_interval), state_from(canary)
+        provider = PROVIDER_SUPPORT.get(canary.spec.provider or self.settings.default_provider)
+        weighted = provider is None or "canary" in provider.strategies
+        plan, state = plan_from(canary, self.settings.min_interval, weighted), state_from(canary)
         manual = Manual.read(canary, world.target_hash)
         target, primary, claim = workloads.target, workloads.primary, workloads.claim
         return _Seen(canary, plan, state, world, target, primary, claim, manual, not_yet, self.clock(), started)
