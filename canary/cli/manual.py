@@ -66,7 +66,7 @@ def render_status(canary: JsonDict, events: list[JsonDict]) -> Group:
             check.get("name", ""),
             _fmt(check.get("value"), check.get("unit")),
             bounds,
-            check.get("outcome", ""),
+            check.get("outcome", "") + (" (dry run)" if check.get("dryRun") else ""),
             check.get("reason", ""),
         )
     parts: list[Any] = [Panel(head, title=f"{meta.get('namespace')}/{meta.get('name')}"), checks]

@@ -93,6 +93,7 @@ class Check:
     name: str
     ok: bool
     reason: str
+    dry_run: bool = False  # reported only: never a failed check
 
 
 @dataclass(frozen=True)
@@ -418,7 +419,7 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
     if judge is not None and judge.decides and judge.outcome == "fail":
         _roll_back(b, f"the judge found a regression: {judge.reason}")
         return
-    failed = [c for c in world.checks if not c.ok]
+    failed = [c for c in world.checks if not c.ok and not c.dry_run]
     if failed:
         count = state.failed_checks + 1
         b.update(failed_checks=count)

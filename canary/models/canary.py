@@ -333,6 +333,9 @@ class CanaryMetric(StrictModel):
     """Reference to a MetricTemplate (namespace defaults to the Canary's)."""
     templateVariables: dict[str, str] | None = None
     """Variables for the template's query, available as ``{{ variables.<key> }}``."""
+    dryRun: bool = False
+    """Measure and report this metric like any check, but never count it as a failed check (not in Flagger;
+    Argo Rollouts' per-metric dryRun)."""
 
     @model_validator(mode="after")
     def _known(self) -> CanaryMetric:

@@ -434,3 +434,28 @@ def test_a_new_revision_during_a_stepped_promotion_restarts_the_analysis() -> No
     walker.tick(world(primary="v2"))
     state = walker.tick(world(target="v3", primary="v2"))
     assert (state.phase, state.canary_weight, state.last_applied_spec) == (Phase.PROGRESSING, 0, "v3")
+
+
+# A dryRun metric is measured and reported like any check, and never counts as a failed one.
+
+DRY_BAD = Check("latency", False, "latency 700 ms > 500 ms (dry run)", dry_run=True)
+
+
+def test_a_failing_dry_run_check_never_halts_nor_rolls_back() -> None:
+    walker = Walker()
+    walker.tick(world())
+    walker.tick(world())
+    for _ in range(3):
+        walker.tick(world(), checks=(*OK, DRY_BAD))
+    assert walker.state.phase == Phase.PROMOTING
+    assert walker.state.failed_checks == 0
+    assert "latency 700 ms > 500 ms (dry run)" in walker.events[-2]  # the step's Event shows it
+
+
+def test_a_dry_run_check_does_not_excuse_a_failing_one() -> None:
+    walker = Walker()
+    walker.tick(world())
+    walker.tick(world())
+    state = walker.tick(world(), checks=(*BAD, DRY_BAD))
+    assert (state.phase, state.failed_checks) == (Phase.PROGRESSING, 1)
+    assert "(dry run)" not in walker.events[-1]  # the halt names only what counted

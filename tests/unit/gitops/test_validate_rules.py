@@ -260,6 +260,7 @@ def test_not_yet_supported_field_is_a_warning_that_does_not_fail(
 def test_flagger_fields_built_since_are_not_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def mutate(obj: dict[str, Any]) -> None:
         obj["spec"]["analysis"].update(primaryReadyThreshold=50, canaryReadyThreshold=75, stepWeightPromotion=20)
+        obj["spec"]["analysis"]["metrics"][0]["dryRun"] = True
 
     assert check(tmp_path, monkeypatch, ("c.yaml", canary_text(mutate))) == []
 
