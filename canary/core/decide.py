@@ -33,6 +33,7 @@ __all__ = [
     "Event",
     "JudgeSignal",
     "Plan",
+    "PromoteRequest",
     "Replicas",
     "State",
     "World",
@@ -106,6 +107,23 @@ class JudgeSignal:
 
 
 @dataclass(frozen=True)
+class PromoteRequest:
+    """A request to promote the revision under analysis now, skipping its remaining steps.
+
+    Without ``force`` the revision is promoted once its checks pass on an
+    analysis tick (and the confirm-promotion gate, if any, opens); with
+    ``force`` at once, its checks skipped. Either way the canary must be ready.
+    """
+
+    force: bool = False
+    requested_by: str | None = None  # who asked, as the request says (shown in the Events)
+
+    def who(self) -> str:
+        """Who asked, for an Event's message."""
+        return self.requested_by or "an unnamed requester"
+
+
+@dataclass(frozen=True)
 class World:
     """What the controller observed this tick.
 
@@ -126,6 +144,7 @@ class World:
     promotion_gate_open: bool = True
     abort_requested: bool = False
     retry_requested: bool = False
+    promote: PromoteRequest | None = None  # a promote-now request for the revision under analysis
     # Why the routing object does not hold the weight the state says (a route write that did not land:
     # a crash or an API fault between persist and converge); None when it does, or was not looked at.
     misrouted: str | None = None
@@ -225,7 +244,7 @@ def _analysis_due(plan: Plan, state: State, now: datetime) -> bool:
 
 def needs_checks(plan: Plan, state: State, world: World, now: datetime) -> bool:
     """Whether this tick must run the metric checks (and feed the judge) before deciding."""
-    if plan.suspend or plan.skip_analysis or not world.canary_ready:
+    if plan.suspend or plan.skip_analysis or not world.canary_ready or _forced(world):
         return False
     if state.phase not in ANALYSING:
         return False
@@ -398,6 +417,14 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
         _promote(b, plan)
         b.event("skipAnalysis is set: promoting", reason="Promoting")
         return
+    if world.promote is not None and world.promote.force:
+        _promote(b, plan)
+        b.event(
+            f"promotion forced by {world.promote.who()}: skipping the remaining steps and the checks",
+            reason="PromotionForced",
+            warning=True,
+        )
+        return
     if world.misrouted is not None and _started(state):
         # The step's weight never took effect: the shell writes it after this decision, and the step's
         # analysis interval starts then, so every check of the step covers traffic at its weight.
@@ -437,8 +464,11 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
     passed = "; ".join(c.reason for c in world.checks) or "no checks configured"
     early = judge is not None and judge.decides and judge.outcome == "pass" and plan.promote_on_pass
     finished = _at_last_step(plan, state)
-    if finished or early:
+    requested = world.promote
+    if finished or early or requested is not None:
         why = f"the judge found no meaningful regression: {judge.reason}" if early and judge else "all checks passed"
+        if requested is not None and not finished and not early:
+            why = f"promotion requested by {requested.who()}: its checks passed"
         if not world.promotion_gate_open:
             if state.phase != Phase.WAITING_PROMOTION:
                 b.move(Phase.WAITING_PROMOTION)
@@ -530,14 +560,24 @@ def _start_analysis(b: _Builder, plan: Plan, world: World) -> None:
     b.event(f"starting the analysis: canary weight {weight}", reason="Progressing")
 
 
-def pending_gate(plan: Plan, state: State) -> Literal["traffic", "promotion"]:
-    """Which confirm gate the next passing check would ask: another weight step, or promotion."""
-    return "promotion" if state.phase == Phase.WAITING_PROMOTION or _at_last_step(plan, state) else "traffic"
+def pending_gate(plan: Plan, state: State, promote_requested: bool = False) -> Literal["traffic", "promotion"]:
+    """Which confirm gate the next passing check would ask: another weight step, or promotion.
+
+    ``promote_requested``: a promote-now request skips the remaining steps, so promotion.
+    """
+    at_top = state.phase == Phase.WAITING_PROMOTION or _at_last_step(plan, state)
+    return "promotion" if at_top or promote_requested else "traffic"
+
+
+def _forced(world: World) -> bool:
+    return world.promote is not None and world.promote.force
 
 
 def needs_pre_rollout(plan: Plan, state: State, world: World, now: datetime) -> bool:
     """Whether this tick starts the analysis, so the pre-rollout hooks must run first."""
     if plan.suspend or plan.skip_analysis or not world.canary_ready or state.phase != Phase.PROGRESSING:
+        return False
+    if _forced(world):
         return False
     if world.target_hash != state.last_applied_spec or _started(state):
         return False

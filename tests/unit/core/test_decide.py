@@ -12,6 +12,7 @@ from canary.core import (
     JudgeSignal,
     Phase,
     Plan,
+    PromoteRequest,
     Replicas,
     Routes,
     State,
@@ -459,3 +460,68 @@ def test_a_dry_run_check_does_not_excuse_a_failing_one() -> None:
     state = walker.tick(world(), checks=(*BAD, DRY_BAD))
     assert (state.phase, state.failed_checks) == (Phase.PROGRESSING, 1)
     assert "(dry run)" not in walker.events[-1]  # the halt names only what counted
+
+
+# Promote now: a request skips the remaining steps; checked, once the checks pass; forced, at once.
+
+
+def _analysing(plan: Plan = PLAN) -> Walker:
+    walker = Walker(plan=plan)
+    walker.tick(world())  # new revision
+    walker.tick(world())  # the analysis starts at the first step
+    assert (walker.state.phase, walker.state.canary_weight) == (Phase.PROGRESSING, 20)
+    return walker
+
+
+def test_a_promote_request_promotes_once_the_checks_pass() -> None:
+    walker = _analysing()
+    asked = world(promote=PromoteRequest(requested_by="alice"))
+    assert needs_checks(walker.plan, walker.state, asked, walker.now + timedelta(seconds=60))
+    state = walker.tick(asked)
+    assert (state.phase, state.canary_weight) == (Phase.PROMOTING, 20)
+    assert walker.events[-1].startswith("promotion requested by alice: its checks passed")
+
+
+def test_a_promote_request_waits_for_passing_checks() -> None:
+    walker = _analysing()
+    asked = world(promote=PromoteRequest(requested_by="alice"))
+    state = walker.tick(asked, checks=BAD)
+    assert (state.phase, state.failed_checks) == (Phase.PROGRESSING, 1)
+    assert walker.tick(asked).phase == Phase.PROMOTING
+
+
+def test_a_promote_request_still_asks_the_confirm_promotion_gate() -> None:
+    walker = _analysing()
+    assert pending_gate(walker.plan, walker.state) == "traffic"
+    assert pending_gate(walker.plan, walker.state, promote_requested=True) == "promotion"
+    closed = world(promote=PromoteRequest(), promotion_gate_open=False)
+    assert walker.tick(closed).phase == Phase.WAITING_PROMOTION
+    assert walker.tick(world(promote=PromoteRequest())).phase == Phase.PROMOTING
+
+
+def test_a_forced_promotion_skips_the_checks_with_a_warning_naming_who_asked() -> None:
+    walker = _analysing()
+    forced = world(promote=PromoteRequest(force=True, requested_by="alice"))
+    now = walker.now + timedelta(seconds=5)  # not even an analysis interval later
+    assert not needs_checks(walker.plan, walker.state, forced, now)
+    decision = decide(walker.plan, walker.state, replace(forced, promotion_gate_open=False), now)
+    assert decision.state.phase == Phase.PROMOTING
+    (event,) = decision.events
+    assert (event.type, event.reason) == ("Warning", "PromotionForced")
+    assert "forced by alice" in event.message
+
+
+def test_a_forced_promotion_waits_for_the_canary_to_be_ready() -> None:
+    walker = _analysing()
+    forced = world(canary_ready=False, promote=PromoteRequest(force=True))
+    assert walker.tick(forced).phase == Phase.PROGRESSING
+    assert walker.tick(replace(forced, canary_ready=True)).phase == Phase.PROMOTING
+    assert "an unnamed requester" in walker.events[-1]
+
+
+def test_a_forced_promotion_skips_the_pre_rollout_hooks_of_an_analysis_not_started() -> None:
+    walker = Walker()
+    walker.tick(world())  # new revision: Progressing, the analysis starts next tick
+    forced = world(promote=PromoteRequest(force=True))
+    assert not needs_pre_rollout(walker.plan, walker.state, forced, walker.now + timedelta(seconds=60))
+    assert walker.tick(forced).phase == Phase.PROMOTING
