@@ -29,6 +29,7 @@ __all__ = [
     "FAILED_CHECKS",
     "NEW_REVISION",
     "PROMOTED",
+    "PROMOTION_FORCED",
     "ROLLED_BACK",
     "SEVERITIES",
     "WAITING_FOR_GATE",
@@ -52,6 +53,8 @@ NEW_REVISION = "new revision"
 """A new revision of the target was detected and its analysis starts (info)."""
 PROMOTED = "promoted"
 """The canary was promoted to primary (info)."""
+PROMOTION_FORCED = "promotion forced"
+"""Someone forced the promotion of a revision, its checks skipped (warn)."""
 ROLLED_BACK = "rolled back"
 """The canary was rolled back (error)."""
 FAILED_CHECKS = "failed checks threshold reached"
