@@ -381,7 +381,8 @@ class Reconciler:
         target = await self.api.get(DEPLOYMENTS, canary.namespace, canary.spec.targetRef.name)
         if canary.spec.revertOnDeletion and target is not None:
             primary = await self.api.get(DEPLOYMENTS, canary.namespace, canary.primary_deployment_name())
-            await scale(self.api, target, replica_count(primary) if primary else 1)
+            # as Flagger's Finalize: the primary's replicas; without a primary, the target's own, or 1 from zero
+            await scale(self.api, target, replica_count(primary) if primary else replica_count(target) or 1)
         try:
             await self._router(canary).finalize(canary)
             # (a Canary created again under this name is a new one: its problems are news again)

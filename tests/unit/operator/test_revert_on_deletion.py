@@ -2,8 +2,8 @@
 
 Flagger's meaning (``DeploymentController.Finalize``): the target, scaled to
 zero while the primary served, is scaled back to the primary's replicas (from
-zero to one when there is no primary), then the routers finalize; without the
-flag the target is left as it is.
+zero to one when there is no primary, ``ScaleFromZero``), then the routers
+finalize; without the flag the target is left as it is.
 """
 
 from __future__ import annotations
@@ -66,6 +66,15 @@ async def test_without_a_primary_the_target_is_scaled_from_zero_to_one() -> None
     await h.reconciler.finalize(body)
     assert await replicas(h, "podinfo") == 1
     assert h.router.calls[-1] == "finalize"
+
+
+async def test_without_a_primary_a_target_that_runs_keeps_its_replicas() -> None:
+    h = Harness(reverting(True))
+    body = await initialized(h)
+    await h.api.delete(DEPLOYMENTS, NS, "podinfo-primary")
+    await h.api.patch(DEPLOYMENTS, NS, "podinfo", {"spec": {"replicas": 3}})
+    await h.reconciler.finalize(body)
+    assert await replicas(h, "podinfo") == 3
 
 
 async def test_without_revert_on_deletion_the_target_is_left_alone() -> None:
