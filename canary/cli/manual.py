@@ -1,8 +1,8 @@
 """Day-2 commands: look at Canaries and steer them through annotations the controller honours.
 
-``approve``, ``abort``, ``retry``, ``suspend`` and ``resume`` write the
-annotations of :mod:`canary.operator.gates`, so the same requests work from
-kubectl and from Git. ``status`` and ``list`` render what the controller wrote
+``approve``, ``abort``, ``retry``, ``suspend``, ``resume`` and ``promote``
+write the annotations of :mod:`canary.operator.gates`, so the same requests
+work from kubectl and from Git. ``status`` and ``list`` render what the controller wrote
 into each Canary's status, plus its recent Events.
 """
 
@@ -21,8 +21,8 @@ from rich.table import Table
 
 from canary.cli.args import Subparsers
 from canary.kube.api import CANARIES, EVENTS, JsonDict, KubeApi
-from canary.kube.client import ClusterApi, load_client_config
-from canary.operator.gates import ABORT, APPROVE, RETRY, SUSPEND
+from canary.kube.client import ClusterApi, kubeconfig_user, load_client_config
+from canary.operator.gates import ABORT, APPROVE, PROMOTE, PROMOTE_FORCE, PROMOTE_REQUESTED_BY, RETRY, SUSPEND
 
 __all__ = ["register", "render_list", "render_status"]
 
@@ -66,7 +66,7 @@ def render_status(canary: JsonDict, events: list[JsonDict]) -> Group:
             check.get("name", ""),
             _fmt(check.get("value"), check.get("unit")),
             bounds,
-            check.get("outcome", ""),
+            check.get("outcome", "") + (" (dry run)" if check.get("dryRun") else ""),
             check.get("reason", ""),
         )
     parts: list[Any] = [Panel(head, title=f"{meta.get('namespace')}/{meta.get('name')}"), checks]
@@ -107,6 +107,25 @@ async def _annotate(api: KubeApi, namespace: str, name: str, key: str, value: st
     return await api.patch(CANARIES, namespace, name, {"metadata": {"annotations": {key: value}}})
 
 
+#: The phases in which a revision is under analysis, so a promotion can be asked for.
+_PROMOTABLE = ("Progressing", "WaitingPromotion", "Waiting")
+
+
+async def _promote(api: KubeApi, args: argparse.Namespace, canary: JsonDict, console: Console) -> int:
+    """Ask the controller to promote the revision under analysis now (with ``--force``, without checks)."""
+    status = canary.get("status") or {}
+    revision, phase = status.get("lastAppliedSpec"), status.get("phase")
+    if not revision or phase not in _PROMOTABLE:
+        console.print(f"[red]nothing to promote: no revision is under analysis (phase is {phase or '-'})[/]")
+        return 1
+    requester = args.requested_by or kubeconfig_user(Path(args.kubeconfig) if args.kubeconfig else None)
+    annotations = {PROMOTE: revision, PROMOTE_FORCE: "true" if args.force else None, PROMOTE_REQUESTED_BY: requester}
+    await api.patch(CANARIES, args.namespace, args.name, {"metadata": {"annotations": annotations}})
+    how = "now, skipping its checks" if args.force else "once its checks pass"
+    console.print(f"promotion of revision {revision} of {args.namespace}/{args.name} requested: {how}")
+    return 0
+
+
 def _steer(args: argparse.Namespace) -> int:
     console = Console()
     api = _api(args)
@@ -117,6 +136,8 @@ def _steer(args: argparse.Namespace) -> int:
             console.print(f"[red]canary {args.namespace}/{args.name} not found[/]")
             return 1
         status = canary.get("status") or {}
+        if args.action == "promote":
+            return await _promote(api, args, canary, console)
         if args.action == "approve":
             revision = status.get("lastAppliedSpec")
             if not revision:
@@ -189,12 +210,16 @@ def register(subparsers: Subparsers) -> None:
         "retry": "run a failed revision's analysis again",
         "suspend": "pause the canary (like spec.suspend)",
         "resume": "undo suspend",
+        "promote": "promote the revision under analysis without its remaining steps, once its checks pass",
     }
     for action, text in helps.items():
         parser = subparsers.add_parser(action, help=text)
         parser.add_argument("name")
         common(parser)
         parser.set_defaults(func=_steer, action=action)
+        if action == "promote":
+            parser.add_argument("--force", action="store_true", help="promote now, skipping the checks and gates")
+            parser.add_argument("--requested-by", help="who asks (default: the kubeconfig's user)")
     for command in ("status", "list"):
         parser = subparsers.add_parser(command, help="show a canary" if command == "status" else "list canaries")
         if command == "status":

@@ -33,6 +33,7 @@ __all__ = [
     "Event",
     "JudgeSignal",
     "Plan",
+    "PromoteRequest",
     "Replicas",
     "State",
     "World",
@@ -65,6 +66,9 @@ class Plan:
     promote_on_pass: bool = False  # a judge "pass" may promote before the last weight step
     ab_testing: bool = False  # iterations with match conditions: matching requests go to the canary
     mirror: bool = False  # blue/green: the canary gets a copy of the primary's traffic during the analysis
+    # stepWeightPromotion: once the primary runs the promoted revision, traffic moves back to it this many
+    # points an interval (Flagger's); None moves it all at once
+    promotion_step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class Check:
     name: str
     ok: bool
     reason: str
+    dry_run: bool = False  # reported only: never a failed check
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,23 @@ class JudgeSignal:
     outcome: Literal["pass", "fail", "inconclusive"]
     reason: str
     decides: bool = True  # False in dryRun: report only
+
+
+@dataclass(frozen=True)
+class PromoteRequest:
+    """A request to promote the revision under analysis now, skipping its remaining steps.
+
+    Without ``force`` the revision is promoted once its checks pass on an
+    analysis tick (and the confirm-promotion gate, if any, opens); with
+    ``force`` at once, its checks skipped. Either way the canary must be ready.
+    """
+
+    force: bool = False
+    requested_by: str | None = None  # who asked, as the request says (shown in the Events)
+
+    def who(self) -> str:
+        """Who asked, for an Event's message."""
+        return self.requested_by or "an unnamed requester"
 
 
 @dataclass(frozen=True)
@@ -122,6 +144,7 @@ class World:
     promotion_gate_open: bool = True
     abort_requested: bool = False
     retry_requested: bool = False
+    promote: PromoteRequest | None = None  # a promote-now request for the revision under analysis
     # Why the routing object does not hold the weight the state says (a route write that did not land:
     # a crash or an API fault between persist and converge); None when it does, or was not looked at.
     misrouted: str | None = None
@@ -191,6 +214,10 @@ def desired(state: State, plan: Plan | None = None) -> Desired:
         routes = _analysis_routes(state, plan)
         if plan is not None and plan.iterations and not plan.ab_testing:
             routes = Routes(primary=0, canary=100)  # blue/green: the canary serves while the primary is replaced
+        if plan is not None and plan.promotion_step:
+            # stepping back to the primary: the state's weight is the canary's share left (where A/B
+            # testing routes by match, the share of the matching requests)
+            routes = Routes.canary_at(state.canary_weight)
         return Desired(True, routes, Replicas.UP, primary_from_target=True)
     if phase == Phase.FINALISING:
         return Desired(True, _ALL_PRIMARY, Replicas.UP, primary_from_target=True)
@@ -217,7 +244,7 @@ def _analysis_due(plan: Plan, state: State, now: datetime) -> bool:
 
 def needs_checks(plan: Plan, state: State, world: World, now: datetime) -> bool:
     """Whether this tick must run the metric checks (and feed the judge) before deciding."""
-    if plan.suspend or plan.skip_analysis or not world.canary_ready:
+    if plan.suspend or plan.skip_analysis or not world.canary_ready or _forced(world):
         return False
     if state.phase not in ANALYSING:
         return False
@@ -322,9 +349,12 @@ def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:
         _progress(b, plan, world)
     elif phase == Phase.PROMOTING:
         if world.primary_ready and world.primary_hash == state.last_applied_spec:
-            b.move(Phase.FINALISING)
-            b.event("the primary runs the new revision: routing all traffic to the primary", reason="Finalising")
-        elif _elapsed(state.last_transition_time, now) >= plan.progress_deadline:
+            if plan.promotion_step:
+                _step_promotion(b, plan)
+            else:
+                b.move(Phase.FINALISING)
+                b.event("the primary runs the new revision: routing all traffic to the primary", reason="Finalising")
+        elif _elapsed(_last_progress(state, now), now) >= plan.progress_deadline:
             # No rollback from here: the primary already runs the new template, so routing "back" to
             # it would be no rollback at all. Hold, keep the canary serving, and say so once.
             stuck = f"the promoted primary is not ready after {plan.progress_deadline:g}s: holding in Promoting"
@@ -372,9 +402,7 @@ def _roll_back(b: _Builder, why: str, reason: str = "RolledBack") -> None:
 
 def _progress(b: _Builder, plan: Plan, world: World) -> None:
     state = b.state
-    # The deadline counts from the last sign of progress: the phase change or the last analysis tick.
-    marks = [t for t in (state.last_transition_time, state.last_analysis_time) if t is not None]
-    since = max(marks) if marks else b.now
+    since = _last_progress(state, b.now)
     if not world.canary_ready:
         if _elapsed(since, b.now) >= plan.progress_deadline:
             _roll_back(
@@ -386,8 +414,16 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
             b.event("waiting for the canary deployment to become ready", reason="Waiting")
         return
     if plan.skip_analysis:
-        b.move(Phase.PROMOTING)
+        _promote(b, plan)
         b.event("skipAnalysis is set: promoting", reason="Promoting")
+        return
+    if world.promote is not None and world.promote.force:
+        _promote(b, plan)
+        b.event(
+            f"promotion forced by {world.promote.who()}: skipping the remaining steps and the checks",
+            reason="PromotionForced",
+            warning=True,
+        )
         return
     if world.misrouted is not None and _started(state):
         # The step's weight never took effect: the shell writes it after this decision, and the step's
@@ -410,7 +446,7 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
     if judge is not None and judge.decides and judge.outcome == "fail":
         _roll_back(b, f"the judge found a regression: {judge.reason}")
         return
-    failed = [c for c in world.checks if not c.ok]
+    failed = [c for c in world.checks if not c.ok and not c.dry_run]
     if failed:
         count = state.failed_checks + 1
         b.update(failed_checks=count)
@@ -428,14 +464,17 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
     passed = "; ".join(c.reason for c in world.checks) or "no checks configured"
     early = judge is not None and judge.decides and judge.outcome == "pass" and plan.promote_on_pass
     finished = _at_last_step(plan, state)
-    if finished or early:
+    requested = world.promote
+    if finished or early or requested is not None:
         why = f"the judge found no meaningful regression: {judge.reason}" if early and judge else "all checks passed"
+        if requested is not None and not finished and not early:
+            why = f"promotion requested by {requested.who()}: its checks passed"
         if not world.promotion_gate_open:
             if state.phase != Phase.WAITING_PROMOTION:
                 b.move(Phase.WAITING_PROMOTION)
                 b.event(f"{why}; waiting for the confirm-promotion gate", reason="WaitingPromotion")
             return
-        b.move(Phase.PROMOTING)
+        _promote(b, plan)
         b.event(f"{why} ({passed}): promoting the canary to the primary", reason="Promoting")
         return
     if plan.iterations:
@@ -450,6 +489,42 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
         return
     b.update(canary_weight=weight)
     b.event(f"advancing the canary weight to {weight} ({passed})", reason="Progressing")
+
+
+def _last_progress(state: State, now: datetime) -> datetime:
+    """The last sign of progress a deadline counts from: the phase change or the last analysis (or promotion) tick."""
+    marks = [t for t in (state.last_transition_time, state.last_analysis_time) if t is not None]
+    return max(marks) if marks else now
+
+
+def _promote(b: _Builder, plan: Plan) -> None:
+    """Move to Promoting (the primary gets the canary's template); with ``promotion_step``, from the
+    canary's share of the analysis routes, which blue/green and A/B testing hold at 100 when promoting."""
+    if plan.promotion_step and plan.iterations:
+        b.move(Phase.PROMOTING, canary_weight=100)
+    else:
+        b.move(Phase.PROMOTING)
+
+
+def _step_promotion(b: _Builder, plan: Plan) -> None:
+    """One interval of stepWeightPromotion: the primary, running the new revision, takes another step.
+
+    As Flagger's ``runPromotionTrafficShift``: the canary's weight drops by the
+    step each interval; once the primary has all the traffic the promotion
+    finalises. The steps are spaced by the analysis interval, counted from the
+    tick that promoted.
+    """
+    assert plan.promotion_step
+    state = b.state
+    if not _analysis_due(plan, state, b.now):
+        return
+    weight = max(state.canary_weight - plan.promotion_step, 0)
+    if weight == 0:
+        b.move(Phase.FINALISING)
+        b.event("the primary runs the new revision: primary weight 100, finalising", reason="Finalising")
+        return
+    b.update(canary_weight=weight, last_analysis_time=b.now)
+    b.event(f"the primary runs the new revision: advancing the primary weight to {100 - weight}", reason="Promoting")
 
 
 def _started(state: State) -> bool:
@@ -485,14 +560,24 @@ def _start_analysis(b: _Builder, plan: Plan, world: World) -> None:
     b.event(f"starting the analysis: canary weight {weight}", reason="Progressing")
 
 
-def pending_gate(plan: Plan, state: State) -> Literal["traffic", "promotion"]:
-    """Which confirm gate the next passing check would ask: another weight step, or promotion."""
-    return "promotion" if state.phase == Phase.WAITING_PROMOTION or _at_last_step(plan, state) else "traffic"
+def pending_gate(plan: Plan, state: State, promote_requested: bool = False) -> Literal["traffic", "promotion"]:
+    """Which confirm gate the next passing check would ask: another weight step, or promotion.
+
+    ``promote_requested``: a promote-now request skips the remaining steps, so promotion.
+    """
+    at_top = state.phase == Phase.WAITING_PROMOTION or _at_last_step(plan, state)
+    return "promotion" if at_top or promote_requested else "traffic"
+
+
+def _forced(world: World) -> bool:
+    return world.promote is not None and world.promote.force
 
 
 def needs_pre_rollout(plan: Plan, state: State, world: World, now: datetime) -> bool:
     """Whether this tick starts the analysis, so the pre-rollout hooks must run first."""
     if plan.suspend or plan.skip_analysis or not world.canary_ready or state.phase != Phase.PROGRESSING:
+        return False
+    if _forced(world):
         return False
     if world.target_hash != state.last_applied_spec or _started(state):
         return False

@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from canary.kube.api import ApiError, Conflict, JsonDict, NotFound, Resource
 
-__all__ = ["ClusterApi", "TokenBucket", "load_client_config"]
+__all__ = ["ClusterApi", "TokenBucket", "kubeconfig_user", "load_client_config"]
 
 
 class TokenBucket:
@@ -64,6 +64,22 @@ def load_client_config(kubeconfig: Path | None = None) -> kubernetes.client.Conf
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config(client_configuration=config)  # type: ignore[no-untyped-call]
     return config
+
+
+def kubeconfig_user(kubeconfig: Path | None = None) -> str | None:
+    """The user name of the kubeconfig's current context (None without a kubeconfig, as in a Pod).
+
+    What a person calls themselves to the cluster, for requests the controller
+    records (``canary promote``); the API server's audit log is the authority.
+    """
+    try:
+        _, current = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig) if kubeconfig is not None else None
+        )
+    except (kubernetes.config.ConfigException, OSError, TypeError, KeyError):
+        return None
+    user = ((current or {}).get("context") or {}).get("user")
+    return str(user) if user else None
 
 
 def _error(status: int, reason: str, data: bytes | str | None) -> ApiError:

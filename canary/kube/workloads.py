@@ -88,9 +88,16 @@ def render_primary(target: JsonDict, owner: JsonDict | None, replicas: int | Non
     return primary
 
 
-def deployment_ready(deployment: JsonDict | None) -> bool:
-    """Whether a Deployment has rolled out: every wanted replica updated and ready.
+def deployment_ready(deployment: JsonDict | None, threshold: int = 100) -> bool:
+    """Whether a Deployment has rolled out: every wanted replica updated, and enough of them ready.
 
+    ``threshold`` is the percentage of the updated replicas that must be
+    ready (Flagger's ``primaryReadyThreshold`` / ``canaryReadyThreshold``,
+    100 by default), compared as Flagger's ``isDeploymentReady`` does: the
+    count wanted is ``updatedReplicas * threshold / 100`` rounded down, and
+    old replicas still terminating keep the rollout unfinished whatever the
+    threshold. Flagger counts ``availableReplicas``; we count
+    ``readyReplicas`` (the same pods without ``minReadySeconds``), as before.
     A Deployment scaled to zero is not ready: it cannot serve a canary's traffic.
     """
     if deployment is None:
@@ -102,7 +109,10 @@ def deployment_ready(deployment: JsonDict | None) -> bool:
     generation = int(deployment.get("metadata", {}).get("generation") or 0)
     if int(status.get("observedGeneration") or 0) < generation:
         return False
-    return int(status.get("updatedReplicas") or 0) >= wanted and int(status.get("readyReplicas") or 0) >= wanted
+    updated = int(status.get("updatedReplicas") or 0)
+    if updated < wanted or int(status.get("replicas") or 0) > updated:
+        return False
+    return int(status.get("readyReplicas") or 0) >= updated * threshold // 100
 
 
 def replica_count(deployment: JsonDict) -> int:

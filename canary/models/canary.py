@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_MAX_WEIGHT",
     "DEFAULT_METRIC_INTERVAL",
     "DEFAULT_PROGRESS_DEADLINE_SECONDS",
+    "DEFAULT_READY_THRESHOLD",
     "DEFAULT_SESSION_MAX_AGE",
     "DEFAULT_WEBHOOK_TIMEOUT",
     "MIN_ANALYSIS_INTERVAL_SECONDS",
@@ -84,6 +85,8 @@ __all__ = [
 
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 """Flagger's default for ``spec.progressDeadlineSeconds``."""
+DEFAULT_READY_THRESHOLD = 100
+"""Flagger's default for ``spec.analysis.primaryReadyThreshold`` and ``canaryReadyThreshold`` (a percentage)."""
 DEFAULT_ANALYSIS_INTERVAL_SECONDS = 60.0
 """Flagger's default for ``spec.analysis.interval``."""
 MIN_ANALYSIS_INTERVAL_SECONDS = 10.0
@@ -330,6 +333,9 @@ class CanaryMetric(StrictModel):
     """Reference to a MetricTemplate (namespace defaults to the Canary's)."""
     templateVariables: dict[str, str] | None = None
     """Variables for the template's query, available as ``{{ variables.<key> }}``."""
+    dryRun: bool = False
+    """Measure and report this metric like any check, but never count it as a failed check (not in Flagger;
+    Argo Rollouts' per-metric dryRun)."""
 
     @model_validator(mode="after")
     def _known(self) -> CanaryMetric:
@@ -742,6 +748,16 @@ class Canary(StrictModel):
         """Seconds allowed for the canary to become ready (default 600)."""
         value = self.spec.progressDeadlineSeconds
         return DEFAULT_PROGRESS_DEADLINE_SECONDS if value is None else value
+
+    def primary_ready_threshold(self) -> int:
+        """Percentage of the primary's updated pods that must be ready (``analysis.primaryReadyThreshold``, 100)."""
+        value = self.spec.analysis.primaryReadyThreshold
+        return DEFAULT_READY_THRESHOLD if value is None else value
+
+    def canary_ready_threshold(self) -> int:
+        """Percentage of the canary's updated pods that must be ready (``analysis.canaryReadyThreshold``, 100)."""
+        value = self.spec.analysis.canaryReadyThreshold
+        return DEFAULT_READY_THRESHOLD if value is None else value
 
     def skip_analysis(self) -> bool:
         """Whether the canary is promoted without analysis (``spec.skipAnalysis``)."""

@@ -95,6 +95,8 @@ class CanaryCheck(StrictModel):
     """pass, fail, error (not measurable), or inconclusive (the judge needs more evidence)."""
     reason: str
     """Why, in words: "request-success-rate 97.2 % < 99 %"."""
+    dryRun: bool | None = None
+    """True for a check that is reported only (a metric's or the judge's ``dryRun``): it never fails the analysis."""
 
 
 def _number(value: Any) -> float | None:

@@ -226,9 +226,6 @@ _SERVICE_NOT_YET: dict[str, str] = {
     "unmanagedMetadata": "all metadata of the generated objects is managed",
 }
 _ANALYSIS_NOT_YET: dict[str, str] = {
-    "stepWeightPromotion": "promotion moves all traffic at once",
-    "primaryReadyThreshold": "all primary pods must be ready",
-    "canaryReadyThreshold": "all canary pods must be ready",
     "sessionAffinity": "session affinity is not built",
 }
 _METRIC_TEMPLATE_NOT_YET: dict[str, str] = {}
@@ -273,6 +270,16 @@ def _provider_problems(canary: Canary, provider: str, providers: Mapping[str, Pr
                 f"spec.analysis.{field}",
                 f"provider {provider} switches all traffic at once (blue/green): use iterations, "
                 "or a mesh provider for weighted steps",
+            )
+        )
+    if analysis.stepWeightPromotion and "canary" not in support.strategies:
+        path = "spec.analysis.stepWeightPromotion"
+        problems.append(
+            Problem(
+                path,
+                f"{path} is not supported yet with provider {provider} "
+                "(it switches all traffic at once: promotion does too, as with Flagger)",
+                "not-yet",
             )
         )
     problems += support.refuse(canary, provider)

@@ -29,6 +29,7 @@ __all__ = [
     "FAILED_CHECKS",
     "NEW_REVISION",
     "PROMOTED",
+    "PROMOTION_FORCED",
     "ROLLED_BACK",
     "SEVERITIES",
     "WAITING_FOR_GATE",
@@ -52,6 +53,8 @@ NEW_REVISION = "new revision"
 """A new revision of the target was detected and its analysis starts (info)."""
 PROMOTED = "promoted"
 """The canary was promoted to primary (info)."""
+PROMOTION_FORCED = "promotion forced"
+"""Someone forced the promotion of a revision, its checks skipped (warn)."""
 ROLLED_BACK = "rolled back"
 """The canary was rolled back (error)."""
 FAILED_CHECKS = "failed checks threshold reached"
@@ -108,6 +111,12 @@ class CheckLine:
     """Highest accepted value."""
     unit: str = ""
     """Unit of value, min and max (``%``, ``ms``)."""
+    dry_run: bool = False
+    """Reported only (the metric's ``dryRun``): it never fails the analysis."""
+
+    def outcome_text(self) -> str:
+        """The outcome, marked when the check is a dry run: "fail (dry run)"."""
+        return f"{self.outcome} (dry run)" if self.dry_run else self.outcome
 
     def value_text(self) -> str:
         """The measured value with its unit."""
@@ -130,13 +139,21 @@ class CheckLine:
         """The whole line, plain text."""
         threshold = self.threshold_text()
         bounds = f" (want {threshold})" if threshold else ""
-        return f"{self.name}: {self.value_text()}{bounds}: {self.outcome}"
+        return f"{self.name}: {self.value_text()}{bounds}: {self.outcome_text()}"
 
 
 def check_lines(checks: Iterable[CanaryCheck]) -> tuple[CheckLine, ...]:
     """Check lines from the ``status.checks`` of a Canary."""
     return tuple(
-        CheckLine(name=c.name, value=c.value, outcome=c.outcome, min=c.min, max=c.max, unit=c.unit or "")
+        CheckLine(
+            name=c.name,
+            value=c.value,
+            outcome=c.outcome,
+            min=c.min,
+            max=c.max,
+            unit=c.unit or "",
+            dry_run=bool(c.dryRun),
+        )
         for c in checks
     )
 

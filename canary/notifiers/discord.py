@@ -117,7 +117,7 @@ def render(notification: Notification, channel: str | None = None, username: str
         checks, rest = checks[: room - 1], len(checks) - (room - 1)
     for c in checks:
         threshold = c.threshold_text()
-        value = c.value_text() + (f" (want {threshold})" if threshold else "") + f"\n{c.outcome}"
+        value = c.value_text() + (f" (want {threshold})" if threshold else "") + f"\n{c.outcome_text()}"
         fields.append(
             {
                 "name": truncate(c.name, FIELD_NAME_LIMIT),

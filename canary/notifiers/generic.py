@@ -15,6 +15,7 @@ POST with ``Content-Type: application/json; charset=utf-8`` (and
       "reason": "request-success-rate 97.2 % < 99 %",
       "checks": [{"name": ..., "value": 97.2 | null, "min": 99 | null, "max": null,
                   "unit": "%", "outcome": "fail", "text": "request-success-rate: 97.2 % (want ≥ 99 %): fail"}],
+                                              # + "dryRun": true on a check that is reported only
       "verdict": {"outcome": "fail", "reason": "..."} | null,
       "revision": "5d8f7c" | null,
       "timestamp": "2026-11-23T11:02:03+00:00" | null,
@@ -93,6 +94,7 @@ SCHEMA: dict[str, Any] = {
                     "unit": {"type": "string"},
                     "outcome": {"type": "string"},
                     "text": {"type": "string"},
+                    "dryRun": {"const": True},
                 },
             },
         },
@@ -145,6 +147,7 @@ def render(notification: Notification, channel: str | None = None, username: str
                 "unit": c.unit,
                 "outcome": c.outcome,
                 "text": c.text(),
+                **({"dryRun": True} if c.dry_run else {}),
             }
             for c in n.checks
         ],

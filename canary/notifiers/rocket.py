@@ -36,7 +36,7 @@ def render(notification: Notification, channel: str | None = None, username: str
     fields = [{"short": True, "title": label, "value": truncate(value or "-", 500)} for label, value in n.facts()]
     for c in n.checks[:_MAX_CHECKS]:
         threshold = c.threshold_text()
-        value = c.value_text() + (f" (want {threshold})" if threshold else "") + f": {c.outcome}"
+        value = c.value_text() + (f" (want {threshold})" if threshold else "") + f": {c.outcome_text()}"
         fields.append({"short": False, "title": truncate(c.name, 200), "value": truncate(value, 500)})
     if len(n.checks) > _MAX_CHECKS:
         fields.append({"short": False, "title": "…", "value": f"{len(n.checks) - _MAX_CHECKS} more checks"})

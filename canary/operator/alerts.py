@@ -28,6 +28,7 @@ from canary.notifiers import (
     FAILED_CHECKS,
     NEW_REVISION,
     PROMOTED,
+    PROMOTION_FORCED,
     ROLLED_BACK,
     WAITING_FOR_GATE,
     Notification,
@@ -76,6 +77,8 @@ def notification_for(
         title, severity = DEADLINE_EXCEEDED, "error"
     elif event.reason == "Succeeded":
         title, severity = PROMOTED, "info"
+    elif event.reason == "PromotionForced":
+        title, severity = PROMOTION_FORCED, "warn"
     elif event.reason == "Progressing" and message.startswith(("new revision", "revision changed")):
         title, severity = NEW_REVISION, "info"
     elif event.reason in ("Waiting", "WaitingPromotion") and "gate" in message:

@@ -105,8 +105,8 @@ class TickChecks:
 
 
 def core_check(record: CanaryCheck) -> Check:
-    """The core's view of one check record: passed or not, and why."""
-    return Check(record.name, record.outcome == "pass", record.reason)
+    """The core's view of one check record: passed or not, why, and whether it is reported only."""
+    return Check(record.name, record.outcome == "pass", record.reason, dry_run=bool(record.dryRun))
 
 
 async def _secret_credentials(api: KubeApi, namespace: str, name: str) -> dict[str, str]:
@@ -380,18 +380,31 @@ async def _run_judge(
         name="judge",
         outcome=outcome,
         reason=f"judge ({'dry run' if spec.dryRun else outcome}): {verdict.reason}",
+        dryRun=spec.dryRun or None,
     )
     return JudgeSignal(outcome, verdict.reason, decides=not spec.dryRun), status, record, restart
 
 
 def _metric_record(metric: CanaryMetric, measurement: Measurement) -> CanaryCheck:
-    """One metric check against its thresholdRange (an unreadable metric is an errored check)."""
+    """One metric check against its thresholdRange (an unreadable metric is an errored check).
+
+    A ``dryRun`` metric's record is marked so (and its reason says it): status, Events, chat and
+    ``/metrics`` show it like any check, and the core never counts it as a failure.
+    """
     low, high = metric.bounds()
     unit = _UNITS.get(metric.name, "")
     value = measurement.value
+    marks: dict[str, Any] = {"dryRun": True} if metric.dryRun else {}
+    suffix = " (dry run)" if metric.dryRun else ""
     if value is None:
         return CanaryCheck(
-            name=metric.name, min=low, max=high, unit=unit or None, outcome="error", reason=measurement.reason
+            name=metric.name,
+            min=low,
+            max=high,
+            unit=unit or None,
+            outcome="error",
+            reason=measurement.reason + suffix,
+            **marks,
         )
     verdict = judge_threshold(metric.name, value, low, high, unit)
     return CanaryCheck(
@@ -401,7 +414,8 @@ def _metric_record(metric: CanaryMetric, measurement: Measurement) -> CanaryChec
         max=high,
         unit=unit or None,
         outcome="pass" if verdict.outcome == "pass" else "fail",
-        reason=verdict.reason,
+        reason=verdict.reason + suffix,
+        **marks,
     )
 
 

@@ -74,9 +74,14 @@ async def converge_routes(
         await router.set_routes(canary, routes)
 
 
-async def converge_replicas(api: KubeApi, want: Desired, target: JsonDict, primary: JsonDict) -> None:
-    """Scale the canary (the target) up to the primary's replicas, or down to zero once the primary serves."""
+async def converge_replicas(
+    api: KubeApi, want: Desired, target: JsonDict, primary: JsonDict, primary_threshold: int = 100
+) -> None:
+    """Scale the canary (the target) up to the primary's replicas, or down to zero once the primary serves.
+
+    ``primary_threshold``: the percentage of the primary's pods that must be ready (``primaryReadyThreshold``).
+    """
     if want.canary_replicas == Replicas.UP:
         await scale(api, target, replica_count(primary))
-    elif want.canary_replicas == Replicas.ZERO and deployment_ready(primary):
+    elif want.canary_replicas == Replicas.ZERO and deployment_ready(primary, primary_threshold):
         await scale(api, target, 0)

@@ -9,7 +9,15 @@ write and which work from kubectl and GitOps as well:
   once the revision is gone);
 - ``canary.dev/abort`` rolls the current revision back now;
 - ``canary.dev/retry`` runs a failed revision's analysis again (Flagger cannot);
-- ``canary.dev/suspend`` pauses the Canary like ``spec.suspend``.
+- ``canary.dev/suspend`` pauses the Canary like ``spec.suspend``;
+- ``canary.dev/promote: <revision>`` promotes that revision, under analysis,
+  without its remaining steps once its checks pass on an analysis tick (the
+  confirm-promotion gate still asked); with ``canary.dev/promote-force`` on,
+  at once and without checks or gates (a Warning Event). Who asked is
+  ``canary.dev/promote-requested-by`` (the ``canary promote`` command writes
+  the kubeconfig user; the annotation is not authenticated: the API server's
+  audit log is). They are removed together once used, or once the revision
+  is no longer under analysis.
 
 ``abort`` and ``suspend`` are on unless their value says no (``false``, ``no``,
 ``off``, ``0``, ``n``, ``none``, ``null`` or empty, in any case): a request is
@@ -23,10 +31,12 @@ from datetime import datetime
 
 from canary.core import (
     ABORTABLE,
+    ANALYSING,
     TERMINAL,
     Check,
     Phase,
     Plan,
+    PromoteRequest,
     State,
     World,
     needs_checks,
@@ -37,12 +47,28 @@ from canary.core import (
 from canary.models import Canary
 from canary.operator.webhooks import HookResult, WebhookCaller
 
-__all__ = ["ABORT", "APPROVE", "RETRY", "SUSPEND", "GateOutcome", "Manual", "open_gates", "spent_annotations"]
+__all__ = [
+    "ABORT",
+    "APPROVE",
+    "PROMOTE",
+    "PROMOTE_FORCE",
+    "PROMOTE_REQUESTED_BY",
+    "RETRY",
+    "SUSPEND",
+    "GateOutcome",
+    "Manual",
+    "open_gates",
+    "spent_annotations",
+]
 
 APPROVE = "canary.dev/approve"
 ABORT = "canary.dev/abort"
 RETRY = "canary.dev/retry"
 SUSPEND = "canary.dev/suspend"
+PROMOTE = "canary.dev/promote"
+PROMOTE_FORCE = "canary.dev/promote-force"
+PROMOTE_REQUESTED_BY = "canary.dev/promote-requested-by"
+_PROMOTE_ALL = (PROMOTE, PROMOTE_FORCE, PROMOTE_REQUESTED_BY)
 
 #: Annotation values that mean "no" (compared stripped and lower-cased).
 _NO = frozenset({"", "false", "no", "n", "off", "0", "none", "null"})
@@ -61,16 +87,22 @@ class Manual:
     abort: bool = False
     retry: bool = False
     suspend: bool = False
+    promote: PromoteRequest | None = None
 
     @classmethod
     def read(cls, canary: Canary, revision: str | None) -> Manual:
-        """Parse the annotations; an approval for another revision does not count."""
+        """Parse the annotations; an approval or a promotion for another revision does not count."""
         annotations = canary.metadata.annotations or {}
+        promote = None
+        if revision is not None and annotations.get(PROMOTE) == revision:
+            requester = str(annotations.get(PROMOTE_REQUESTED_BY) or "").strip() or None
+            promote = PromoteRequest(force=_requested(annotations, PROMOTE_FORCE), requested_by=requester)
         return cls(
             approve=revision is not None and annotations.get(APPROVE) == revision,
             abort=_requested(annotations, ABORT),
             retry=RETRY in annotations,
             suspend=_requested(annotations, SUSPEND),
+            promote=promote,
         )
 
 
@@ -125,11 +157,13 @@ async def open_gates(
     if state.phase == Phase.FAILED and manual.retry and not new:
         used.add(RETRY)
         world = replace(world, retry_requested=True)
+    if state.phase in ANALYSING and manual.promote is not None and not new:
+        world = replace(world, promote=manual.promote)  # (removed once the decision promotes: see spent_annotations)
     if needs_pre_rollout(plan, state, world, now) and caller.has(canary, "pre-rollout"):
         ok, why = await ask("pre-rollout")
         world = replace(world, pre_rollout=Check("pre-rollout", ok, why or "pre-rollout hooks passed"))
     if needs_checks(plan, state, world, now):
-        kind = pending_gate(plan, state)
+        kind = pending_gate(plan, state, world.promote is not None)
         if kind == "traffic" and not gate("confirm-traffic-increase"):
             world = replace(world, traffic_gate_open=(await ask("confirm-traffic-increase"))[0])
         # A judge "pass" may promote before the last step: the promotion gate guards that too.
@@ -142,23 +176,30 @@ def spent_annotations(canary: Canary, used: frozenset[str], state: State) -> tup
     """The manual-control annotations to remove after a tick that ends in ``state``, and why an approval was not used.
 
     Those the tick ``used`` up, and those that no longer apply: an abort or
-    approval with no rollout in flight, an approval for a revision that is
-    not the one under analysis (answered with the reason, for a Warning), a
-    retry once the revision is no longer Failed.
+    approval with no rollout in flight, an approval or promotion for a
+    revision that is not the one under analysis (answered with the reason,
+    for a Warning), a retry once the revision is no longer Failed, a
+    promotion once the revision is promoted (it was used) or no longer
+    under analysis.
     """
     annotations = canary.metadata.annotations or {}
     drop = set(used)
-    ignored = None
+    ignored = []
     settled = state.phase in TERMINAL  # no rollout in flight: nothing left to abort or approve
     if ABORT in annotations and settled:
         drop.add(ABORT)
-    if APPROVE in annotations and (settled or annotations[APPROVE] != state.last_applied_spec):
-        drop.add(APPROVE)  # its revision is done, or gone
-        if not settled:
-            ignored = (
-                f"{APPROVE}: {annotations[APPROVE]!r} is not the revision under analysis"
-                f" ({state.last_applied_spec}): removed; approve with that revision"
-            )
+    for key, verb in ((APPROVE, "approve"), (PROMOTE, "promote")):
+        if key in annotations and (settled or annotations[key] != state.last_applied_spec):
+            drop.add(key)  # its revision is done, or gone
+            if not settled:
+                ignored.append(
+                    f"{key}: {annotations[key]!r} is not the revision under analysis"
+                    f" ({state.last_applied_spec}): removed; {verb} with that revision"
+                )
+    if PROMOTE in annotations and state.phase not in ABORTABLE:
+        drop.add(PROMOTE)  # promoted (used), rolled back, or settled
+    if PROMOTE in drop or PROMOTE not in annotations:
+        drop.update(_PROMOTE_ALL)  # its companions go with it
     if RETRY in annotations and state.phase != Phase.FAILED:
         drop.add(RETRY)
-    return frozenset(drop & set(annotations)), ignored
+    return frozenset(drop & set(annotations)), "; ".join(ignored) or None

@@ -45,7 +45,7 @@ from canary.operator.workloads import Refusal, read_workloads
 from canary.providers.checks import ProviderPool
 from canary.providers.registry import ProviderFactory
 from canary.routers.base import Router, RoutingError
-from canary.routers.registry import router_for, unsupported
+from canary.routers.registry import PROVIDER_SUPPORT, router_for, unsupported
 
 __all__ = ["Reconciler", "ReconcilerSettings", "owner_reference"]
 
@@ -207,8 +207,10 @@ class Reconciler:
         if isinstance(workloads, Refusal):
             await self._refuse(canary, workloads.reason, [workloads.message])
             return None
-        world = workloads.world()
-        plan, state = plan_from(canary, self.settings.min_interval), state_from(canary)
+        world = workloads.world(canary)
+        provider = PROVIDER_SUPPORT.get(canary.spec.provider or self.settings.default_provider)
+        weighted = provider is None or "canary" in provider.strategies
+        plan, state = plan_from(canary, self.settings.min_interval, weighted), state_from(canary)
         manual = Manual.read(canary, world.target_hash)
         target, primary, claim = workloads.target, workloads.primary, workloads.claim
         return _Seen(canary, plan, state, world, target, primary, claim, manual, not_yet, self.clock(), started)
@@ -264,7 +266,8 @@ class Reconciler:
         restarts its interval once the weight is written again.
         """
         state, primary = seen.state, seen.primary
-        if state.phase not in ANALYSING or seen.target is None or primary is None or not deployment_ready(primary):
+        ready = deployment_ready(primary, seen.canary.primary_ready_threshold())
+        if state.phase not in ANALYSING or seen.target is None or primary is None or not ready:
             return None, None
         want = desired(state, seen.plan).routes
         assert want is not None
@@ -307,7 +310,7 @@ class Reconciler:
         primary = await converge_primary(self.api, canary, want, target, seen.primary, state)
         if primary is None:
             return
-        if want.routes is not None and deployment_ready(primary):
+        if want.routes is not None and deployment_ready(primary, canary.primary_ready_threshold()):
             try:
                 await converge_routes(self._router(canary), canary, want.routes, state, routed)
                 self.events.cleared(canary, "RoutingFailed")
@@ -315,7 +318,7 @@ class Reconciler:
                 # Never scale anything while traffic is not where the state says it is.
                 await self.events.warn_once(canary, "RoutingFailed", error.message)
                 return
-        await converge_replicas(self.api, want, target, primary)
+        await converge_replicas(self.api, want, target, primary, canary.primary_ready_threshold())
 
     async def _tell(self, seen: _Seen, decision: Decision, measured: _Measured) -> None:
         """Events for the decision and what the tick found, the used-up annotations, hooks and chat alerts.
@@ -378,7 +381,8 @@ class Reconciler:
         target = await self.api.get(DEPLOYMENTS, canary.namespace, canary.spec.targetRef.name)
         if canary.spec.revertOnDeletion and target is not None:
             primary = await self.api.get(DEPLOYMENTS, canary.namespace, canary.primary_deployment_name())
-            await scale(self.api, target, replica_count(primary) if primary else 1)
+            # as Flagger's Finalize: the primary's replicas; without a primary, the target's own, or 1 from zero
+            await scale(self.api, target, replica_count(primary) if primary else replica_count(target) or 1)
         try:
             await self._router(canary).finalize(canary)
             # (a Canary created again under this name is a new one: its problems are news again)

@@ -148,8 +148,12 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def plan_from(canary: Canary, min_interval: float) -> Plan:
-    """What the spec asks for, with Flagger's defaults (``min_interval``: the floor of analysis.interval)."""
+def plan_from(canary: Canary, min_interval: float, weighted: bool = True) -> Plan:
+    """What the spec asks for, with Flagger's defaults (``min_interval``: the floor of analysis.interval).
+
+    ``weighted``: whether the Canary's traffic provider splits traffic by weight; one that switches
+    it all at once (``kubernetes``) promotes at once, ``stepWeightPromotion`` or not, as Flagger does.
+    """
     analysis = canary.spec.analysis
     judge = analysis.judge
     steps = canary.step_weights()
@@ -164,6 +168,7 @@ def plan_from(canary: Canary, min_interval: float) -> Plan:
         promote_on_pass=bool(judge and judge.promoteOnPass and not judge.dryRun),
         ab_testing=bool(canary.iterations() and analysis.match),
         mirror=analysis.mirror,
+        promotion_step=(analysis.stepWeightPromotion or None) if weighted else None,
     )
 
 

@@ -26,14 +26,18 @@ class Workloads:
     primary: JsonDict | None
     claim: PrimaryClaim
 
-    def world(self) -> World:
-        """What the core observes of them: the template hashes and readiness (no gate or check yet)."""
+    def world(self, canary: Canary) -> World:
+        """What the core observes of them: the template hashes and readiness (no gate or check yet).
+
+        Readiness counts the share of ready pods ``canary``'s spec asks of each
+        (``primaryReadyThreshold``, ``canaryReadyThreshold``).
+        """
         primary_annotations = ((self.primary or {}).get("metadata", {}).get("annotations")) or {}
         return World(
             target_hash=template_hash(self.target) if self.target is not None else None,
-            primary_ready=deployment_ready(self.primary),
+            primary_ready=deployment_ready(self.primary, canary.primary_ready_threshold()),
             primary_hash=primary_annotations.get(TEMPLATE_HASH_ANNOTATION),
-            canary_ready=deployment_ready(self.target),
+            canary_ready=deployment_ready(self.target, canary.canary_ready_threshold()),
         )
 
 

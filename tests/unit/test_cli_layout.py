@@ -9,7 +9,7 @@ import sys
 from canary.cli import build_parser
 
 COMMANDS = [
-    "controller", "crds", "demo", "approve", "abort", "retry", "suspend", "resume", "status", "list",
+    "controller", "crds", "demo", "approve", "abort", "retry", "suspend", "resume", "promote", "status", "list",
     "validate", "convert", "report",
 ]  # fmt: skip
 

@@ -12,7 +12,7 @@ import pytest
 from canary.kube.api import CANARIES
 from canary.kube.client import ClusterApi, load_client_config
 from canary.models.crdgen import generate
-from canary.operator.gates import ABORT, APPROVE, SUSPEND
+from canary.operator.gates import ABORT, APPROVE, PROMOTE, PROMOTE_FORCE, PROMOTE_REQUESTED_BY, SUSPEND
 from canary_testbed.demo import demo_canary
 from kubeemu.server import ApiServerThread, write_kubeconfig
 
@@ -61,6 +61,10 @@ async def test_steering_commands_write_the_annotations_the_controller_honours(ku
     assert SUSPEND not in await annotations(kubeconfig)
     assert canary_cli(kubeconfig, "abort", "podinfo").returncode == 0
     assert ABORT in await annotations(kubeconfig)
+    assert canary_cli(kubeconfig, "promote", "podinfo", "--force").returncode == 0
+    promoted = await annotations(kubeconfig)
+    assert (promoted[PROMOTE], promoted[PROMOTE_FORCE]) == ("abc123", "true")
+    assert promoted[PROMOTE_REQUESTED_BY] == "sandbox"  # the kubeconfig's user
     refused = canary_cli(kubeconfig, "retry", "podinfo")
     assert refused.returncode == 1 and "only a Failed canary" in refused.stdout
 

@@ -12,6 +12,7 @@ from canary.core import (
     JudgeSignal,
     Phase,
     Plan,
+    PromoteRequest,
     Replicas,
     Routes,
     State,
@@ -340,3 +341,187 @@ def test_a_step_whose_weight_never_reached_the_routes_is_held_and_its_interval_r
     held = world()
     assert not needs_checks(PLAN, again.state, held, later + timedelta(seconds=30))
     assert needs_checks(PLAN, again.state, held, later + timedelta(seconds=5 + PLAN.interval))
+
+
+# stepWeightPromotion: after the template copy, traffic moves back to the primary step by step (Flagger's
+# runPromotionTrafficShift), one step an interval once the primary runs the new revision and is ready.
+
+STEPPED = replace(PLAN, promotion_step=25)
+
+
+def _promoting(plan: Plan) -> Walker:
+    walker = Walker(plan=plan)
+    while walker.state.phase != Phase.PROMOTING:
+        walker.tick(world())
+    return walker
+
+
+def test_stepped_promotion_moves_traffic_back_to_the_primary_an_interval_at_a_time() -> None:
+    walker = _promoting(STEPPED)
+    assert walker.state.canary_weight == 60
+    assert desired(walker.state, STEPPED).routes == Routes(40, 60)  # the template copy first, at the top weight
+    assert walker.tick(world(primary="v1")).canary_weight == 60  # the primary still runs the old revision
+    phases = [walker.tick(world(primary="v2")).phase for _ in range(4)]
+    assert phases == [Phase.PROMOTING, Phase.PROMOTING, Phase.FINALISING, Phase.SUCCEEDED]
+    assert walker.weights[-4:] == [35, 10, 10, 0]
+    assert walker.events[-4:-2] == [
+        "the primary runs the new revision: advancing the primary weight to 65",
+        "the primary runs the new revision: advancing the primary weight to 90",
+    ]
+    assert "primary weight 100, finalising" in walker.events[-2]
+    assert walker.state.last_promoted_spec == "v2"
+
+
+def test_each_promotion_step_routes_what_the_state_says() -> None:
+    walker = _promoting(STEPPED)
+    walker.tick(world(primary="v2"))
+    want = desired(walker.state, STEPPED)
+    assert (want.routes, want.canary_replicas, want.primary_from_target) == (Routes(65, 35), Replicas.UP, True)
+
+
+def test_a_promotion_step_waits_for_the_interval() -> None:
+    walker = _promoting(STEPPED)
+    now = walker.now + timedelta(seconds=10)
+    assert decide(STEPPED, walker.state, world(primary="v2"), now).state == walker.state
+
+
+def test_a_promotion_step_waits_for_the_primary_to_be_ready() -> None:
+    walker = _promoting(STEPPED)
+    walker.tick(world(primary="v2"))
+    unready = replace(world(primary="v2"), primary_ready=False)
+    assert walker.tick(unready).canary_weight == 35
+    assert walker.tick(world(primary="v2")).canary_weight == 10
+
+
+def test_a_stalled_stepped_promotion_counts_its_deadline_from_the_last_step() -> None:
+    walker = _promoting(replace(STEPPED, progress_deadline=120))
+    walker.tick(world(primary="v2"))
+    unready = replace(world(primary="v2"), primary_ready=False)
+    walker.tick(unready)
+    assert not any("holding in Promoting" in e for e in walker.events)
+    walker.tick(unready)
+    assert "holding in Promoting" in walker.events[-1]
+    assert walker.state.phase == Phase.PROMOTING and walker.state.canary_weight == 35
+
+
+@pytest.mark.parametrize("ab_testing", [False, True])
+def test_blue_green_and_ab_testing_step_back_from_all_traffic_on_the_canary(ab_testing: bool) -> None:
+    plan = replace(PLAN, iterations=2, ab_testing=ab_testing, promotion_step=50)
+    walker = _promoting(plan)
+    assert walker.state.canary_weight == 100
+    assert desired(walker.state, plan).routes == Routes(0, 100)
+    assert walker.tick(world(primary="v2")).canary_weight == 50
+    assert desired(walker.state, plan).routes == Routes(50, 50)
+    assert walker.tick(world(primary="v2")).phase == Phase.FINALISING
+    assert desired(walker.state, plan).routes == Routes(100, 0)
+
+
+def test_a_step_larger_than_the_canary_weight_finalises_at_once() -> None:
+    plan = replace(PLAN, promotion_step=100)
+    walker = _promoting(plan)
+    assert walker.tick(world(primary="v2")).phase == Phase.FINALISING
+
+
+def test_skip_analysis_with_stepped_promotion_has_no_traffic_to_step_back() -> None:
+    plan = replace(STEPPED, skip_analysis=True)
+    walker = Walker(plan=plan)
+    assert walker.tick(world()).phase == Phase.PROMOTING
+    assert desired(walker.state, plan).routes == Routes(100, 0)
+    assert walker.tick(world(primary="v2")).phase == Phase.FINALISING
+
+
+def test_a_new_revision_during_a_stepped_promotion_restarts_the_analysis() -> None:
+    walker = _promoting(STEPPED)
+    walker.tick(world(primary="v2"))
+    state = walker.tick(world(target="v3", primary="v2"))
+    assert (state.phase, state.canary_weight, state.last_applied_spec) == (Phase.PROGRESSING, 0, "v3")
+
+
+# A dryRun metric is measured and reported like any check, and never counts as a failed one.
+
+DRY_BAD = Check("latency", False, "latency 700 ms > 500 ms (dry run)", dry_run=True)
+
+
+def test_a_failing_dry_run_check_never_halts_nor_rolls_back() -> None:
+    walker = Walker()
+    walker.tick(world())
+    walker.tick(world())
+    for _ in range(3):
+        walker.tick(world(), checks=(*OK, DRY_BAD))
+    assert walker.state.phase == Phase.PROMOTING
+    assert walker.state.failed_checks == 0
+    assert "latency 700 ms > 500 ms (dry run)" in walker.events[-2]  # the step's Event shows it
+
+
+def test_a_dry_run_check_does_not_excuse_a_failing_one() -> None:
+    walker = Walker()
+    walker.tick(world())
+    walker.tick(world())
+    state = walker.tick(world(), checks=(*BAD, DRY_BAD))
+    assert (state.phase, state.failed_checks) == (Phase.PROGRESSING, 1)
+    assert "(dry run)" not in walker.events[-1]  # the halt names only what counted
+
+
+# Promote now: a request skips the remaining steps; checked, once the checks pass; forced, at once.
+
+
+def _analysing(plan: Plan = PLAN) -> Walker:
+    walker = Walker(plan=plan)
+    walker.tick(world())  # new revision
+    walker.tick(world())  # the analysis starts at the first step
+    assert (walker.state.phase, walker.state.canary_weight) == (Phase.PROGRESSING, 20)
+    return walker
+
+
+def test_a_promote_request_promotes_once_the_checks_pass() -> None:
+    walker = _analysing()
+    asked = world(promote=PromoteRequest(requested_by="alice"))
+    assert needs_checks(walker.plan, walker.state, asked, walker.now + timedelta(seconds=60))
+    state = walker.tick(asked)
+    assert (state.phase, state.canary_weight) == (Phase.PROMOTING, 20)
+    assert walker.events[-1].startswith("promotion requested by alice: its checks passed")
+
+
+def test_a_promote_request_waits_for_passing_checks() -> None:
+    walker = _analysing()
+    asked = world(promote=PromoteRequest(requested_by="alice"))
+    state = walker.tick(asked, checks=BAD)
+    assert (state.phase, state.failed_checks) == (Phase.PROGRESSING, 1)
+    assert walker.tick(asked).phase == Phase.PROMOTING
+
+
+def test_a_promote_request_still_asks_the_confirm_promotion_gate() -> None:
+    walker = _analysing()
+    assert pending_gate(walker.plan, walker.state) == "traffic"
+    assert pending_gate(walker.plan, walker.state, promote_requested=True) == "promotion"
+    closed = world(promote=PromoteRequest(), promotion_gate_open=False)
+    assert walker.tick(closed).phase == Phase.WAITING_PROMOTION
+    assert walker.tick(world(promote=PromoteRequest())).phase == Phase.PROMOTING
+
+
+def test_a_forced_promotion_skips_the_checks_with_a_warning_naming_who_asked() -> None:
+    walker = _analysing()
+    forced = world(promote=PromoteRequest(force=True, requested_by="alice"))
+    now = walker.now + timedelta(seconds=5)  # not even an analysis interval later
+    assert not needs_checks(walker.plan, walker.state, forced, now)
+    decision = decide(walker.plan, walker.state, replace(forced, promotion_gate_open=False), now)
+    assert decision.state.phase == Phase.PROMOTING
+    (event,) = decision.events
+    assert (event.type, event.reason) == ("Warning", "PromotionForced")
+    assert "forced by alice" in event.message
+
+
+def test_a_forced_promotion_waits_for_the_canary_to_be_ready() -> None:
+    walker = _analysing()
+    forced = world(canary_ready=False, promote=PromoteRequest(force=True))
+    assert walker.tick(forced).phase == Phase.PROGRESSING
+    assert walker.tick(replace(forced, canary_ready=True)).phase == Phase.PROMOTING
+    assert "an unnamed requester" in walker.events[-1]
+
+
+def test_a_forced_promotion_skips_the_pre_rollout_hooks_of_an_analysis_not_started() -> None:
+    walker = Walker()
+    walker.tick(world())  # new revision: Progressing, the analysis starts next tick
+    forced = world(promote=PromoteRequest(force=True))
+    assert not needs_pre_rollout(walker.plan, walker.state, forced, walker.now + timedelta(seconds=60))
+    assert walker.tick(forced).phase == Phase.PROMOTING

@@ -257,6 +257,29 @@ def test_not_yet_supported_field_is_a_warning_that_does_not_fail(
     assert main(["validate", "c.yaml"]) == 0
 
 
+def test_flagger_fields_built_since_are_not_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def mutate(obj: dict[str, Any]) -> None:
+        obj["spec"]["analysis"].update(primaryReadyThreshold=50, canaryReadyThreshold=75, stepWeightPromotion=20)
+        obj["spec"]["analysis"]["metrics"][0]["dryRun"] = True
+
+    assert check(tmp_path, monkeypatch, ("c.yaml", canary_text(mutate))) == []
+
+
+def test_step_weight_promotion_with_the_kubernetes_provider_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def mutate(obj: dict[str, Any]) -> None:
+        obj["spec"]["provider"] = "kubernetes"
+        obj["spec"]["analysis"] = {"interval": "1m", "iterations": 5, "stepWeightPromotion": 20}
+
+    findings = check(tmp_path, monkeypatch, ("c.yaml", canary_text(mutate)))
+    assert lines(findings) == []
+    assert lines(findings, "warning") == [
+        "c.yaml: Canary test/podinfo: spec.analysis.stepWeightPromotion: warning: not supported yet with provider"
+        " kubernetes (it switches all traffic at once: promotion does too, as with Flagger)"
+    ]
+
+
 def test_misspelled_field_is_reported_with_a_suggestion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def mutate(obj: dict[str, Any]) -> None:
         obj["spec"]["analysis"]["stepWeigth"] = obj["spec"]["analysis"].pop("stepWeight")

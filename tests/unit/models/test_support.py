@@ -94,9 +94,6 @@ def test_the_judge_needs_a_mesh_or_a_template_pair() -> None:
 @pytest.mark.parametrize(
     ("where", "field", "value"),
     [
-        ("analysis", "stepWeightPromotion", 20),
-        ("analysis", "primaryReadyThreshold", 50),
-        ("analysis", "canaryReadyThreshold", 50),
         ("analysis", "sessionAffinity", {"cookieName": "c"}),
         ("spec", "autoscalerRef", {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "h"}),
         ("spec", "ingressRef", {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "i"}),
@@ -124,6 +121,9 @@ def test_accepted_but_not_built_fields_are_reported_not_yet(where: str, field: s
         ("analysis", "mirror", True),
         ("analysis", "mirrorWeight", 20),
         ("analysis", "match", [{"headers": {"x": {"exact": "1"}}}]),
+        ("analysis", "primaryReadyThreshold", 50),
+        ("analysis", "canaryReadyThreshold", 50),
+        ("analysis", "stepWeightPromotion", 20),
         ("spec", "revertOnDeletion", True),
         ("service", "portDiscovery", True),
         ("service", "appProtocol", "http"),
@@ -166,6 +166,14 @@ def test_kubernetes_blue_green_cannot_step_weights() -> None:
     assert "switches all traffic at once" in problem.message
     obj["spec"]["analysis"]["stepWeights"] = [100]
     assert unsupported(Canary.model_validate(obj)) == []
+
+
+def test_kubernetes_promotes_at_once_whatever_step_weight_promotion_says() -> None:
+    obj = minimal_canary(stepWeight=None, iterations=5, stepWeightPromotion=20)
+    obj["spec"]["provider"] = "kubernetes"
+    (problem,) = unsupported(Canary.model_validate(obj))
+    assert (problem.path, problem.severity) == ("spec.analysis.stepWeightPromotion", "not-yet")
+    assert "with provider kubernetes (it switches all traffic at once" in problem.message
 
 
 def test_gateway_api_needs_gateway_refs() -> None:

@@ -65,17 +65,22 @@ def test_check_lines_state_value_range_and_outcome() -> None:
     assert CheckLine("request-duration", 412, "pass", max=500, unit="ms").threshold_text() == "≤ 500 ms"
     assert CheckLine("error-ratio", 0.5, "pass", min=0, max=1, unit="%").threshold_text() == "0 – 1 %"
     assert CheckLine("custom", None, "error").text() == "custom: no data: error"
+    assert CheckLine("latency", 700, "fail", max=500, unit="ms", dry_run=True).text() == (
+        "latency: 700 ms (want ≤ 500 ms): fail (dry run)"
+    )
 
 
 def test_check_lines_come_from_the_canary_status() -> None:
     status_checks = [
         CanaryCheck(name="request-success-rate", value=97.2, min=99, unit="%", outcome="fail", reason="r"),
         CanaryCheck(name="latency", value=None, max=500, outcome="error", reason="no data"),
+        CanaryCheck(name="p99", value=700, max=500, outcome="fail", reason="r", dryRun=True),
     ]
     lines = check_lines(status_checks)
     assert lines == (
         CheckLine("request-success-rate", 97.2, "fail", min=99, max=None, unit="%"),
         CheckLine("latency", None, "error", min=None, max=500, unit=""),
+        CheckLine("p99", 700, "fail", max=500, dry_run=True),
     )
 
 

@@ -212,6 +212,17 @@ def test_rocket_sends_channel_and_username() -> None:
     assert rocket_problems(payload) == []
 
 
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_a_dry_run_check_is_marked_in_every_message(service: str) -> None:
+    dry = CheckLine("latency", 700, "fail", max=500, unit="ms", dry_run=True)
+    render, problems = SERVICES[service]
+    payload = render(Notification("a", "b", "Progressing", 20, "info", "t", "r", checks=(dry,)), None, None)
+    assert problems(payload) == []
+    assert "fail (dry run)" in shown_text(service, payload)
+    if service == "generic":
+        assert payload["checks"][0]["dryRun"] is True
+
+
 def test_generic_payload_sends_null_for_values_json_cannot_spell() -> None:
     n = Notification("a", "b", "Progressing", 20, "warn", "t", "r", checks=(CheckLine("m", float("nan"), "error"),))
     payload = generic.render(n, None, None)

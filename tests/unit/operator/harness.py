@@ -95,7 +95,7 @@ async def mark_ready(api: MemoryApi) -> None:
 
 
 class Harness:
-    def __init__(self, body: dict[str, Any] | None = None) -> None:
+    def __init__(self, body: dict[str, Any] | None = None, settings: ReconcilerSettings | None = None) -> None:
         self.api = MemoryApi()
         self.router = RecordingRouter()
         self.clock = Clock()
@@ -106,7 +106,7 @@ class Harness:
 
         self.reconciler = Reconciler(
             self.api,
-            ReconcilerSettings(min_interval=1.0),
+            settings or ReconcilerSettings(min_interval=1.0),
             clock=self.clock,
             router_factory=router_factory,  # type: ignore[arg-type]
         )

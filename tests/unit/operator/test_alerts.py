@@ -9,7 +9,7 @@ import pytest
 
 from canary.kube.api import ALERT_PROVIDERS, CANARIES, EVENTS, SECRETS
 from canary.operator.alerts import DefaultAlerts
-from canary.operator.gates import ABORT
+from canary.operator.gates import ABORT, PROMOTE, PROMOTE_FORCE, PROMOTE_REQUESTED_BY
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
 from tests.unit.operator.conftest import HookServer
 from tests.unit.operator.harness import NS, Harness, canary_body
@@ -59,6 +59,20 @@ async def test_each_alert_gets_what_its_severity_admits(hooks: HookServer) -> No
     assert "rolled back" in str(teams[0]).lower() and "podinfo" in str(teams[0])
     assert slack[0]["channel"] == "#deploys"
     assert teams[0]["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+
+
+async def test_a_forced_promotion_is_a_warning_in_chat_naming_who_asked(hooks: HookServer) -> None:
+    alerts = [{"name": "on-call", "severity": "warn", "providerRef": {"name": "slack"}}]
+    h = Harness(canary_body(alerts=alerts))
+    await provider(h, "slack", "slack", f"{hooks.url}/slack")
+    await start_revision(h)
+    status = await h.tick()  # the analysis starts
+    forced = {PROMOTE: status["lastAppliedSpec"], PROMOTE_FORCE: "true", PROMOTE_REQUESTED_BY: "alice"}
+    await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": forced}})
+    assert (await h.tick())["phase"] == "Promoting"
+    await h.reconciler.alerter.drain()
+    (message,) = hooks.called("slack")
+    assert "promotion forced" in str(message) and "alice" in str(message)
 
 
 async def test_a_failing_chat_endpoint_becomes_an_event_and_the_rollout_goes_on(hooks: HookServer) -> None:

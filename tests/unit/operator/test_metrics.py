@@ -104,3 +104,16 @@ def test_series_of_what_is_gone_are_removed_and_forget_removes_them_all() -> Non
 
     left = [line for line in generate_latest(recorder.registry).decode().splitlines() if not line.startswith("#")]
     assert left == []
+
+
+def test_a_dry_run_check_is_exported_like_any_check() -> None:
+    recorder = Recorder()
+    dry = CanaryCheck(name="latency", value=700.0, max=500.0, outcome="fail", reason="r (dry run)", dryRun=True)
+    recorder.observe(
+        name="podinfo", namespace="test", target="podinfo", primary="podinfo-primary", provider="istio",
+        strategy="canary", phase="Progressing", previous_phase="Progressing", canary_weight=20, failed_checks=0,
+        seconds=0.01, checks=[dry], judge=None,
+    )  # fmt: skip
+    text = generate_latest(recorder.registry).decode()
+    assert 'canary_metric_value{metric="latency",name="podinfo",namespace="test"} 700.0' in text
+    assert 'canary_metric_threshold{bound="max",metric="latency",name="podinfo",namespace="test"} 500.0' in text

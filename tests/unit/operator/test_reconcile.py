@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from canary.kube.api import CANARIES, DEPLOYMENTS, EVENTS, ApiError
+from canary.models import Canary
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
+from canary.operator.status import plan_from
 from canary.routers import RoutingError
 from tests.unit.operator.harness import NS, Harness, canary_body, deployment
 
@@ -51,6 +53,32 @@ async def test_a_full_rollout_promotes_the_new_template_into_the_primary() -> No
     assert target is not None and target["spec"]["replicas"] == 0
     reasons = [e["reason"] for e in await h.api.list(EVENTS, NS)]
     assert {"Progressing", "Promoting", "Finalising", "Succeeded"} <= set(reasons)
+
+
+async def test_step_weight_promotion_routes_traffic_back_to_the_primary_in_steps() -> None:
+    h = Harness(canary_body(stepWeightPromotion=20))
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    phases = []
+    for _ in range(12):
+        phases.append((await h.tick())["phase"])
+        if phases[-1] == "Succeeded":
+            break
+    assert phases[-1] == "Succeeded", phases
+    # up in stepWeight steps, then, the primary running podinfo:2, back in stepWeightPromotion steps
+    assert h.router.history == [25, 50, 30, 10, 0], h.router.history
+    primary = await h.api.get(DEPLOYMENTS, NS, "podinfo-primary")
+    assert primary is not None
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "podinfo:2"
+
+
+def test_a_provider_that_switches_all_traffic_at_once_promotes_at_once() -> None:
+    canary = Canary.from_kube(canary_body(stepWeightPromotion=20))
+    assert plan_from(canary, 1.0).promotion_step == 20
+    assert plan_from(canary, 1.0, weighted=False).promotion_step is None
+    assert plan_from(Canary.from_kube(canary_body()), 1.0).promotion_step is None
 
 
 async def test_a_restart_between_persist_and_converge_resumes_without_moving_weights_back() -> None:
