@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,7 +61,7 @@ EVENT_TTL = timedelta(hours=1)
 MAX_ENTRIES = 100
 """Entries kept in status at most; the oldest beyond that are given up (status must stay small)."""
 _FORGET_AFTER = SIDE_CHANNEL_TTL
-"""How long a delivered key is remembered once status no longer lists it (a lagging body may still)."""
+"""How long after it was settled a key is remembered once status no longer lists it (a lagging body may)."""
 
 
 # What a queued chat message keeps of its Notification under the same name (name and namespace are the Canary's).
@@ -99,7 +99,7 @@ class Outbox:
         self.alerter = alerter
         self.hooks = hooks
         self.clock = clock
-        # per Canary: the keys delivered or given up, not yet seen gone from status (key -> when queued)
+        # per Canary: the keys delivered or given up, not yet seen gone from status (key -> when settled)
         self._settled: dict[str, dict[str, datetime]] = {}
         self._reported: dict[str, set[str]] = {}  # per Canary: the keys whose failure was reported
         self._flight: set[tuple[str, str]] = set()  # (Canary, key) being delivered in the background
@@ -114,7 +114,7 @@ class Outbox:
         return entry.key not in self._settled.get(owner, {}) and (owner, entry.key) not in self._flight
 
     def _settle(self, owner: str, entry: OutboxEntry) -> None:
-        self._settled.setdefault(owner, {})[entry.key] = entry.queued
+        self._settled.setdefault(owner, {})[entry.key] = self.clock()
 
     def after(self, canary: Canary, queued: Sequence[OutboxEntry]) -> list[OutboxEntry] | None:
         """What ``status.outbox`` holds after this tick's write: the unsettled entries, then ``queued``.
@@ -150,8 +150,8 @@ class Outbox:
             return
         listed = {e.key for e in canary.status.outbox}
         now = self.clock()
-        for key, queued in list(settled.items()):
-            if key not in listed and now - queued >= _FORGET_AFTER:
+        for key, when in list(settled.items()):
+            if key not in listed and now - when >= _FORGET_AFTER:
                 del settled[key]
         reported = self._reported.get(owner, set())
         reported &= listed | set(settled)
@@ -198,7 +198,7 @@ class Outbox:
         self._settle(owner, entry)
         return True
 
-    def _background(self, owner: str, entries: Sequence[OutboxEntry], work: Any) -> None:
+    def _background(self, owner: str, entries: Sequence[OutboxEntry], work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` as a task the tick does not wait for; its entries are under way until it ends."""
         flight = {(owner, e.key) for e in entries}
         self._flight |= flight

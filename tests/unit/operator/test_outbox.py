@@ -471,3 +471,29 @@ async def test_a_hand_edited_outbox_entry_is_dropped_not_fatal() -> None:
     await h.reconciler.drain()
     await h.tick()
     assert "outbox" not in await status(h)  # the hook named is gone from the spec: nothing to call
+
+
+async def test_a_lagging_body_does_not_tell_again_what_was_told_long_after_it_was_queued(
+    hooks: HookServer,
+) -> None:
+    h = Harness(canary_body(webhooks=[hooks.hook("events", "event")]))
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.reconciler.drain()
+    hooks.calls.clear()
+    late = h.clock.now - timedelta(minutes=30)  # queued long ago (an API outage, a stopped controller)
+    entry = {"key": "0123456789abcdef", "kind": "hook", "queued": late.strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "hook": {"name": "events", "type": "event", "phase": "Initialized"}}  # fmt: skip
+    await h.api.patch(CANARIES, NS, "podinfo", {"status": {"outbox": [entry]}})
+    lagging = await h.api.get(CANARIES, NS, "podinfo")
+    assert lagging is not None
+    await h.tick()
+    await h.reconciler.drain()
+    await h.tick()  # the write that drops it
+    assert "outbox" not in await status(h)
+    await h.tick()
+    with pytest.raises(ApiError):  # (a body that old cannot be written back: 409)
+        await h.reconciler.tick(lagging)
+    await h.reconciler.drain()
+    assert len(hooks.called("events")) == 1
