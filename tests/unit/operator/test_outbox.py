@@ -24,7 +24,7 @@ from canary.core import Decision, Phase, State
 from canary.kube.api import CANARIES, EVENTS, ApiError, JsonDict
 from canary.models import Canary
 from canary.operator.events import EVENT_MAX_RETRY_AFTER
-from canary.operator.gates import ABORT
+from canary.operator.gates import ABORT, SUSPEND
 from canary.operator.outbox import EVENT_TTL, SIDE_CHANNEL_TTL
 from canary.operator.reconcile import Reconciler
 from tests.unit.operator.conftest import HookServer
@@ -207,20 +207,32 @@ async def about_to_abort(h: Harness, hooks: HookServer) -> None:
     await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": {ABORT: "true"}}})
 
 
-async def test_the_outbox_is_written_with_the_decision(monkeypatch: pytest.MonkeyPatch, hooks: HookServer) -> None:
+async def aborted_with(
+    fault: Fault, error: type[Exception], monkeypatch: pytest.MonkeyPatch, hooks: HookServer
+) -> Harness:
+    """The tick that rolls back, with ``fault`` injected into it (the tick raises ``error``)."""
     h = Harness(told(hooks))
-    killed_after_persist(monkeypatch, h, "Failed")
+    fault(monkeypatch, h, "Failed")
     await about_to_abort(h, hooks)
-    told_before = await events(h)
-    with pytest.raises(Killed):
+    with pytest.raises(error):
         await h.tick()
+    return h
+
+
+async def rollback_told_once(h: Harness, hooks: HookServer) -> None:
+    assert [r for _, r, _ in await events(h)].count("RolledBack") == 1
+    assert [b["phase"] for p, b in hooks.calls if p == "post"] == ["Failed"]
+
+
+async def test_the_outbox_is_written_with_the_decision(monkeypatch: pytest.MonkeyPatch, hooks: HookServer) -> None:
+    h = await aborted_with(killed_after_persist, Killed, monkeypatch, hooks)
     written = await status(h)
     assert written["phase"] == "Failed"
     assert "RolledBack" in [e["event"]["reason"] for e in written["outbox"] if e["kind"] == "event"]
     assert [e["hook"]["type"] for e in written["outbox"] if e["kind"] == "hook"] == ["event", "post-rollout"]
     [alert] = [e["alert"] for e in written["outbox"] if e["kind"] == "alert"]
     assert (alert["target"], alert["title"], alert["severity"]) == ("chat", "rolled back", "error")
-    assert await events(h) == told_before  # nothing told yet
+    assert "RolledBack" not in [r for _, r, _ in await events(h)]  # nothing told yet
     assert len({e["key"] for e in written["outbox"]}) == len(written["outbox"])
     assert Canary.from_kube(await h.api.get(CANARIES, NS, "podinfo") or {}).status.outbox  # it reads back
 
@@ -228,17 +240,28 @@ async def test_the_outbox_is_written_with_the_decision(monkeypatch: pytest.Monke
 async def test_a_temporary_api_error_in_converge_still_tells_the_decision_in_that_tick(
     monkeypatch: pytest.MonkeyPatch, hooks: HookServer
 ) -> None:
-    h = Harness(told(hooks))
-    api_error_in_converge(monkeypatch, h, "Failed")
-    await about_to_abort(h, hooks)
-    with pytest.raises(ApiError):
-        await h.tick()
+    h = await aborted_with(api_error_in_converge, ApiError, monkeypatch, hooks)
     await h.reconciler.drain()
-    assert [r for _, r, _ in await events(h)].count("RolledBack") == 1
-    assert [b["phase"] for p, b in hooks.calls if p == "post"] == ["Failed"]
+    await rollback_told_once(h, hooks)
     assert "rolled back" in str(hooks.called("slack")[-1])
     canary = await h.api.get(CANARIES, NS, "podinfo")
     assert canary is not None and ABORT not in (canary["metadata"].get("annotations") or {})
+
+
+async def test_a_suspended_canary_still_tells_what_was_decided_before_it(
+    monkeypatch: pytest.MonkeyPatch, hooks: HookServer
+) -> None:
+    h = await aborted_with(killed_after_persist, Killed, monkeypatch, hooks)
+    h.restart()
+    await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": {SUSPEND: "true"}}})
+    for _ in range(3):
+        assert (await h.tick())["phase"] == "Failed"
+        await h.reconciler.drain()
+    assert "outbox" not in await status(h)  # dropped by removal-only writes: nothing else is written
+    await rollback_told_once(h, hooks)
+    writes = len(h.api.writes())
+    await h.tick()
+    assert [w for w in h.api.writes()[writes:] if w[1] != "deployments"] == []  # (the harness plays kubelet)
 
 
 async def test_an_event_create_answering_500_then_201_is_recorded_once_in_the_same_tick() -> None:
