@@ -145,9 +145,9 @@ class Outbox:
     def _forget_removed(self, canary: Canary) -> None:
         """Forget the settled keys status no longer lists (after a while: a lagging body may list them still)."""
         owner = self._owner(canary)
-        settled = self._settled.get(owner)
-        if not settled:
+        if owner not in self._settled and owner not in self._reported:
             return
+        settled = self._settled.get(owner, {})
         listed = {e.key for e in canary.status.outbox}
         now = self.clock()
         for key, when in list(settled.items()):
@@ -156,7 +156,7 @@ class Outbox:
         reported = self._reported.get(owner, set())
         reported &= listed | set(settled)
         if not settled:
-            del self._settled[owner]
+            self._settled.pop(owner, None)
         if not reported:
             self._reported.pop(owner, None)
 

@@ -520,3 +520,34 @@ async def test_a_lagging_body_does_not_tell_again_what_was_told_long_after_it_wa
         await h.reconciler.tick(lagging)
     await h.reconciler.drain()
     assert len(hooks.called("events")) == 1
+
+
+async def test_what_the_outbox_remembers_of_a_canary_is_forgotten_once_status_is_clean() -> None:
+    chat = Chat()
+    h = await new_revision_told(chat)  # refused: reported, kept, retried
+    chat.status = 200
+    for _ in range(80):  # the rollout ends, its messages told, and the remembered keys age out
+        await h.tick()
+        await h.reconciler.drain()
+    assert "outbox" not in await status(h)
+    outbox = h.reconciler.outbox
+    assert (outbox._settled, outbox._reported, outbox._flight) == ({}, {}, set())
+    # a failing message on an idle Canary, then removed from status by someone else: forgotten too
+    chat.status = 503
+    alert = {
+        "target": "chat",
+        "title": "rolled back",
+        "severity": "error",
+        "reason": "x",
+        "phase": "Failed",
+        "weight": 0,
+    }
+    queued = h.clock.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    entry = {"key": "0123456789abcdef", "kind": "alert", "queued": queued, "alert": alert}
+    await h.api.patch(CANARIES, NS, "podinfo", {"status": {"outbox": [entry]}})
+    await h.tick()
+    await h.reconciler.drain()
+    assert outbox._reported and len(alert_failed(await h.api.list(EVENTS, NS))) == 2
+    await h.api.patch(CANARIES, NS, "podinfo", {"status": {"outbox": None}})
+    await h.tick()
+    assert (outbox._settled, outbox._reported, outbox._flight) == ({}, {}, set())
