@@ -90,12 +90,13 @@ class ApiError(CanaryError):
     too, but the step that sent it is :attr:`retryable`: read again, redo.
     """
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
         self.temporary = status >= 500 or status == 429
+        self.retry_after = retry_after  # seconds the API server asked to wait before retrying (None: not said)
 
     @property
     def retryable(self) -> bool:
@@ -109,6 +110,11 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     """The object already exists, or was changed since it was read."""
+
+    @property
+    def exists(self) -> bool:
+        """Whether the create was refused because an object of that name exists already."""
+        return self.reason == "AlreadyExists"
 
 
 class KubeApi(Protocol):

@@ -82,21 +82,40 @@ def kubeconfig_user(kubeconfig: Path | None = None) -> str | None:
     return str(user) if user else None
 
 
-def _error(status: int, reason: str, data: bytes | str | None) -> ApiError:
-    """The typed error for a non-2xx answer, with the API server's own reason and message."""
+def _error(status: int, reason: str, data: bytes | str | None, retry_after: str | None = None) -> ApiError:
+    """The typed error for a non-2xx answer, with the API server's own reason and message.
+
+    ``retry_after``: the answer's Retry-After header; the Status body's
+    ``details.retryAfterSeconds`` says the same where the header is missing.
+    """
     message = data.decode(errors="replace") if isinstance(data, bytes) else str(data or reason)
+    wait = _seconds(retry_after)
     try:
         body = json.loads(message) if message else {}
         if isinstance(body, dict):
             reason = str(body.get("reason") or reason)
             message = str(body.get("message") or message)
+            details = body.get("details")
+            if wait is None and isinstance(details, dict):
+                wait = _seconds(details.get("retryAfterSeconds"))
     except ValueError:
         pass
     if status == 404:
         return NotFound(status, reason or "NotFound", message)
     if status == 409:
         return Conflict(status, reason or "Conflict", message)
-    return ApiError(status, reason, message)
+    return ApiError(status, reason, message, retry_after=wait)
+
+
+def _seconds(value: object) -> float | None:
+    """A Retry-After value in seconds (the API server sends whole seconds), None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < float("inf") else None
 
 
 class ClusterApi:
@@ -152,7 +171,8 @@ class ClusterApi:
             )
             data = response.read()  # type: ignore[no-untyped-call]
             if not 200 <= response.status < 300:
-                raise _error(int(response.status), str(response.reason or ""), data)
+                retry_after = response.headers.get("Retry-After") if response.headers else None
+                raise _error(int(response.status), str(response.reason or ""), data, retry_after)
             try:
                 result = json.loads(data) if data else {}
             except ValueError:  # (a proxy's login page, say: not the API server's answer)

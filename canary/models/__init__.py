@@ -42,7 +42,16 @@ from canary.models.canary import (
 )
 from canary.models.errors import describe
 from canary.models.metric_template import MetricTemplate, MetricTemplateProvider, MetricTemplateSpec
-from canary.models.status import JudgeMetric, JudgeStatus, JudgeVerdict
+from canary.models.status import (
+    JudgeMetric,
+    JudgeStatus,
+    JudgeVerdict,
+    OutboxAlert,
+    OutboxCheck,
+    OutboxEntry,
+    OutboxEvent,
+    OutboxHook,
+)
 from canary.models.support import Problem, refusals, unsupported
 
 __all__ = [
@@ -80,6 +89,11 @@ __all__ = [
     "MetricTemplateProvider",
     "MetricTemplateSpec",
     "ObjectMeta",
+    "OutboxAlert",
+    "OutboxCheck",
+    "OutboxEntry",
+    "OutboxEvent",
+    "OutboxHook",
     "Problem",
     "SessionAffinity",
     "TargetReference",

@@ -7,7 +7,7 @@ from it), so everything here is what a restart needs, plus what people read.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -36,6 +37,12 @@ __all__ = [
     "JudgeMetric",
     "JudgeStatus",
     "JudgeVerdict",
+    "OutboxAlert",
+    "OutboxCheck",
+    "OutboxEntry",
+    "OutboxEvent",
+    "OutboxHook",
+    "OutboxKind",
 ]
 
 CanaryPhase = Literal[
@@ -231,6 +238,127 @@ class JudgeStatus(_Lenient):
         return bool(self.model_fields_set or self.model_extra)
 
 
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+OutboxKind = Literal["event", "alert", "hook"]
+"""What an outbox entry delivers: a Kubernetes Event, a chat message, or a webhook call."""
+
+
+class OutboxEvent(StrictModel):
+    """A Kubernetes Event to record on the Canary."""
+
+    type: Literal["Normal", "Warning"]
+    """Normal or Warning."""
+    reason: str
+    """The Event's reason, e.g. ``RolledBack``."""
+    message: str
+    """The Event's message."""
+
+
+class OutboxCheck(StrictModel):
+    """One check line of a chat message (a ``CanaryCheck`` without its reason)."""
+
+    name: str
+    """Name of the metric (or of the judge)."""
+    outcome: str
+    """pass, fail, error or inconclusive."""
+    value: float | None = None
+    """Measured value; absent when it could not be measured."""
+    min: float | None = None
+    """Lowest accepted value."""
+    max: float | None = None
+    """Highest accepted value."""
+    unit: str | None = None
+    """Unit of value, min and max."""
+
+
+class OutboxAlert(StrictModel):
+    """A chat message, rendered when it was queued, for one of the Canary's alerts."""
+
+    target: str | None = None
+    """The ``analysis.alerts`` entry (by name) to post to; absent: the controller's default provider."""
+    title: str
+    """What happened ("rolled back")."""
+    severity: Literal["info", "warn", "error"]
+    """info, warn or error."""
+    reason: str
+    """Why, in words."""
+    phase: str
+    """Phase of the rollout after the event."""
+    weight: int
+    """Canary weight after the event."""
+    revision: str | None = None
+    """The revision being rolled out."""
+    checks: list[OutboxCheck] = Field(default_factory=list)
+    """The check lines the message shows."""
+    verdict: str | None = None
+    """The judge's verdict, when it runs."""
+    verdictReason: str | None = None
+    """The judge's reason for it."""
+
+
+class OutboxHook(StrictModel):
+    """A notice webhook call (``event`` or ``post-rollout``) to one of the Canary's webhooks."""
+
+    name: str
+    """The ``analysis.webhooks`` entry (by name) to call."""
+    type: Literal["event", "post-rollout"]
+    """The hook's type."""
+    phase: str
+    """The phase the payload carries."""
+    checksum: str | None = None
+    """The revision the payload carries."""
+    metadata: dict[str, str] | None = None
+    """What joins the hook's own metadata in the payload (an event hook's eventMessage, eventType, timestamp)."""
+
+
+class OutboxEntry(StrictModel):
+    """Something a decision must tell, kept in status with the decision until it is delivered.
+
+    Written in the same status patch as the decision, so a controller that
+    stops (or fails) before telling still tells on its next tick; removed by
+    the first status write after it was delivered (or given up on).
+    """
+
+    key: str
+    """Stable name of the entry, derived from the decision (it also names the Kubernetes Event)."""
+    kind: OutboxKind
+    """event, alert or hook: which of the fields below is set."""
+    queued: Annotated[datetime, AfterValidator(_aware)]
+    """When the decision that queued it was made (a time without a time zone reads as UTC)."""
+    event: OutboxEvent | None = None
+    """The Event (kind event)."""
+    alert: OutboxAlert | None = None
+    """The chat message (kind alert)."""
+    hook: OutboxHook | None = None
+    """The webhook call (kind hook)."""
+
+    @model_validator(mode="after")
+    def _kind_matches(self) -> OutboxEntry:
+        if getattr(self, self.kind) is None:
+            raise ValueError(f"an entry of kind {self.kind} needs its {self.kind} field")
+        return self
+
+
+def _outbox_entries(value: Any) -> list[OutboxEntry]:
+    """The entries of a raw ``status.outbox`` that are entries; anything else (a hand edit) is dropped.
+
+    Dropped here, it is gone from status at the next write instead of making
+    the Canary invalid.
+    """
+    if not isinstance(value, list):
+        return []
+    entries = []
+    for item in value:
+        try:
+            entries.append(OutboxEntry.model_validate(item))
+        except ValidationError:
+            continue
+    return entries
+
+
 def _check_phase(value: str) -> str:
     if value not in PHASES:
         raise PydanticCustomError(
@@ -281,6 +409,8 @@ class CanaryStatus(StrictModel):
         WithJsonSchema({"anyOf": [{"additionalProperties": True, "type": "object"}, {"type": "null"}]}),
     ] = None
     """The judge's persisted state and last verdict (free-form; owned by the analysis package)."""
+    outbox: Annotated[list[OutboxEntry], BeforeValidator(_outbox_entries)] = Field(default_factory=list)
+    """What the last decisions must still tell (Events, chat messages, webhook calls), oldest first."""
 
     def condition(self, type_: str) -> CanaryCondition | None:
         """The condition of that type, if present."""

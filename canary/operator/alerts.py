@@ -4,19 +4,20 @@ A decision's events become :class:`~canary.notifiers.Notification`s (new
 revision, promotion, rollback, failed-checks threshold, gate waiting, progress
 deadline); each of the Canary's ``analysis.alerts`` receives those its
 severity filter admits, or the controller-wide default provider when the
-Canary lists none. Posting runs as a background task: a slow or failing chat
-endpoint is logged and recorded as an Event, and never delays or changes a
-rollout.
+Canary lists none. The outbox posts them in the background: a slow or
+failing chat endpoint is logged and recorded as an Event, and never delays
+or changes a rollout.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
+import httpx
 from pydantic import ValidationError
 
 from canary.core import Event, State
@@ -103,32 +104,48 @@ def notification_for(
 
 
 class Alerter:
-    """Resolves a Canary's alert targets and posts notifications in background tasks."""
+    """Resolves a Canary's alert targets, renders its notifications, and posts one to one target.
+
+    When to post (in the background, retried, at least once) is the outbox's
+    business (:mod:`canary.operator.outbox`); this class decides what a
+    decision says in chat and to whom, and says why one post failed.
+    ``client`` and ``sleep`` reach the notifiers' HTTP path (tests pass an
+    ``httpx.MockTransport`` client and a recorder instead of sleeping).
+    """
 
     def __init__(
         self,
         api: KubeApi,
         default: DefaultAlerts | None = None,
-        on_failure: Callable[[Canary, str], Awaitable[None]] | None = None,
+        *,
+        client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.api = api
         self.default = default
-        self.on_failure = on_failure
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.client = client
+        self.sleep = sleep
 
-    def _targets(self, canary: Canary, severity: str) -> list[CanaryAlert | None]:
+    def targets(self, canary: Canary, severity: str) -> list[CanaryAlert | None]:
         """The alerts ``severity`` reaches (None: the controller's default provider, for Canaries with none)."""
         alerts = canary.spec.analysis.alerts
         if not alerts:
             return [] if self.default is None else [None]
         return [alert for alert in alerts if severity_allows(alert.severity, severity)]
 
+    def target(self, canary: Canary, name: str | None) -> CanaryAlert | Literal[False] | None:
+        """The alert a queued message was for, by name (None: the default provider); False when it is gone."""
+        if name is None:
+            return None if self.default is not None and not canary.spec.analysis.alerts else False
+        return next((alert for alert in canary.spec.analysis.alerts if alert.name == name), False)
+
     async def _notifier(self, canary: Canary, alert: CanaryAlert | None) -> Notifier:
         """The notifier of one alert (its AlertProvider and Secret read now); NotifierError naming what is wrong."""
+        seams: dict[str, Any] = {"client": self.client, "sleep": self.sleep}
         if alert is None:
             assert self.default is not None
             d = self.default
-            return notifier_for_type(d.type, d.address, channel=d.channel, username=d.username)
+            return notifier_for_type(d.type, d.address, channel=d.channel, username=d.username, **seams)
         namespace = alert.providerRef.namespace or canary.namespace
         where = f"alert {alert.name}: AlertProvider {namespace}/{alert.providerRef.name}"
         try:
@@ -163,41 +180,37 @@ class Alerter:
             )
         if not address:
             raise NotifierError(f"alert {alert.name}: no address in AlertProvider {namespace}/{provider.metadata.name}")
-        return notifier_for(provider, address, proxy=proxy, token=token)
+        return notifier_for(provider, address, proxy=proxy, token=token, **seams)
 
-    async def _send(self, canary: Canary, notification: Notification) -> None:
-        # Each alert on its own: one broken provider must not silence the others.
-        for alert in self._targets(canary, notification.severity):
-            try:
-                await (await self._notifier(canary, alert)).post(notification)
-            except NotifierError as error:  # its message never holds the webhook address
-                message = error.message
-            except Exception as error:  # anything else: only its kind, its text may hold the address
-                message = f"alert {alert.name if alert else 'default'}: {type(error).__name__}"
-            else:
-                continue
-            log.warning("alert for %s/%s failed: %s", canary.namespace, canary.name, message)
-            if self.on_failure is not None:
-                await self.on_failure(canary, message)
+    async def post(self, canary: Canary, alert: CanaryAlert | None, notification: Notification) -> str | None:
+        """Post one notification to one alert; None when it was delivered, else why not (never the address)."""
+        try:
+            await (await self._notifier(canary, alert)).post(notification)
+        except NotifierError as error:  # its message never holds the webhook address
+            message = error.message
+        except Exception as error:  # anything else: only its kind, its text may hold the address
+            message = f"alert {alert.name if alert else 'default'}: {type(error).__name__}"
+        else:
+            return None
+        log.warning("alert for %s/%s failed: %s", canary.namespace, canary.name, message)
+        return message
 
-    def send(
+    def notifications(
         self,
         canary: Canary,
-        events: tuple[Event, ...],
+        events: Sequence[Event],
         phase: str,
         weight: int,
         checks: Sequence[CanaryCheck] = (),
         judge: JudgeStatus | None = None,
-    ) -> None:
-        """Queue the notifications for a decision's events; returns at once."""
-        for event in events:
-            notification = notification_for(canary, event, phase, weight, checks, judge)
-            if notification is not None:
-                self._queue(canary, notification)
+    ) -> list[Notification]:
+        """The notifications for a decision's events (those worth a message)."""
+        found = (notification_for(canary, event, phase, weight, checks, judge) for event in events)
+        return [notification for notification in found if notification is not None]
 
-    def send_text(self, canary: Canary, state: State, title: str, severity: str, reason: str) -> None:
-        """Queue one notification that no decision event carries (a failed webhook)."""
-        notification = Notification(
+    def text(self, canary: Canary, state: State, title: str, severity: str, reason: str) -> Notification:
+        """One notification that no decision event carries (a failed webhook)."""
+        return Notification(
             name=canary.name,
             namespace=canary.namespace,
             phase=state.phase.value,
@@ -207,14 +220,3 @@ class Alerter:
             reason=reason,
             revision=state.last_applied_spec,
         )
-        self._queue(canary, notification)
-
-    def _queue(self, canary: Canary, notification: Notification) -> None:
-        task = asyncio.get_running_loop().create_task(self._send(canary, notification))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def drain(self) -> None:
-        """Wait for queued notifications (tests, and shutdown)."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)

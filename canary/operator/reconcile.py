@@ -10,11 +10,15 @@ Order matters for restarts. The decision is persisted first (the Canary's
 status is the only state), then the world is converged to what the persisted
 state implies. A controller killed between the two re-converges to the same
 world on its next tick, so weights never move backwards except on rollback.
+What the decision tells (Events, hooks, chat) is persisted with it, in
+``status.outbox``, and delivered after converging, or at the start of the
+next tick when this one did not get that far (:mod:`canary.operator.outbox`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -29,7 +33,7 @@ from canary.kube.workloads import (
     replica_count,
     scale,
 )
-from canary.models import Canary, describe
+from canary.models import Canary, OutboxEntry, describe
 from canary.operator.admit import admission_due, admission_errors
 from canary.operator.alerts import Alerter, DefaultAlerts
 from canary.operator.checks import TickChecks, TickContext, run_checks
@@ -37,9 +41,10 @@ from canary.operator.converge import converge_primary, converge_replicas, conver
 from canary.operator.events import CanaryEvents
 from canary.operator.gates import GateOutcome, Manual, open_gates, spent_annotations
 from canary.operator.metrics import Recorder
+from canary.operator.outbox import Outbox
 from canary.operator.ownership import PrimaryClaim, describe_owner, owner_reference
-from canary.operator.sidechannels import SideChannels
-from canary.operator.status import conditions_of, plan_from, refusal, state_from, tick_status
+from canary.operator.sidechannels import SideChannels, TickEvent
+from canary.operator.status import conditions_of, outbox_status, plan_from, refusal, state_from, tick_status
 from canary.operator.webhooks import HookResult, WebhookCaller
 from canary.operator.workloads import Refusal, read_workloads
 from canary.providers.checks import ProviderPool
@@ -106,14 +111,15 @@ class Reconciler:
     ) -> None:
         self.api = api
         self.recorder = recorder
-        self.alerter = Alerter(api, settings.alerts, on_failure=self._alert_failed)
+        self.alerter = Alerter(api, settings.alerts)
         self.settings = settings
         self.clock = clock
         self.router_factory = router_factory
         self.pool = ProviderPool(timeout=settings.metrics_timeout, overrides=settings.metric_providers)
         self.hooks = WebhookCaller()
         self.events = CanaryEvents(api, clock)
-        self.side = SideChannels(self.hooks, self.alerter, self.events)
+        self.side = SideChannels(self.alerter)
+        self.outbox = Outbox(self.events, self.alerter, self.hooks, clock)
 
     # ------------------------------------------------------------------ helpers
 
@@ -183,16 +189,27 @@ class Reconciler:
         if seen is None:
             return None
         if seen.plan.suspend or seen.manual.suspend:
-            # Flagger's suspend: nothing moves, nothing is called, no request is used up.
+            # Flagger's suspend: nothing moves, nothing is called, no request is used up. (What earlier
+            # decisions had still to tell was told as the tick started: that is their news, not this tick's.)
             decision = Decision(seen.state)
+            await self._persist_outbox(seen)
             self._record_metrics(seen, decision, None)
             return decision
         seen = await self._adopt(seen)
         measured = await self._measure(seen)
         decision = decide(seen.plan, seen.state, measured.world, seen.now)
-        await self._persist(seen, decision, measured.checks)
-        await self._converge(seen, decision, measured.routed)
-        await self._tell(seen, decision, measured)
+        drop, ignored = spent_annotations(seen.canary, measured.gates.used, decision.state)
+        queued = self._queue(seen, decision, measured, ignored)
+        await self._persist(seen, decision, measured.checks, queued)
+        try:
+            await self._converge(seen, decision, measured.routed)
+        except ApiError:
+            # The decision is persisted: tell it now, not a retry later (the handler retries converging).
+            # Should telling fail too, the next tick tells what is left as it starts; this error is the news.
+            with contextlib.suppress(ApiError):
+                await self._tell(seen, drop, queued)
+            raise
+        await self._tell(seen, drop, queued)
         self._record_metrics(seen, decision, measured.checks)
         return decision
 
@@ -203,6 +220,9 @@ class Reconciler:
         if parsed is None:
             return None
         canary, not_yet = parsed
+        # First, what earlier ticks persisted and did not tell (killed, or failed, after persisting): before
+        # anything else this tick does can fail.
+        await self.outbox.deliver_pending(canary)
         workloads = await read_workloads(self.api, canary)
         if isinstance(workloads, Refusal):
             await self._refuse(canary, workloads.reason, [workloads.message])
@@ -280,11 +300,36 @@ class Reconciler:
             return routed, held
         return routed, None
 
-    async def _persist(self, seen: _Seen, decision: Decision, measured: TickChecks | None) -> None:
-        """Write the decision to status (before anything converges to it: a restart resumes from there)."""
-        patch = tick_status(seen.canary, decision, measured, seen.not_yet, seen.now)
+    def _queue(self, seen: _Seen, decision: Decision, measured: _Measured, ignored: str | None) -> list[OutboxEntry]:
+        """What the tick tells, as outbox entries: its Events (a manual request ignored, the gates' failures,
+        the decision's, the checks' notices), hooks and chat messages."""
+        events: list[TickEvent] = []
+        if ignored is not None:
+            events.append(("Warning", "ApprovalIgnored", ignored))
+        for result in measured.gates.results:
+            if not result.ok and result.type != "rollback" and decision.changed:
+                events.append(("Warning", "WebhookFailed", result.reason))
+        events += [(event.type, event.reason, event.message) for event in decision.events]
+        for reason, message in measured.checks.notices if measured.checks else ():
+            events.append(("Warning", reason, message))
+        hooks = measured.hook_results()
+        return self.side.entries(seen.canary, seen.state, decision, measured.checks, hooks, events, seen.now)
+
+    async def _persist(
+        self, seen: _Seen, decision: Decision, measured: TickChecks | None, queued: list[OutboxEntry]
+    ) -> None:
+        """Write the decision and what it tells to status (before anything converges to it or is told:
+        a restart resumes from there), and drop the entries told since the last write."""
+        outbox = self.outbox.after(seen.canary, queued)
+        patch = tick_status(seen.canary, decision, measured, seen.not_yet, seen.now, outbox=outbox)
         if patch:
             await self._patch_status(seen.canary, patch)
+
+    async def _persist_outbox(self, seen: _Seen) -> None:
+        """Drop the entries told since the last write (a tick that writes nothing else); no request when none."""
+        outbox = self.outbox.after(seen.canary, ())
+        if outbox is not None:
+            await self._patch_status(seen.canary, {"outbox": outbox_status(outbox)})
 
     async def _converge(self, seen: _Seen, decision: Decision, routed: Routes | None) -> None:
         """Bring the workloads and routes to what the persisted state wants; a refusal for good is reported.
@@ -320,21 +365,14 @@ class Reconciler:
                 return
         await converge_replicas(self.api, want, target, primary, canary.primary_ready_threshold())
 
-    async def _tell(self, seen: _Seen, decision: Decision, measured: _Measured) -> None:
-        """Events for the decision and what the tick found, the used-up annotations, hooks and chat alerts.
+    async def _tell(self, seen: _Seen, drop: frozenset[str], queued: list[OutboxEntry]) -> None:
+        """Deliver what the tick queued (Events now, hooks and chat in the background), then remove the
+        used-up annotations.
 
         Traffic was converged first: a rollback reaches the primary before any side channel is told.
         """
-        canary = seen.canary
-        await self._clear_used(canary, measured.gates.used, decision)
-        for result in measured.gates.results:
-            if not result.ok and result.type != "rollback" and decision.changed:
-                await self.events.event(canary, "Warning", "WebhookFailed", result.reason)
-        for event in decision.events:
-            await self.events.event(canary, event.type, event.reason, event.message)
-        for reason, message in measured.checks.notices if measured.checks else ():
-            await self.events.event(canary, "Warning", reason, message)
-        self.side.tell(canary, seen.state, decision, measured.checks, measured.hook_results(), seen.now)
+        await self.outbox.deliver(seen.canary, queued)
+        await self._clear_used(seen.canary, drop)
 
     def _record_metrics(self, seen: _Seen, decision: Decision, measured: TickChecks | None) -> None:
         """The tick's outcome for /metrics (when the controller exports them)."""
@@ -345,7 +383,7 @@ class Reconciler:
 
     async def drain(self) -> None:
         """Wait for the side-channel work in flight (tests, and shutdown)."""
-        await self.side.drain()
+        await self.outbox.drain()
 
     async def close(self) -> None:
         """Finish the side channels and release the HTTP clients."""
@@ -353,15 +391,8 @@ class Reconciler:
         await self.hooks.close()
         await asyncio.to_thread(self.pool.close)
 
-    async def _alert_failed(self, canary: Canary, message: str) -> None:
-        """A chat alert could not be sent: an Event on the Canary says so (the rollout goes on)."""
-        await self.events.event(canary, "Warning", "AlertFailed", f"chat notification failed: {message}")
-
-    async def _clear_used(self, canary: Canary, used: frozenset[str], decision: Decision) -> None:
+    async def _clear_used(self, canary: Canary, drop: frozenset[str]) -> None:
         """Remove the manual-control annotations this tick used up (or that no longer apply)."""
-        drop, ignored = spent_annotations(canary, used, decision.state)
-        if ignored is not None:
-            await self.events.event(canary, "Warning", "ApprovalIgnored", ignored)
         if drop:
             patch = {"metadata": {"annotations": dict.fromkeys(drop)}}
             await self.api.patch(CANARIES, canary.namespace, canary.name, patch)
@@ -387,6 +418,7 @@ class Reconciler:
             await self._router(canary).finalize(canary)
             # (a Canary created again under this name is a new one: its problems are news again)
             self.events.forget(canary)
+            self.outbox.forget(canary)
         except RoutingError as error:
             # Deleting anyway would let the garbage collector remove the Services an adopted route still sends
             # traffic to: the deletion waits (the handler retries), and says why.

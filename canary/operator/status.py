@@ -6,7 +6,8 @@ that maps it to the core and back: :func:`state_from` reads it into
 :class:`~canary.core.Plan`); :func:`status_of` writes a State back in the
 status's own field names, and :func:`tick_status` is everything a tick
 writes: the state, the conditions people and ``kubectl wait`` read
-(``Promoted``, ``Valid``, ``Supported``), the checks and the judge.
+(``Promoted``, ``Valid``, ``Supported``), the checks, the judge and the
+outbox.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from canary.core import Decision, Phase, Plan, State, WeightPlan
 from canary.kube.api import JsonDict
-from canary.models import Canary
+from canary.models import Canary, OutboxEntry
 from canary.operator.checks import TickChecks
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "conditions_differ",
     "conditions_of",
     "iso",
+    "outbox_status",
     "plan_from",
     "refusal",
     "state_from",
@@ -78,13 +80,21 @@ def status_of(state: State) -> JsonDict:
 
 
 def tick_status(
-    canary: Canary, decision: Decision, measured: TickChecks | None, not_yet: Sequence[str], now: datetime
+    canary: Canary,
+    decision: Decision,
+    measured: TickChecks | None,
+    not_yet: Sequence[str],
+    now: datetime,
+    outbox: Sequence[OutboxEntry] | None = None,
 ) -> JsonDict:
     """What one tick writes to the Canary's status, as a merge patch (empty when nothing is worth writing).
 
     The state and the conditions when the decision moved, the tick measured
-    or a condition changed; the checks and the judge when it measured; and
-    the judge's evidence removed when an analysis starts afresh.
+    or a condition changed; the checks and the judge when it measured; the
+    judge's evidence removed when an analysis starts afresh; and the outbox
+    (what the decision tells, and what is still to tell) when it changed
+    (``outbox`` None: it did not). One patch, so a decision is never
+    persisted without what it must tell.
     """
     state = decision.state
     patch: JsonDict = {}
@@ -104,7 +114,14 @@ def tick_status(
         patch["checks"] = [c.model_dump(mode="json", exclude_none=True) for c in measured.records]
         if measured.judge_status is not None:
             patch["judge"] = measured.judge_status.model_dump(mode="json")
+    if outbox is not None:
+        patch["outbox"] = outbox_status(outbox)
     return patch
+
+
+def outbox_status(entries: Sequence[OutboxEntry]) -> list[JsonDict] | None:
+    """``status.outbox`` as written (a merge patch replaces the whole list; None removes an empty one)."""
+    return [e.model_dump(mode="json", exclude_none=True) for e in entries] or None
 
 
 def _tick_conditions(

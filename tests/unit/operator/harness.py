@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from canary.core import Routes
-from canary.kube.api import CANARIES, DEPLOYMENTS, KubeApi
+from canary.kube.api import CANARIES, DEPLOYMENTS, ApiError, JsonDict, KubeApi, Resource
 from canary.kube.memory import MemoryApi
 from canary.models import Canary
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
@@ -36,6 +36,49 @@ class RecordingRouter:
 
     async def finalize(self, canary: Canary) -> None:
         self.calls.append("finalize")
+
+
+WRITES = ("create", "replace", "patch", "patch/status", "delete")
+
+
+class FaultyApi(MemoryApi):
+    """The in-memory API, with faults to inject: creates of a resource that answer an error.
+
+    ``fail_creates(plural, status, times)``: the next ``times`` creates of
+    ``plural`` answer ``status`` (every one while ``times`` is None); with
+    ``landed`` the object is stored first, as when the answer, not the
+    request, was lost.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._faults: dict[str, tuple[int, int | None, bool]] = {}
+
+    def fail_creates(self, plural: str, status: int = 503, times: int | None = 1, landed: bool = False) -> None:
+        self._faults[plural] = (status, times, landed)
+
+    def heal(self, plural: str) -> None:
+        self._faults.pop(plural, None)
+
+    async def create(self, resource: Resource, namespace: str | None, body: JsonDict) -> JsonDict:
+        fault = self._faults.get(resource.plural)
+        if fault is None:
+            return await super().create(resource, namespace, body)
+        status, times, landed = fault
+        if times is not None:
+            if times <= 1:
+                del self._faults[resource.plural]
+            else:
+                self._faults[resource.plural] = (status, times - 1, landed)
+        if landed:
+            await super().create(resource, namespace, body)
+        else:
+            self.calls.append(("create", resource.plural, namespace, body.get("metadata", {}).get("name")))
+        raise ApiError(status, "InternalError", f"injected: {resource.plural} create answered {status}")
+
+    def writes(self) -> list[tuple[str, str, str | None, str | None]]:
+        """The write requests made so far."""
+        return [call for call in self.calls if call[0] in WRITES]
 
 
 class Clock:
@@ -96,7 +139,7 @@ async def mark_ready(api: MemoryApi) -> None:
 
 class Harness:
     def __init__(self, body: dict[str, Any] | None = None, settings: ReconcilerSettings | None = None) -> None:
-        self.api = MemoryApi()
+        self.api = FaultyApi()
         self.router = RecordingRouter()
         self.clock = Clock()
         self.body = body or canary_body()
@@ -104,12 +147,19 @@ class Harness:
         def router_factory(provider: str | None, api: KubeApi) -> RecordingRouter:
             return self.router
 
+        self.router_factory = router_factory
+        self.settings = settings or ReconcilerSettings(min_interval=1.0)
+        self.reconciler = self.restart()
+
+    def restart(self) -> Reconciler:
+        """A new controller process: a fresh Reconciler (nothing in memory) on the same API, clock and router."""
         self.reconciler = Reconciler(
             self.api,
-            settings or ReconcilerSettings(min_interval=1.0),
+            self.settings,
             clock=self.clock,
-            router_factory=router_factory,  # type: ignore[arg-type]
+            router_factory=self.router_factory,
         )
+        return self.reconciler
 
     async def setup(self) -> None:
         await self.api.create(DEPLOYMENTS, NS, deployment("podinfo"))

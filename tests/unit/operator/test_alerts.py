@@ -41,7 +41,7 @@ async def rollout_then_abort(h: Harness) -> None:
     await h.tick()
     await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": {ABORT: "true"}}})
     assert (await h.tick())["phase"] == "Failed"  # rolled back: error
-    await h.reconciler.alerter.drain()
+    await h.reconciler.drain()
 
 
 async def test_each_alert_gets_what_its_severity_admits(hooks: HookServer) -> None:
@@ -70,7 +70,7 @@ async def test_a_forced_promotion_is_a_warning_in_chat_naming_who_asked(hooks: H
     forced = {PROMOTE: status["lastAppliedSpec"], PROMOTE_FORCE: "true", PROMOTE_REQUESTED_BY: "alice"}
     await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": forced}})
     assert (await h.tick())["phase"] == "Promoting"
-    await h.reconciler.alerter.drain()
+    await h.reconciler.drain()
     (message,) = hooks.called("slack")
     assert "promotion forced" in str(message) and "alice" in str(message)
 
@@ -112,7 +112,7 @@ async def test_a_failed_test_hook_is_sent_to_chat_unless_muted(hooks: HookServer
     hooks.answers["smoke"] = (200, "ok")
     await h.tick()  # starts
     await h.tick()  # the muted rollout hook fails
-    await h.reconciler.alerter.drain()
+    await h.reconciler.drain()
     texts = [str(body) for body in hooks.called("slack")]
     assert any("pre-rollout webhook failed" in t and "smoke test failed" in t for t in texts), texts
     assert not any("flaky, known" in t for t in texts)
@@ -154,7 +154,7 @@ async def test_a_hand_edited_verdict_in_status_does_not_break_chat_messages(hook
     await h.api.patch(CANARIES, NS, "podinfo", {"status": {"judge": {"verdict": saved}}})
     await h.api.patch(CANARIES, NS, "podinfo", {"metadata": {"annotations": {ABORT: "true"}}})
     assert (await h.tick())["phase"] == "Failed"
-    await h.reconciler.alerter.drain()
+    await h.reconciler.drain()
     assert any("rolled back" in str(m).lower() for m in hooks.called("slack"))
 
 
