@@ -272,6 +272,8 @@ class OutboxCheck(StrictModel):
     """Highest accepted value."""
     unit: str | None = None
     """Unit of value, min and max."""
+    dryRun: bool = False
+    """The metric is in dry run: shown, never a failed check."""
 
 
 class OutboxAlert(StrictModel):

@@ -35,7 +35,6 @@ An idle Canary with an empty outbox costs no request at all.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -68,11 +67,37 @@ _FORGET_AFTER = SIDE_CHANNEL_TTL
 _KEPT = ("title", "severity", "reason", "phase", "weight", "revision", "verdict")
 
 
+def _queued_check(line: CheckLine) -> OutboxCheck:
+    """A message's check line as the outbox keeps it (field by field: a new field must be mapped, not lost)."""
+    return OutboxCheck(
+        name=line.name,
+        outcome=line.outcome,
+        value=line.value,
+        min=line.min,
+        max=line.max,
+        unit=line.unit or None,
+        dryRun=line.dry_run,
+    )
+
+
+def _check_line(check: OutboxCheck) -> CheckLine:
+    """:func:`_queued_check` the other way."""
+    return CheckLine(
+        name=check.name,
+        value=check.value,
+        outcome=check.outcome,
+        min=check.min,
+        max=check.max,
+        unit=check.unit or "",
+        dry_run=check.dryRun,
+    )
+
+
 def queued_alert(target: str | None, notification: Notification) -> OutboxAlert:
     """A chat message as the outbox keeps it, for the alert named ``target`` (None: the default provider)."""
     return OutboxAlert(
         target=target,
-        checks=[OutboxCheck(**{**dataclasses.asdict(c), "unit": c.unit or None}) for c in notification.checks],
+        checks=[_queued_check(c) for c in notification.checks],
         verdictReason=notification.verdict_reason,
         **{field: getattr(notification, field) for field in _KEPT},
     )
@@ -83,7 +108,7 @@ def notification_of(canary: Canary, alert: OutboxAlert) -> Notification:
     return Notification(
         name=canary.name,
         namespace=canary.namespace,
-        checks=tuple(CheckLine(**{**c.model_dump(), "unit": c.unit or ""}) for c in alert.checks),
+        checks=tuple(_check_line(c) for c in alert.checks),
         verdict_reason=alert.verdictReason,
         **{field: getattr(alert, field) for field in _KEPT},
     )

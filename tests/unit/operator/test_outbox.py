@@ -551,3 +551,27 @@ async def test_what_the_outbox_remembers_of_a_canary_is_forgotten_once_status_is
     await h.api.patch(CANARIES, NS, "podinfo", {"status": {"outbox": None}})
     await h.tick()
     assert (outbox._settled, outbox._reported, outbox._flight) == ({}, {}, set())
+
+
+def test_a_queued_chat_message_keeps_every_check_line_field() -> None:
+    """What the outbox keeps of a message is what chat shows later, a dry-run check included."""
+    from canary.notifiers.base import CheckLine, Notification
+    from canary.operator.outbox import notification_of, queued_alert
+
+    lines = (
+        CheckLine("request-success-rate", 97.5, "fail", min=99.0, unit="%", dry_run=True),
+        CheckLine("request-duration", None, "error", max=500.0, unit="ms"),
+    )
+    message = Notification(
+        name="podinfo", namespace=NS, phase="Progressing", weight=20, severity="warn", title="halted",
+        reason="request-success-rate 97.5 % < 99 % (dry run)", checks=lines, revision="abc",
+    )  # fmt: skip
+    canary = Canary.model_validate(canary_body())
+    queued = queued_alert("on-call", message)
+    kept = Canary.model_validate({**canary_body(), "status": {"outbox": [
+        {"key": "k", "kind": "alert", "queued": "2026-01-01T00:00:00Z", "alert": queued.model_dump(mode="json")}
+    ]}}).status.outbox[0].alert  # fmt: skip
+    assert kept is not None
+    again = notification_of(canary, kept)
+    assert again.checks == lines
+    assert (again.title, again.reason, again.weight, again.revision) == (message.title, message.reason, 20, "abc")
