@@ -61,9 +61,9 @@ def openapi_index(store: ObjectStore) -> JsonDict:
 def openapi_group_version(store: ObjectStore, key: str) -> JsonDict:
     """A schema-less OpenAPI v3 document: enough for kubectl to see server-side field validation.
 
-    kubectl then sends ``fieldValidation=Strict``; the sandbox validates custom
-    resources with their CRD schema but prunes unknown fields instead of
-    rejecting them (the behaviour of ``fieldValidation=Ignore``).
+    kubectl then sends ``fieldValidation=Strict`` and leaves unknown fields to
+    the server, which refuses, warns or prunes as the directive says (see
+    :mod:`kubeemu.validation`).
     """
     parts = key.split("/")
     group, version = (

@@ -7,7 +7,9 @@ discovery, list (with selectors and ``limit``/``continue``), watch (with
 ``resourceVersion``, ``timeoutSeconds``, bookmarks and ``sendInitialEvents``),
 get, create, replace, patch (merge, strategic merge, JSON patch), delete and
 delete-collection, the ``status`` and ``scale`` subresources, and ``dryRun``.
-Errors are Kubernetes ``Status`` objects. Every request is also counted by
+Errors are Kubernetes ``Status`` objects; names and unknown fields are
+checked as kube-apiserver checks them (:mod:`kubeemu.validation`), with
+``fieldValidation`` and ``Warning`` headers. Every request is also counted by
 its authorization attributes (user, verb, resource...): ``GET /sandbox/audit``
 answers the counts (see :mod:`kubeemu.audit`).
 
@@ -52,8 +54,9 @@ from kubeemu.patch import (
     apply_merge_patch,
     apply_patch,
 )
-from kubeemu.store import SYSTEM_NAMESPACES, ObjectStore, WatchEvent
+from kubeemu.store import SYSTEM_NAMESPACES, ObjectStore, UnknownFieldsHook, WatchEvent
 from kubeemu.table import render_table, wants_table
+from kubeemu.validation import FIELD_VALIDATION_DIRECTIVES, builtin_schema, unknown_fields
 
 __all__ = ["EmulatedApiServer", "read_crd_files", "serve"]
 
@@ -131,6 +134,69 @@ def _json(data: Any, status: int = 200) -> aiohttp.web.Response:
     return aiohttp.web.Response(body=json.dumps(data).encode(), status=status, content_type="application/json")
 
 
+_OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
+
+
+def _field_validation(method: str, params: Any) -> str:
+    """The request's ``fieldValidation`` directive; kube-apiserver's default is ``Warn``."""
+    directive = str(params.get("fieldValidation") or "Warn")
+    if directive not in FIELD_VALIDATION_DIRECTIVES:
+        supported = ", ".join(f'"{value}"' for value in FIELD_VALIDATION_DIRECTIVES)
+        message = f'fieldValidation: Unsupported value: "{directive}": supported values: {supported}'
+        kind = _OPTIONS_KIND.get(method, "CreateOptions")
+        raise StatusError(
+            422,
+            "Invalid",
+            f'{kind}.meta.k8s.io "" is invalid: {message}',
+            {
+                "group": "meta.k8s.io",
+                "kind": kind,
+                "causes": [
+                    {
+                        "reason": "FieldValueNotSupported",
+                        "message": message.split(": ", 1)[1],
+                        "field": "fieldValidation",
+                    }
+                ],
+            },
+        )
+    return directive
+
+
+def _strict_error(found: list[str]) -> str:
+    """apimachinery's StrictDecodingError text."""
+    return "strict decoding error: " + ", ".join(f'unknown field "{path}"' for path in found)
+
+
+def _unknown_fields_hook(rt: ResourceType, method: str, directive: str, warnings: list[str]) -> UnknownFieldsHook:
+    """What a write does with unknown fields, as kube-apiserver's create/update/patch handlers do.
+
+    ``Strict``: a create or update is 400 BadRequest (``<Kind> in version
+    "<v>" cannot be handled as a <Kind>: strict decoding error: ...``), a patch
+    422 Invalid on the field ``patch``; ``Warn``: one ``Warning`` per field;
+    ``Ignore``: nothing. The fields are dropped in every case that stores.
+    """
+
+    def hook(found: list[str], obj: JsonDict) -> None:
+        if directive == "Warn":
+            warnings.extend(f'unknown field "{path}"' for path in found)
+        elif directive == "Strict" and method == "PATCH":
+            value = json.dumps(json.dumps(obj, separators=(",", ":")))
+            cause = f"Invalid value: {value}: {_strict_error(found)}"
+            raise StatusError(
+                422,
+                "Invalid",
+                f' "" is invalid: patch: {cause}',
+                {"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]},
+            )
+        elif directive == "Strict":
+            raise StatusError.bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: {_strict_error(found)}'
+            )
+
+    return hook
+
+
 def _relabel(rt: ResourceType, obj: JsonDict) -> JsonDict:
     return obj if obj.get("apiVersion") == rt.api_version else {**obj, "apiVersion": rt.api_version}
 
@@ -175,7 +241,7 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
     without field ownership; core ``v1`` and ``events.k8s.io/v1`` events are
     stored separately; deletion propagation is always in the background;
     built-in kinds get only a few defaults (Deployment replicas, Service
-    clusterIP) and no validation; Events never expire.
+    clusterIP) and no validation beyond names and unknown fields; Events never expire.
     """
 
     def __init__(
@@ -291,6 +357,13 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
     # --- routing ---------------------------------------------------------------------------------
 
     async def _dispatch(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        warnings: list[str] = []
+        response = await self._serve(request, warnings)
+        for warning in dict.fromkeys(warnings):  # RFC 7234 warnings, as kube-apiserver sends them
+            response.headers.add("Warning", f"299 - {json.dumps(warning)}")
+        return response
+
+    async def _serve(self, request: kmock.Request, warnings: list[str]) -> aiohttp.web.StreamResponse:
         path = request.url.path
         method = str(request.method.value).upper()
         route = _parse_path(path)
@@ -308,6 +381,11 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         params = request.params
         dry_run = params.get("dryRun") == "All"
         name, sub = route.name, route.subresource
+        unknown = None
+        if method in ("POST", "PUT", "PATCH"):
+            directive = _field_validation(method, params)
+            if directive != "Ignore":
+                unknown = _unknown_fields_hook(rt, method, directive, warnings)
         if sub is not None and sub not in rt.subresources:
             raise StatusError.no_resource()
         if method == "GET":
@@ -327,7 +405,7 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
                 return _json(render_table(rt, [obj], obj["metadata"]["resourceVersion"], include))
             return _json(_scale_view(obj) if sub == "scale" else obj)
         if method == "POST" and name is None:
-            return _json(self.store.create(rt, route.namespace, request.data, dry_run=dry_run), 201)
+            return _json(self.store.create(rt, route.namespace, request.data, dry_run=dry_run, unknown=unknown), 201)
         if method == "DELETE" and name is None:
             items = self.store.delete_collection(
                 rt,
@@ -353,7 +431,11 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         if sub == "scale" and method in ("PUT", "PATCH"):
             return _json(self._write_scale(request, rt, route.namespace, name, dry_run))
         if method == "PUT":
-            return _json(self.store.replace(rt, route.namespace, name, request.data, subresource=sub, dry_run=dry_run))
+            return _json(
+                self.store.replace(
+                    rt, route.namespace, name, request.data, subresource=sub, dry_run=dry_run, unknown=unknown
+                )
+            )
         if method == "PATCH":
             content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
             if content_type == APPLY_PATCH:
@@ -367,7 +449,14 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
                 )
             return _json(
                 self.store.patch(
-                    rt, route.namespace, name, content_type, request.data, subresource=sub, dry_run=dry_run
+                    rt,
+                    route.namespace,
+                    name,
+                    content_type,
+                    request.data,
+                    subresource=sub,
+                    dry_run=dry_run,
+                    unknown=unknown,
                 )
             )
         raise StatusError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
@@ -383,6 +472,16 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         body = request.data
         if not isinstance(body, dict):
             raise StatusError.bad_request("the applied configuration must be an object")
+        schema = rt.schema if rt.custom else builtin_schema(rt)
+        found = unknown_fields(body, schema) if self.store.validate_schemas else []
+        if found:
+            # structured-merge-diff cannot type the applied configuration, whatever fieldValidation says;
+            # kube-apiserver answers the bare error: a 500 without a reason.
+            group = f"{rt.group}/{rt.version}"
+            where = f"{namespace or ''}/{name}; {group}, Kind={rt.kind}"
+            errors = [f".{path}: field not declared in schema" for path in found]
+            text = errors[0] if len(errors) == 1 else "errors:\n" + "\n".join(f"  {e}" for e in errors)
+            raise StatusError(500, "", f"failed to create typed patch object ({where}): {text}")
         try:
             self.store.get(rt, namespace, name)
         except StatusError as exc:
