@@ -11,7 +11,9 @@ Errors are Kubernetes ``Status`` objects; names and unknown fields are
 checked as kube-apiserver checks them (:mod:`kubeemu.validation`), with
 ``fieldValidation`` and ``Warning`` headers. Every request is also counted by
 its authorization attributes (user, verb, resource...): ``GET /sandbox/audit``
-answers the counts (see :mod:`kubeemu.audit`).
+answers the counts (see :mod:`kubeemu.audit`). Faults (error answers,
+delays, dropped connections) are injected at rates set at run time through
+``/sandbox/faults`` (see :mod:`kubeemu.faults`).
 
 kmock's DSL still works for fault injection: reactions added with
 ``server[...] << ...`` are tried first, and requests they do not answer fall
@@ -27,6 +29,8 @@ import contextlib
 import dataclasses
 import json
 import logging
+import socket
+import struct
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,7 @@ from kubeemu.discovery import (
     openapi_group_version,
     openapi_index,
 )
+from kubeemu.faults import FAULTS_PATH, FaultInjector, FaultPlan, FaultRule, failure_status
 from kubeemu.model import FieldSelector, JsonDict, LabelSelector, ResourceType, StatusError
 from kubeemu.patch import (
     APPLY_PATCH,
@@ -267,6 +272,7 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         self.address = "127.0.0.1:0"
         self._request_count = 0
         self._audit: collections.Counter[AuditKey] = collections.Counter()
+        self.faults = FaultInjector()
         ns_type = self.store.resolve("", "v1", "namespaces")
         for namespace in dict.fromkeys([*SYSTEM_NAMESPACES, *namespaces]):
             self.store.create(ns_type, None, {"metadata": {"name": namespace}})
@@ -300,6 +306,10 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         try:
             request = await self._parse_request(raw_request)
             self._requests.append(request)
+            if self.faults.active and not raw_request.path.startswith("/sandbox/"):
+                injected = await self._inject_fault(raw_request)
+                if injected is not None:
+                    return injected
             return await self._handle(request)
         except StatusError as exc:
             return _json(exc.status(), exc.code)
@@ -308,6 +318,56 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         except Exception as exc:  # a bug here must reach the client as a 500, not a dropped connection
             logger.exception("Internal error on %s %s", raw_request.method, raw_request.path)
             return _json(StatusError(500, "InternalError", repr(exc)).status(), 500)
+
+    async def _inject_fault(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse | None:
+        """Apply the fault plan to one request: wait, fail it, or cut its connection; None lets it through."""
+        route = _parse_path(raw.path)
+        key = _audit_key(raw, route, dict(raw.query))
+        decision = self.faults.decide(key.verb, key.resource, key.api_group, raw.path, key.user)
+        if decision.delay:
+            await asyncio.sleep(decision.delay)
+        rule = decision.failure
+        if rule is None:
+            return None
+        if rule.fault in ("drop", "reset"):
+            return self._cut_connection(raw, rule)
+        qualified = None
+        if route is not None and route.plural is not None:
+            qualified = f"{route.plural}.{route.group}" if route.group else route.plural
+        error, headers = failure_status(rule, qualified, route.name if route else None)
+        response = _json(error.status(), error.code)
+        response.headers.update(headers)
+        return response
+
+    @staticmethod
+    def _cut_connection(raw: aiohttp.web.BaseRequest, rule: FaultRule) -> aiohttp.web.StreamResponse:
+        """Close the request's connection without an answer: a FIN (``drop``) or an RST (``reset``)."""
+        transport = raw.transport
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            if rule.fault == "reset" and sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                transport.abort()
+            else:
+                transport.close()
+        return aiohttp.web.Response(status=204)  # never sent: the transport is closed
+
+    def _serve_faults(self, request: kmock.Request, method: str) -> aiohttp.web.StreamResponse:
+        """``/sandbox/faults``: GET the plan and counts, PUT/POST a plan, DELETE it (answers the last counts)."""
+        if method == "GET":
+            return _json(self.faults.to_json())
+        if method == "DELETE":
+            answer = self.faults.to_json()
+            self.faults.configure(FaultPlan())
+            return _json(answer)
+        if method not in ("PUT", "POST"):
+            raise StatusError(405, "MethodNotAllowed", f"the server does not allow this method on {FAULTS_PATH}")
+        try:
+            plan = FaultPlan.from_json(request.data)
+        except (ValueError, TypeError) as exc:
+            raise StatusError.bad_request(f"invalid fault plan: {exc}") from None
+        self.faults.configure(plan)
+        return _json(self.faults.to_json())
 
     async def _parse_request(self, raw: aiohttp.web.BaseRequest) -> kmock.Request:
         body = await raw.read()
@@ -366,6 +426,8 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
     async def _serve(self, request: kmock.Request, warnings: list[str]) -> aiohttp.web.StreamResponse:
         path = request.url.path
         method = str(request.method.value).upper()
+        if path == FAULTS_PATH:
+            return self._serve_faults(request, method)
         route = _parse_path(path)
         if route is None:
             return self._serve_other(path, method)
