@@ -139,6 +139,7 @@ def _json(data: Any, status: int = 200) -> aiohttp.web.Response:
     return aiohttp.web.Response(body=json.dumps(data).encode(), status=status, content_type="application/json")
 
 
+_BODY_TYPES = ("application/json", "application/yaml", *PATCH_TYPES, APPLY_PATCH)
 _OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
 
 
@@ -373,6 +374,14 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         body = await raw.read()
         text = body.decode("utf-8", errors="replace")
         data: Any = None
+        if body and "Content-Type" in raw.headers and raw.content_type not in _BODY_TYPES:
+            # kubectl and client-go send protobuf to a server that offers it; this one offers JSON and YAML only.
+            raise StatusError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json, application/yaml",
+            )
         if body:
             try:
                 data = yaml.safe_load(text) if "yaml" in raw.content_type else json.loads(text)
