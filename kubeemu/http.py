@@ -40,6 +40,7 @@ import kmock
 import yaml
 from kmock._internal import apps  # the base class's request matching, reused for fault injection
 
+from kubeemu import fieldmanager
 from kubeemu.audit import AUDIT_PATH, AuditEntry, AuditKey, rbac_verb, request_user
 from kubeemu.discovery import (
     SERVER_VERSION,
@@ -243,8 +244,9 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
     not used and stays empty.
 
     Known simplifications: strategic merge patch knows the merge keys of the
-    common built-in lists by field name only (see ``MERGE_KEYS``); server-side apply is create-or-merge,
-    without field ownership; core ``v1`` and ``events.k8s.io/v1`` events are
+    common built-in lists by field name only (see ``MERGE_KEYS``); server-side apply
+    tracks field ownership per manager (``metadata.managedFields``) for the
+    common cases only (see :mod:`kubeemu.fieldmanager`); core ``v1`` and ``events.k8s.io/v1`` events are
     stored separately; deletion propagation is always in the background;
     built-in kinds get only a few defaults (Deployment replicas, Service
     clusterIP) and no validation beyond names and unknown fields; Events never expire.
@@ -453,6 +455,7 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         dry_run = params.get("dryRun") == "All"
         name, sub = route.name, route.subresource
         unknown = None
+        manager = fieldmanager.manager_name(params.get("fieldManager"), request.headers.get("User-Agent", ""))
         if method in ("POST", "PUT", "PATCH"):
             directive = _field_validation(method, params)
             if directive != "Ignore":
@@ -476,7 +479,10 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
                 return _json(render_table(rt, [obj], obj["metadata"]["resourceVersion"], include))
             return _json(_scale_view(obj) if sub == "scale" else obj)
         if method == "POST" and name is None:
-            return _json(self.store.create(rt, route.namespace, request.data, dry_run=dry_run, unknown=unknown), 201)
+            return _json(
+                self.store.create(rt, route.namespace, request.data, dry_run=dry_run, unknown=unknown, manager=manager),
+                201,
+            )
         if method == "DELETE" and name is None:
             items = self.store.delete_collection(
                 rt,
@@ -500,11 +506,18 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
                 options = {**options, "propagationPolicy": params["propagationPolicy"]}
             return _json(self.store.delete(rt, route.namespace, name, options, dry_run=dry_run))
         if sub == "scale" and method in ("PUT", "PATCH"):
-            return _json(self._write_scale(request, rt, route.namespace, name, dry_run))
+            return _json(self._write_scale(request, rt, route.namespace, name, dry_run, manager))
         if method == "PUT":
             return _json(
                 self.store.replace(
-                    rt, route.namespace, name, request.data, subresource=sub, dry_run=dry_run, unknown=unknown
+                    rt,
+                    route.namespace,
+                    name,
+                    request.data,
+                    subresource=sub,
+                    dry_run=dry_run,
+                    unknown=unknown,
+                    manager=manager,
                 )
             )
         if method == "PATCH":
@@ -528,6 +541,7 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
                     subresource=sub,
                     dry_run=dry_run,
                     unknown=unknown,
+                    manager=manager,
                 )
             )
         raise StatusError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
@@ -535,10 +549,10 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
     def _apply(
         self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str, sub: str | None, dry_run: bool
     ) -> aiohttp.web.StreamResponse:
-        """Server-side apply, approximated: create if missing, else merge the applied fields in.
+        """Server-side apply with field ownership (see :mod:`kubeemu.fieldmanager`); creates a missing object.
 
-        There is no field ownership: fields dropped from the applied config
-        are not removed, and conflicts between managers are not detected.
+        Needs ``fieldManager``; ``force=true`` takes conflicting fields over
+        instead of answering 409 Conflict.
         """
         body = request.data
         if not isinstance(body, dict):
@@ -553,18 +567,47 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
             errors = [f".{path}: field not declared in schema" for path in found]
             text = errors[0] if len(errors) == 1 else "errors:\n" + "\n".join(f"  {e}" for e in errors)
             raise StatusError(500, "", f"failed to create typed patch object ({where}): {text}")
+        manager = request.params.get("fieldManager")
+        if not manager:
+            why = "Required value: is required for apply patch"
+            raise StatusError(
+                422,
+                "Invalid",
+                f'PatchOptions.meta.k8s.io "" is invalid: fieldManager: {why}',
+                {
+                    "group": "meta.k8s.io",
+                    "kind": "PatchOptions",
+                    "causes": [{"reason": "FieldValueRequired", "message": why, "field": "fieldManager"}],
+                },
+            )
+        force = request.params.get("force") in ("true", "1")
         try:
-            self.store.get(rt, namespace, name)
+            live: JsonDict | None = self.store.get(rt, namespace, name)
         except StatusError as exc:
             if exc.code != 404 or sub is not None:
                 raise
+            live = None
+        if live is None:
             body = apply_merge_patch(body, {"metadata": {"name": name}})
-            return _json(self.store.create(rt, namespace, body, dry_run=dry_run), 201)
-        patch = {key: value for key, value in body.items() if key not in ("apiVersion", "kind")}
-        return _json(self.store.patch(rt, namespace, name, MERGE_PATCH, patch, subresource=sub, dry_run=dry_run))
+        new = fieldmanager.apply(
+            live,
+            body,
+            manager=manager,
+            api_version=rt.api_version,
+            now=self.store.now(),
+            force=force,
+            schema=schema,
+            subresource=sub,
+            status_split="status" in rt.subresources,
+        )
+        if live is None:
+            new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+            return _json(self.store.create(rt, namespace, new, dry_run=dry_run), 201)
+        new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        return _json(self.store.replace(rt, namespace, name, new, subresource=sub, dry_run=dry_run))
 
     def _write_scale(
-        self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str, dry_run: bool
+        self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str, dry_run: bool, manager: str
     ) -> JsonDict:
         current = _scale_view(self.store.get(rt, namespace, name))
         if request.method == kmock.method.PUT:
@@ -583,7 +626,9 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         patch: JsonDict = {"spec": {"replicas": replicas}}
         if rv:
             patch["metadata"] = {"resourceVersion": rv}
-        obj = self.store.patch(rt, namespace, name, MERGE_PATCH, patch, dry_run=dry_run)
+        obj = self.store.patch(
+            rt, namespace, name, MERGE_PATCH, patch, dry_run=dry_run, manager=manager, subresource="scale"
+        )
         return _scale_view(obj)
 
     def _serve_other(self, path: str, method: str) -> aiohttp.web.StreamResponse:

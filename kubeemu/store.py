@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from kubeemu.fieldmanager import track_update
 from kubeemu.model import (
     BUILTIN_RESOURCES,
     FieldSelector,
@@ -78,6 +79,11 @@ def _meta(obj: JsonDict) -> JsonDict:
     return meta
 
 
+def _meta_fields(obj: JsonDict) -> JsonDict:
+    """The metadata a write can change, without the ownership record."""
+    return _without(obj.get("metadata") or {}, "managedFields", "resourceVersion")
+
+
 def _without(obj: JsonDict, *keys: str) -> JsonDict:
     return {key: value for key, value in obj.items() if key not in keys}
 
@@ -120,6 +126,10 @@ class ObjectStore:
     def resource_version(self) -> int:
         """The latest committed resourceVersion."""
         return self._rv
+
+    def now(self) -> str:
+        """The store's clock, as timestamps in objects read it."""
+        return self._clock()
 
     def types(self) -> list[ResourceType]:
         """All served resource types (all versions)."""
@@ -384,8 +394,13 @@ class ObjectStore:
         *,
         dry_run: bool = False,
         unknown: UnknownFieldsHook | None = None,
+        manager: str | None = None,
     ) -> JsonDict:
-        """Create an object (POST); the stored object, or 409 AlreadyExists, 422 (a bad name...), 404 namespace."""
+        """Create an object (POST); the stored object, or 409 AlreadyExists, 422 (a bad name...), 404 namespace.
+
+        ``manager`` is the field manager the create is recorded for in
+        ``metadata.managedFields`` (None: keep the body's, as server-side apply does).
+        """
         if not isinstance(body, dict):
             raise StatusError.bad_request("the request body must be a JSON object")
         obj = copy.deepcopy(body)
@@ -430,9 +445,26 @@ class ObjectStore:
         meta["generation"] = 1
         self._default(rt, obj)
         obj = self._conform(rt, obj, unknown)
+        if manager is not None:
+            obj["metadata"]["managedFields"] = self._track(rt, None, obj, manager, None)
         if dry_run:
             return obj
         return self._relabel(rt, self._commit(rt, "ADDED", None, obj))
+
+    def _track(
+        self, rt: ResourceType, old: JsonDict | None, new: JsonDict, manager: str, subresource: str | None
+    ) -> list[JsonDict]:
+        """The managedFields after ``manager``'s Update (see :mod:`kubeemu.fieldmanager`)."""
+        return track_update(
+            old,
+            new,
+            manager=manager,
+            api_version=rt.api_version,
+            now=self._clock(),
+            schema=rt.schema if rt.custom else builtin_schema(rt),
+            subresource=subresource,
+            status_split="status" in rt.subresources,
+        )
 
     def _finish_write(
         self,
@@ -443,6 +475,7 @@ class ObjectStore:
         subresource: str | None,
         dry_run: bool,
         unknown: UnknownFieldsHook | None = None,
+        manager: str | None = None,
     ) -> JsonDict:
         """Keep immutable fields, honour the status subresource, bump generation, commit if changed."""
         name = old["metadata"]["name"]
@@ -495,6 +528,14 @@ class ObjectStore:
             meta.pop("finalizers", None)
         new = self._conform(rt, new, unknown)
         meta = new["metadata"]
+        if manager is not None:
+            # Ownership is the server's record: an empty list resets it, anything else sent is not taken.
+            sent = meta.get("managedFields")
+            meta["managedFields"] = [] if sent == [] else copy.deepcopy(old_meta.get("managedFields") or [])
+            if _without(new, "metadata") != _without(old, "metadata") or _meta_fields(new) != _meta_fields(old):
+                meta["managedFields"] = self._track(rt, old, new, manager, subresource)
+        if not meta.get("managedFields"):
+            meta.pop("managedFields", None)
         if _without(new, "metadata", "status") != _without(old, "metadata", "status"):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         if rt.group_resource == _CRD:
@@ -519,6 +560,7 @@ class ObjectStore:
         subresource: str | None = None,
         dry_run: bool = False,
         unknown: UnknownFieldsHook | None = None,
+        manager: str | None = None,
     ) -> JsonDict:
         """Replace an object (PUT), with optimistic concurrency on metadata.resourceVersion."""
         if not isinstance(body, dict):
@@ -529,7 +571,9 @@ class ObjectStore:
                 rt, name, "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
             )
         old = self._raw(rt, namespace, name)
-        return self._finish_write(rt, old, body, subresource=subresource, dry_run=dry_run, unknown=unknown)
+        return self._finish_write(
+            rt, old, body, subresource=subresource, dry_run=dry_run, unknown=unknown, manager=manager
+        )
 
     def patch(
         self,
@@ -542,6 +586,7 @@ class ObjectStore:
         subresource: str | None = None,
         dry_run: bool = False,
         unknown: UnknownFieldsHook | None = None,
+        manager: str | None = None,
     ) -> JsonDict:
         """Patch an object (merge, strategic-merge or JSON patch); 422 if the patch does not apply."""
         self.get(rt, namespace, name)
@@ -550,7 +595,9 @@ class ObjectStore:
             new = apply_patch(self._relabel(rt, old), content_type, patch)
         except PatchError as exc:
             raise StatusError.invalid(rt, name, f"the patch cannot be applied: {exc}") from None
-        return self._finish_write(rt, old, new, subresource=subresource, dry_run=dry_run, unknown=unknown)
+        return self._finish_write(
+            rt, old, new, subresource=subresource, dry_run=dry_run, unknown=unknown, manager=manager
+        )
 
     def _raw(self, rt: ResourceType, namespace: str | None, name: str) -> JsonDict:
         return self._objects[rt.group_resource][self._key(rt, namespace, name)]

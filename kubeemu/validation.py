@@ -32,6 +32,7 @@ __all__ = [
     "SchemaRef",
     "builtin_definitions",
     "builtin_schema",
+    "deref",
     "name_errors",
     "object_meta_schema",
     "prune_unknown",
@@ -126,20 +127,21 @@ def object_meta_schema() -> Mapping[str, Any] | None:
     return builtin_definitions().get("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
 
 
-def _deref(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+def deref(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A schema with its ``$ref`` (and a single-reference ``allOf``) replaced by what it refers to."""
     seen = 0
     while "$ref" in schema and seen < 50:
         schema = {**resolve_ref(str(schema["$ref"])), **{k: v for k, v in schema.items() if k != "$ref"}}
         seen += 1
     for sub in schema.get("allOf") or ():
         if isinstance(sub, Mapping) and "$ref" in sub:
-            schema = {**_deref(sub), **{k: v for k, v in schema.items() if k != "allOf"}}
+            schema = {**deref(sub), **{k: v for k, v in schema.items() if k != "allOf"}}
     return schema
 
 
 def _walk(value: Any, schema: Mapping[str, Any], path: str, found: list[str], prune: bool) -> Any:
     """Collect the unknown fields under ``value`` (and drop them if ``prune``); returns the (pruned) value."""
-    schema = _deref(schema)
+    schema = deref(schema)
     if isinstance(value, dict):
         if schema.get("x-kubernetes-preserve-unknown-fields") is True:
             known: Mapping[str, Any] = schema.get("properties") or {}
@@ -192,7 +194,7 @@ def _check(obj: JsonDict, schema: Mapping[str, Any] | None, found: list[str], *,
         result["metadata"] = _walk(obj["metadata"], meta_schema, "metadata", found, prune)
     if schema:
         body = {key: value for key, value in obj.items() if key not in ("apiVersion", "kind", "metadata")}
-        root = {**_deref(schema)}
+        root = {**deref(schema)}
         root["properties"] = {
             key: value for key, value in (root.get("properties") or {}).items() if key not in ("apiVersion", "kind")
         }
