@@ -5,7 +5,9 @@ TrafficSplits and HTTPRoutes. It does not need their schemas: every object
 the routers write is validated against each mesh project's own published CRD
 schema in the unit tests. So the testbed ships only these small definitions
 (group, versions, names with the projects' own short names, so ``kubectl get
-vs`` works, and scope) and accepts any object body.
+vs`` works, and scope) and accepts any ``spec`` and ``status``: their schema
+only names and describes those two, which is what ``kubectl explain
+virtualservice.spec`` shows.
 """
 
 from __future__ import annotations
@@ -47,11 +49,32 @@ def _crd(resource: Resource, versions: tuple[str, ...]) -> JsonDict:
                     "name": version,
                     "served": True,
                     "storage": version == resource.version,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                    "schema": {"openAPIV3Schema": _schema(resource)},
                     "subresources": {"status": {}},
                 }
                 for version in versions
             ],
+        },
+    }
+
+
+def _schema(resource: Resource) -> JsonDict:
+    """A structural schema that keeps any spec and status and says where the real one is."""
+    return {
+        "type": "object",
+        "description": f"{resource.kind} of {resource.group}, served by the canary testbed "
+        "(the routers' objects are checked against the project's own CRD schema in the unit tests).",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "description": f"The {resource.kind}'s desired state, as {resource.group} defines it.",
+                "x-kubernetes-preserve-unknown-fields": True,
+            },
+            "status": {
+                "type": "object",
+                "description": f"The {resource.kind}'s observed state.",
+                "x-kubernetes-preserve-unknown-fields": True,
+            },
         },
     }
 
