@@ -4,7 +4,10 @@ The testbed needs the API server to serve VirtualServices, DestinationRules,
 TrafficSplits and HTTPRoutes. It does not need their schemas: every object
 the routers write is validated against each mesh project's own published CRD
 schema in the unit tests. So the testbed ships only these small definitions
-(group, versions, names, scope) and accepts any object body.
+(group, versions, names with the projects' own short names, so ``kubectl get
+vs`` works, and scope) and accepts any ``spec`` and ``status``: their schema
+only names and describes those two, which is what ``kubectl explain
+virtualservice.spec`` shows.
 """
 
 from __future__ import annotations
@@ -13,6 +16,11 @@ from canary.kube.api import DESTINATION_RULES, HTTP_ROUTES, TRAFFIC_SPLITS, VIRT
 
 __all__ = ["mesh_crds"]
 
+_SHORT_NAMES = {  # as each project's CRD declares them (Gateway API's HTTPRoute has none)
+    VIRTUAL_SERVICES: ["vs"],
+    DESTINATION_RULES: ["dr"],
+    TRAFFIC_SPLITS: ["ts"],
+}
 _VERSIONS = {
     VIRTUAL_SERVICES: ("v1alpha3", "v1beta1", "v1"),
     DESTINATION_RULES: ("v1alpha3", "v1beta1", "v1"),
@@ -34,17 +42,39 @@ def _crd(resource: Resource, versions: tuple[str, ...]) -> JsonDict:
                 "singular": resource.kind.lower(),
                 "kind": resource.kind,
                 "listKind": f"{resource.kind}List",
+                **({"shortNames": _SHORT_NAMES[resource]} if resource in _SHORT_NAMES else {}),
             },
             "versions": [
                 {
                     "name": version,
                     "served": True,
                     "storage": version == resource.version,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                    "schema": {"openAPIV3Schema": _schema(resource)},
                     "subresources": {"status": {}},
                 }
                 for version in versions
             ],
+        },
+    }
+
+
+def _schema(resource: Resource) -> JsonDict:
+    """A structural schema that keeps any spec and status and says where the real one is."""
+    return {
+        "type": "object",
+        "description": f"{resource.kind} of {resource.group}, served by the canary testbed "
+        "(the routers' objects are checked against the project's own CRD schema in the unit tests).",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "description": f"The {resource.kind}'s desired state, as {resource.group} defines it.",
+                "x-kubernetes-preserve-unknown-fields": True,
+            },
+            "status": {
+                "type": "object",
+                "description": f"The {resource.kind}'s observed state.",
+                "x-kubernetes-preserve-unknown-fields": True,
+            },
         },
     }
 
