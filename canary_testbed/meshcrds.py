@@ -4,7 +4,8 @@ The testbed needs the API server to serve VirtualServices, DestinationRules,
 TrafficSplits and HTTPRoutes. It does not need their schemas: every object
 the routers write is validated against each mesh project's own published CRD
 schema in the unit tests. So the testbed ships only these small definitions
-(group, versions, names, scope) and accepts any object body.
+(group, versions, names with the projects' own short names, so ``kubectl get
+vs`` works, and scope) and accepts any object body.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from canary.kube.api import DESTINATION_RULES, HTTP_ROUTES, TRAFFIC_SPLITS, VIRT
 
 __all__ = ["mesh_crds"]
 
+_SHORT_NAMES = {  # as each project's CRD declares them (Gateway API's HTTPRoute has none)
+    VIRTUAL_SERVICES: ["vs"],
+    DESTINATION_RULES: ["dr"],
+    TRAFFIC_SPLITS: ["ts"],
+}
 _VERSIONS = {
     VIRTUAL_SERVICES: ("v1alpha3", "v1beta1", "v1"),
     DESTINATION_RULES: ("v1alpha3", "v1beta1", "v1"),
@@ -34,6 +40,7 @@ def _crd(resource: Resource, versions: tuple[str, ...]) -> JsonDict:
                 "singular": resource.kind.lower(),
                 "kind": resource.kind,
                 "listKind": f"{resource.kind}List",
+                **({"shortNames": _SHORT_NAMES[resource]} if resource in _SHORT_NAMES else {}),
             },
             "versions": [
                 {

@@ -275,6 +275,11 @@ class PrometheusServer:
             process.kill()
             process.wait(timeout=self.stop_timeout)
 
+    def restart(self) -> PrometheusServer:
+        """Stop the server and start it again on the same port with the same data (what it scraped stays)."""
+        self.stop()
+        return self.start()
+
     def close(self) -> None:
         """Stop the server and remove its data directory."""
         self.stop()
@@ -304,6 +309,10 @@ class PrometheusServer:
     async def astop(self) -> None:
         """``stop()`` in a worker thread."""
         await asyncio.to_thread(self.stop)
+
+    async def arestart(self) -> PrometheusServer:
+        """``restart()`` in a worker thread."""
+        return await asyncio.to_thread(self.restart)
 
     async def __aenter__(self) -> PrometheusServer:
         try:

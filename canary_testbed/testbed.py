@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from canary_testbed.kubelet import Kubelet
 from canary_testbed.mesh import SCENARIOS, MeshSimulator, VersionBehaviour
 from canary_testbed.meshcrds import mesh_crds
 from canary_testbed.prom import PrometheusServer, free_port, prometheus_available
+from kubeemu.faults import FaultRule, clear_faults, fault_counts, set_faults
 from kubeemu.server import write_kubeconfig
 
 __all__ = ["BEHAVIOURS", "BEHAVIOUR_ANNOTATION", "Testbed", "WeightSample"]
@@ -187,6 +188,32 @@ class Testbed:
             self.api.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+
+    # ------------------------------------------------------------------ faults
+
+    async def inject_api_faults(self, rules: Iterable[Mapping[str, Any] | FaultRule], seed: int = 0) -> JsonDict:
+        """Put a fault plan in force on the API server (see :mod:`kubeemu.faults`); its counts start at 0."""
+        return await asyncio.to_thread(set_faults, self.url, list(rules), seed)
+
+    async def api_fault_counts(self) -> JsonDict:
+        """What the API server injected under the current plan (``examined``, ``injected`` by fault, per rule)."""
+        return await asyncio.to_thread(fault_counts, self.url)
+
+    async def clear_api_faults(self) -> JsonDict:
+        """Turn API fault injection off; returns the counts of the plan that ends."""
+        return await asyncio.to_thread(clear_faults, self.url)
+
+    async def stop_prometheus(self) -> None:
+        """Take Prometheus away (its port stops answering); :meth:`start_prometheus` brings it back."""
+        if self.prometheus is None:
+            raise RuntimeError("this testbed runs no Prometheus")
+        await self.prometheus.astop()
+
+    async def start_prometheus(self) -> None:
+        """Bring Prometheus back on the same port with what it had scraped, and wait until it is ready."""
+        if self.prometheus is None:
+            raise RuntimeError("this testbed runs no Prometheus")
+        await self.prometheus.astart()
 
     async def _wait_http(self, url: str, what: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

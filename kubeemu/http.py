@@ -7,9 +7,13 @@ discovery, list (with selectors and ``limit``/``continue``), watch (with
 ``resourceVersion``, ``timeoutSeconds``, bookmarks and ``sendInitialEvents``),
 get, create, replace, patch (merge, strategic merge, JSON patch), delete and
 delete-collection, the ``status`` and ``scale`` subresources, and ``dryRun``.
-Errors are Kubernetes ``Status`` objects. Every request is also counted by
+Errors are Kubernetes ``Status`` objects; names and unknown fields are
+checked as kube-apiserver checks them (:mod:`kubeemu.validation`), with
+``fieldValidation`` and ``Warning`` headers. Every request is also counted by
 its authorization attributes (user, verb, resource...): ``GET /sandbox/audit``
-answers the counts (see :mod:`kubeemu.audit`).
+answers the counts (see :mod:`kubeemu.audit`). Faults (error answers,
+delays, dropped connections) are injected at rates set at run time through
+``/sandbox/faults`` (see :mod:`kubeemu.faults`).
 
 kmock's DSL still works for fault injection: reactions added with
 ``server[...] << ...`` are tried first, and requests they do not answer fall
@@ -25,6 +29,8 @@ import contextlib
 import dataclasses
 import json
 import logging
+import socket
+import struct
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,7 @@ import kmock
 import yaml
 from kmock._internal import apps  # the base class's request matching, reused for fault injection
 
+from kubeemu import fieldmanager
 from kubeemu.audit import AUDIT_PATH, AuditEntry, AuditKey, rbac_verb, request_user
 from kubeemu.discovery import (
     SERVER_VERSION,
@@ -42,6 +49,7 @@ from kubeemu.discovery import (
     openapi_group_version,
     openapi_index,
 )
+from kubeemu.faults import FAULTS_PATH, FaultInjector, FaultPlan, FaultRule, failure_status
 from kubeemu.model import FieldSelector, JsonDict, LabelSelector, ResourceType, StatusError
 from kubeemu.patch import (
     APPLY_PATCH,
@@ -52,8 +60,9 @@ from kubeemu.patch import (
     apply_merge_patch,
     apply_patch,
 )
-from kubeemu.store import SYSTEM_NAMESPACES, ObjectStore, WatchEvent
+from kubeemu.store import SYSTEM_NAMESPACES, ObjectStore, UnknownFieldsHook, WatchEvent
 from kubeemu.table import render_table, wants_table
+from kubeemu.validation import FIELD_VALIDATION_DIRECTIVES, builtin_schema, unknown_fields
 
 __all__ = ["EmulatedApiServer", "read_crd_files", "serve"]
 
@@ -131,6 +140,70 @@ def _json(data: Any, status: int = 200) -> aiohttp.web.Response:
     return aiohttp.web.Response(body=json.dumps(data).encode(), status=status, content_type="application/json")
 
 
+_BODY_TYPES = ("application/json", "application/yaml", *PATCH_TYPES, APPLY_PATCH)
+_OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
+
+
+def _field_validation(method: str, params: Any) -> str:
+    """The request's ``fieldValidation`` directive; kube-apiserver's default is ``Warn``."""
+    directive = str(params.get("fieldValidation") or "Warn")
+    if directive not in FIELD_VALIDATION_DIRECTIVES:
+        supported = ", ".join(f'"{value}"' for value in FIELD_VALIDATION_DIRECTIVES)
+        message = f'fieldValidation: Unsupported value: "{directive}": supported values: {supported}'
+        kind = _OPTIONS_KIND.get(method, "CreateOptions")
+        raise StatusError(
+            422,
+            "Invalid",
+            f'{kind}.meta.k8s.io "" is invalid: {message}',
+            {
+                "group": "meta.k8s.io",
+                "kind": kind,
+                "causes": [
+                    {
+                        "reason": "FieldValueNotSupported",
+                        "message": message.split(": ", 1)[1],
+                        "field": "fieldValidation",
+                    }
+                ],
+            },
+        )
+    return directive
+
+
+def _strict_error(found: list[str]) -> str:
+    """apimachinery's StrictDecodingError text."""
+    return "strict decoding error: " + ", ".join(f'unknown field "{path}"' for path in found)
+
+
+def _unknown_fields_hook(rt: ResourceType, method: str, directive: str, warnings: list[str]) -> UnknownFieldsHook:
+    """What a write does with unknown fields, as kube-apiserver's create/update/patch handlers do.
+
+    ``Strict``: a create or update is 400 BadRequest (``<Kind> in version
+    "<v>" cannot be handled as a <Kind>: strict decoding error: ...``), a patch
+    422 Invalid on the field ``patch``; ``Warn``: one ``Warning`` per field;
+    ``Ignore``: nothing. The fields are dropped in every case that stores.
+    """
+
+    def hook(found: list[str], obj: JsonDict) -> None:
+        if directive == "Warn":
+            warnings.extend(f'unknown field "{path}"' for path in found)
+        elif directive == "Strict" and method == "PATCH":
+            value = json.dumps(json.dumps(obj, separators=(",", ":")))
+            cause = f"Invalid value: {value}: {_strict_error(found)}"
+            raise StatusError(
+                422,
+                "Invalid",
+                f' "" is invalid: patch: {cause}',
+                {"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]},
+            )
+        elif directive == "Strict":
+            raise StatusError.bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: {_strict_error(found)}'
+            )
+
+    return hook
+
+
 def _relabel(rt: ResourceType, obj: JsonDict) -> JsonDict:
     return obj if obj.get("apiVersion") == rt.api_version else {**obj, "apiVersion": rt.api_version}
 
@@ -171,11 +244,12 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
     not used and stays empty.
 
     Known simplifications: strategic merge patch knows the merge keys of the
-    common built-in lists by field name only (see ``MERGE_KEYS``); server-side apply is create-or-merge,
-    without field ownership; core ``v1`` and ``events.k8s.io/v1`` events are
+    common built-in lists by field name only (see ``MERGE_KEYS``); server-side apply
+    tracks field ownership per manager (``metadata.managedFields``) for the
+    common cases only (see :mod:`kubeemu.fieldmanager`); core ``v1`` and ``events.k8s.io/v1`` events are
     stored separately; deletion propagation is always in the background;
     built-in kinds get only a few defaults (Deployment replicas, Service
-    clusterIP) and no validation; Events never expire.
+    clusterIP) and no validation beyond names and unknown fields; Events never expire.
     """
 
     def __init__(
@@ -201,6 +275,7 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         self.address = "127.0.0.1:0"
         self._request_count = 0
         self._audit: collections.Counter[AuditKey] = collections.Counter()
+        self.faults = FaultInjector()
         ns_type = self.store.resolve("", "v1", "namespaces")
         for namespace in dict.fromkeys([*SYSTEM_NAMESPACES, *namespaces]):
             self.store.create(ns_type, None, {"metadata": {"name": namespace}})
@@ -234,6 +309,10 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         try:
             request = await self._parse_request(raw_request)
             self._requests.append(request)
+            if self.faults.active and not raw_request.path.startswith("/sandbox/"):
+                injected = await self._inject_fault(raw_request)
+                if injected is not None:
+                    return injected
             return await self._handle(request)
         except StatusError as exc:
             return _json(exc.status(), exc.code)
@@ -243,10 +322,68 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
             logger.exception("Internal error on %s %s", raw_request.method, raw_request.path)
             return _json(StatusError(500, "InternalError", repr(exc)).status(), 500)
 
+    async def _inject_fault(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse | None:
+        """Apply the fault plan to one request: wait, fail it, or cut its connection; None lets it through."""
+        route = _parse_path(raw.path)
+        key = _audit_key(raw, route, dict(raw.query))
+        decision = self.faults.decide(key.verb, key.resource, key.api_group, raw.path, key.user)
+        if decision.delay:
+            await asyncio.sleep(decision.delay)
+        rule = decision.failure
+        if rule is None:
+            return None
+        if rule.fault in ("drop", "reset"):
+            return self._cut_connection(raw, rule)
+        qualified = None
+        if route is not None and route.plural is not None:
+            qualified = f"{route.plural}.{route.group}" if route.group else route.plural
+        error, headers = failure_status(rule, qualified, route.name if route else None)
+        response = _json(error.status(), error.code)
+        response.headers.update(headers)
+        return response
+
+    @staticmethod
+    def _cut_connection(raw: aiohttp.web.BaseRequest, rule: FaultRule) -> aiohttp.web.StreamResponse:
+        """Close the request's connection without an answer: a FIN (``drop``) or an RST (``reset``)."""
+        transport = raw.transport
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            if rule.fault == "reset" and sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                transport.abort()
+            else:
+                transport.close()
+        return aiohttp.web.Response(status=204)  # never sent: the transport is closed
+
+    def _serve_faults(self, request: kmock.Request, method: str) -> aiohttp.web.StreamResponse:
+        """``/sandbox/faults``: GET the plan and counts, PUT/POST a plan, DELETE it (answers the last counts)."""
+        if method == "GET":
+            return _json(self.faults.to_json())
+        if method == "DELETE":
+            answer = self.faults.to_json()
+            self.faults.configure(FaultPlan())
+            return _json(answer)
+        if method not in ("PUT", "POST"):
+            raise StatusError(405, "MethodNotAllowed", f"the server does not allow this method on {FAULTS_PATH}")
+        try:
+            plan = FaultPlan.from_json(request.data)
+        except (ValueError, TypeError) as exc:
+            raise StatusError.bad_request(f"invalid fault plan: {exc}") from None
+        self.faults.configure(plan)
+        return _json(self.faults.to_json())
+
     async def _parse_request(self, raw: aiohttp.web.BaseRequest) -> kmock.Request:
         body = await raw.read()
         text = body.decode("utf-8", errors="replace")
         data: Any = None
+        if body and "Content-Type" in raw.headers and raw.content_type not in _BODY_TYPES:
+            # kubectl and client-go send protobuf to a server that offers it; this one offers JSON and YAML only.
+            raise StatusError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json, application/yaml",
+            )
         if body:
             try:
                 data = yaml.safe_load(text) if "yaml" in raw.content_type else json.loads(text)
@@ -291,8 +428,17 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
     # --- routing ---------------------------------------------------------------------------------
 
     async def _dispatch(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        warnings: list[str] = []
+        response = await self._serve(request, warnings)
+        for warning in dict.fromkeys(warnings):  # RFC 7234 warnings, as kube-apiserver sends them
+            response.headers.add("Warning", f"299 - {json.dumps(warning)}")
+        return response
+
+    async def _serve(self, request: kmock.Request, warnings: list[str]) -> aiohttp.web.StreamResponse:
         path = request.url.path
         method = str(request.method.value).upper()
+        if path == FAULTS_PATH:
+            return self._serve_faults(request, method)
         route = _parse_path(path)
         if route is None:
             return self._serve_other(path, method)
@@ -308,6 +454,12 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         params = request.params
         dry_run = params.get("dryRun") == "All"
         name, sub = route.name, route.subresource
+        unknown = None
+        manager = fieldmanager.manager_name(params.get("fieldManager"), request.headers.get("User-Agent", ""))
+        if method in ("POST", "PUT", "PATCH"):
+            directive = _field_validation(method, params)
+            if directive != "Ignore":
+                unknown = _unknown_fields_hook(rt, method, directive, warnings)
         if sub is not None and sub not in rt.subresources:
             raise StatusError.no_resource()
         if method == "GET":
@@ -327,7 +479,10 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
                 return _json(render_table(rt, [obj], obj["metadata"]["resourceVersion"], include))
             return _json(_scale_view(obj) if sub == "scale" else obj)
         if method == "POST" and name is None:
-            return _json(self.store.create(rt, route.namespace, request.data, dry_run=dry_run), 201)
+            return _json(
+                self.store.create(rt, route.namespace, request.data, dry_run=dry_run, unknown=unknown, manager=manager),
+                201,
+            )
         if method == "DELETE" and name is None:
             items = self.store.delete_collection(
                 rt,
@@ -351,9 +506,20 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
                 options = {**options, "propagationPolicy": params["propagationPolicy"]}
             return _json(self.store.delete(rt, route.namespace, name, options, dry_run=dry_run))
         if sub == "scale" and method in ("PUT", "PATCH"):
-            return _json(self._write_scale(request, rt, route.namespace, name, dry_run))
+            return _json(self._write_scale(request, rt, route.namespace, name, dry_run, manager))
         if method == "PUT":
-            return _json(self.store.replace(rt, route.namespace, name, request.data, subresource=sub, dry_run=dry_run))
+            return _json(
+                self.store.replace(
+                    rt,
+                    route.namespace,
+                    name,
+                    request.data,
+                    subresource=sub,
+                    dry_run=dry_run,
+                    unknown=unknown,
+                    manager=manager,
+                )
+            )
         if method == "PATCH":
             content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
             if content_type == APPLY_PATCH:
@@ -367,7 +533,15 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
                 )
             return _json(
                 self.store.patch(
-                    rt, route.namespace, name, content_type, request.data, subresource=sub, dry_run=dry_run
+                    rt,
+                    route.namespace,
+                    name,
+                    content_type,
+                    request.data,
+                    subresource=sub,
+                    dry_run=dry_run,
+                    unknown=unknown,
+                    manager=manager,
                 )
             )
         raise StatusError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
@@ -375,26 +549,65 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
     def _apply(
         self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str, sub: str | None, dry_run: bool
     ) -> aiohttp.web.StreamResponse:
-        """Server-side apply, approximated: create if missing, else merge the applied fields in.
+        """Server-side apply with field ownership (see :mod:`kubeemu.fieldmanager`); creates a missing object.
 
-        There is no field ownership: fields dropped from the applied config
-        are not removed, and conflicts between managers are not detected.
+        Needs ``fieldManager``; ``force=true`` takes conflicting fields over
+        instead of answering 409 Conflict.
         """
         body = request.data
         if not isinstance(body, dict):
             raise StatusError.bad_request("the applied configuration must be an object")
+        schema = rt.schema if rt.custom else builtin_schema(rt)
+        found = unknown_fields(body, schema) if self.store.validate_schemas else []
+        if found:
+            # structured-merge-diff cannot type the applied configuration, whatever fieldValidation says;
+            # kube-apiserver answers the bare error: a 500 without a reason.
+            group = f"{rt.group}/{rt.version}"
+            where = f"{namespace or ''}/{name}; {group}, Kind={rt.kind}"
+            errors = [f".{path}: field not declared in schema" for path in found]
+            text = errors[0] if len(errors) == 1 else "errors:\n" + "\n".join(f"  {e}" for e in errors)
+            raise StatusError(500, "", f"failed to create typed patch object ({where}): {text}")
+        manager = request.params.get("fieldManager")
+        if not manager:
+            why = "Required value: is required for apply patch"
+            raise StatusError(
+                422,
+                "Invalid",
+                f'PatchOptions.meta.k8s.io "" is invalid: fieldManager: {why}',
+                {
+                    "group": "meta.k8s.io",
+                    "kind": "PatchOptions",
+                    "causes": [{"reason": "FieldValueRequired", "message": why, "field": "fieldManager"}],
+                },
+            )
+        force = request.params.get("force") in ("true", "1")
         try:
-            self.store.get(rt, namespace, name)
+            live: JsonDict | None = self.store.get(rt, namespace, name)
         except StatusError as exc:
             if exc.code != 404 or sub is not None:
                 raise
+            live = None
+        if live is None:
             body = apply_merge_patch(body, {"metadata": {"name": name}})
-            return _json(self.store.create(rt, namespace, body, dry_run=dry_run), 201)
-        patch = {key: value for key, value in body.items() if key not in ("apiVersion", "kind")}
-        return _json(self.store.patch(rt, namespace, name, MERGE_PATCH, patch, subresource=sub, dry_run=dry_run))
+        new = fieldmanager.apply(
+            live,
+            body,
+            manager=manager,
+            api_version=rt.api_version,
+            now=self.store.now(),
+            force=force,
+            schema=schema,
+            subresource=sub,
+            status_split="status" in rt.subresources,
+        )
+        if live is None:
+            new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+            return _json(self.store.create(rt, namespace, new, dry_run=dry_run), 201)
+        new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        return _json(self.store.replace(rt, namespace, name, new, subresource=sub, dry_run=dry_run))
 
     def _write_scale(
-        self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str, dry_run: bool
+        self, request: kmock.Request, rt: ResourceType, namespace: str | None, name: str, dry_run: bool, manager: str
     ) -> JsonDict:
         current = _scale_view(self.store.get(rt, namespace, name))
         if request.method == kmock.method.PUT:
@@ -413,7 +626,9 @@ class EmulatedApiServer(kmock.KubernetesEmulator):
         patch: JsonDict = {"spec": {"replicas": replicas}}
         if rv:
             patch["metadata"] = {"resourceVersion": rv}
-        obj = self.store.patch(rt, namespace, name, MERGE_PATCH, patch, dry_run=dry_run)
+        obj = self.store.patch(
+            rt, namespace, name, MERGE_PATCH, patch, dry_run=dry_run, manager=manager, subresource="scale"
+        )
         return _scale_view(obj)
 
     def _serve_other(self, path: str, method: str) -> aiohttp.web.StreamResponse:

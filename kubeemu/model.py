@@ -50,6 +50,8 @@ class StatusError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # StatusReasonUnknown is left out, as Go's omitempty does
+            del body["reason"]
         if self.details is not None:
             body["details"] = self.details
         return body
@@ -80,7 +82,11 @@ class StatusError(Exception):
             details["causes"] = [
                 {"reason": "FieldValueInvalid", "message": message, "field": field} for field, message in causes
             ]
-        return cls(422, "Invalid", f'{rt.kind}.{rt.group or "core"} "{name}" is invalid: {why}', details)
+        if not why:  # apimachinery's NewInvalid: the causes, aggregated
+            errors = [f"{field}: {message}" for field, message in causes or ()]
+            why = errors[0] if len(errors) == 1 else f"[{', '.join(errors)}]"
+        kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind  # a GroupKind's String()
+        return cls(422, "Invalid", f'{kind} "{name}" is invalid: {why}', details)
 
     @classmethod
     def bad_request(cls, message: str) -> StatusError:

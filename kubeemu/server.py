@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -37,6 +38,7 @@ from typing import IO, Self, TypeVar
 import httpx
 import yaml
 
+from kubeemu.faults import FaultPlan
 from kubeemu.http import EmulatedApiServer, read_crd_files, serve
 from kubeemu.model import JsonDict, StatusError
 
@@ -182,7 +184,8 @@ class ApiServerProcess(_Lifecycle):
 
     The state survives restarts of other processes (e.g. a controller that is
     killed and started again), and ends with :meth:`stop`. ``log_path`` gets
-    the server's stderr (discarded if None).
+    the server's stderr (discarded if None); ``faults`` a fault plan in force
+    from the start (``--faults``).
     """
 
     def __init__(
@@ -193,8 +196,11 @@ class ApiServerProcess(_Lifecycle):
         port: int = 0,
         log_path: Path | None = None,
         python: str = sys.executable,
+        faults: FaultPlan | None = None,
     ) -> None:
         self._args = [python, "-m", "kubeemu.server", "--port", str(port)]
+        if faults is not None:
+            self._args += ["--faults", json.dumps(faults.to_json())]
         for namespace in namespaces:
             self._args += ["--namespace", namespace]
         for crd in crds:
@@ -290,6 +296,16 @@ def load_crds(target: str | EmulatedApiServer | ApiServerThread | ApiServerProce
                 response.raise_for_status()
 
 
+def _fault_plan(text: str) -> FaultPlan:
+    """Parse ``--faults``: a plan as JSON, or ``@path`` of a file holding one."""
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    try:
+        return FaultPlan.from_json(json.loads(text))
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(f"invalid fault plan: {exc}") from None
+
+
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m kubeemu.server", description="Serve the emulated Kubernetes API on 127.0.0.1."
@@ -308,12 +324,20 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="serve the CRDs in these YAML files (repeatable)",
     )
     parser.add_argument("--kubeconfig", type=Path, help="also write a kubeconfig here")
+    parser.add_argument(
+        "--faults",
+        type=_fault_plan,
+        help='inject faults from the start: a plan as JSON, {"seed": 1, "rules": [{"fault": "status", '
+        '"status": 503, "rate": 0.1}]}, or @FILE; change it later at /sandbox/faults',
+    )
     return parser.parse_args(argv)
 
 
 async def _serve_forever(args: argparse.Namespace) -> None:
     server = EmulatedApiServer(namespaces=args.namespace)
     server.add_crd_files(args.crds)
+    if args.faults is not None:
+        server.faults.configure(args.faults)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

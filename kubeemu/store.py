@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from kubeemu.fieldmanager import track_update
 from kubeemu.model import (
     BUILTIN_RESOURCES,
     FieldSelector,
@@ -35,13 +36,16 @@ from kubeemu.model import (
 )
 from kubeemu.patch import PatchError, apply_patch
 from kubeemu.schema import SchemaViolation, prune_and_default, validate
+from kubeemu.validation import builtin_schema, name_errors, prune_unknown, unknown_fields
 
-__all__ = ["SYSTEM_NAMESPACES", "ObjectStore", "WatchEvent", "Watcher"]
+__all__ = ["SYSTEM_NAMESPACES", "ObjectStore", "UnknownFieldsHook", "WatchEvent", "Watcher"]
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _CRD = ("apiextensions.k8s.io", "customresourcedefinitions")
 _NAMESPACES = ("", "namespaces")
 
+# Told the unknown fields of an object about to be stored (and the object): raises to refuse, or records warnings.
+UnknownFieldsHook = Callable[[list[str], JsonDict], None]
 GroupResource = tuple[str, str]
 ObjectKey = tuple[str, str]  # (namespace or "", name)
 
@@ -73,6 +77,11 @@ def _meta(obj: JsonDict) -> JsonDict:
     if not isinstance(meta, dict):
         meta = obj["metadata"] = {}
     return meta
+
+
+def _meta_fields(obj: JsonDict) -> JsonDict:
+    """The metadata a write can change, without the ownership record."""
+    return _without(obj.get("metadata") or {}, "managedFields", "resourceVersion")
 
 
 def _without(obj: JsonDict, *keys: str) -> JsonDict:
@@ -117,6 +126,10 @@ class ObjectStore:
     def resource_version(self) -> int:
         """The latest committed resourceVersion."""
         return self._rv
+
+    def now(self) -> str:
+        """The store's clock, as timestamps in objects read it."""
+        return self._clock()
 
     def types(self) -> list[ResourceType]:
         """All served resource types (all versions)."""
@@ -350,9 +363,21 @@ class ObjectStore:
                 ],
             }
 
-    def _conform(self, rt: ResourceType, obj: JsonDict) -> JsonDict:
-        """Prune, default and validate a custom resource with its schema (422 if invalid)."""
-        if not rt.custom or not self.validate_schemas or not rt.schema:
+    def _conform(self, rt: ResourceType, obj: JsonDict, unknown: UnknownFieldsHook | None = None) -> JsonDict:
+        """Report and drop unknown fields, then default and validate a custom resource with its schema (422).
+
+        ``unknown`` is told the fields the kind's schema does not declare
+        before they are dropped (kube-apiserver's ``fieldValidation``).
+        """
+        if not self.validate_schemas:
+            return obj
+        schema = rt.schema if rt.custom else builtin_schema(rt)
+        if unknown is not None:
+            found = unknown_fields(obj, schema)
+            if found:
+                unknown(found, obj)
+        obj = prune_unknown(obj, None if rt.custom else schema)
+        if not rt.custom or not rt.schema:
             return obj
         obj = prune_and_default(obj, rt.schema)
         try:
@@ -361,8 +386,21 @@ class ObjectStore:
             raise StatusError.invalid(rt, obj["metadata"].get("name", ""), str(exc), exc.causes) from None
         return obj
 
-    def create(self, rt: ResourceType, namespace: str | None, body: Any, *, dry_run: bool = False) -> JsonDict:
-        """Create an object (POST); the stored object, or 409 AlreadyExists, 422, 404 namespace."""
+    def create(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        body: Any,
+        *,
+        dry_run: bool = False,
+        unknown: UnknownFieldsHook | None = None,
+        manager: str | None = None,
+    ) -> JsonDict:
+        """Create an object (POST); the stored object, or 409 AlreadyExists, 422 (a bad name...), 404 namespace.
+
+        ``manager`` is the field manager the create is recorded for in
+        ``metadata.managedFields`` (None: keep the body's, as server-side apply does).
+        """
         if not isinstance(body, dict):
             raise StatusError.bad_request("the request body must be a JSON object")
         obj = copy.deepcopy(body)
@@ -377,6 +415,11 @@ class ObjectStore:
         name = meta.get("name")
         if not name:
             raise StatusError.invalid(rt, "", "metadata.name: Required value: name or generateName is required")
+        if not isinstance(name, str):
+            raise StatusError.bad_request("metadata.name must be a string")
+        causes = name_errors(rt, name)
+        if causes:
+            raise StatusError.invalid(rt, name, "", causes)
         if meta.get("resourceVersion"):
             raise StatusError.bad_request("resourceVersion should not be set on objects to be created")
         if rt.namespaced:
@@ -401,13 +444,38 @@ class ObjectStore:
         meta["creationTimestamp"] = self._clock()
         meta["generation"] = 1
         self._default(rt, obj)
-        obj = self._conform(rt, obj)
+        obj = self._conform(rt, obj, unknown)
+        if manager is not None:
+            obj["metadata"]["managedFields"] = self._track(rt, None, obj, manager, None)
         if dry_run:
             return obj
         return self._relabel(rt, self._commit(rt, "ADDED", None, obj))
 
+    def _track(
+        self, rt: ResourceType, old: JsonDict | None, new: JsonDict, manager: str, subresource: str | None
+    ) -> list[JsonDict]:
+        """The managedFields after ``manager``'s Update (see :mod:`kubeemu.fieldmanager`)."""
+        return track_update(
+            old,
+            new,
+            manager=manager,
+            api_version=rt.api_version,
+            now=self._clock(),
+            schema=rt.schema if rt.custom else builtin_schema(rt),
+            subresource=subresource,
+            status_split="status" in rt.subresources,
+        )
+
     def _finish_write(
-        self, rt: ResourceType, old: JsonDict, new: JsonDict, *, subresource: str | None, dry_run: bool
+        self,
+        rt: ResourceType,
+        old: JsonDict,
+        new: JsonDict,
+        *,
+        subresource: str | None,
+        dry_run: bool,
+        unknown: UnknownFieldsHook | None = None,
+        manager: str | None = None,
     ) -> JsonDict:
         """Keep immutable fields, honour the status subresource, bump generation, commit if changed."""
         name = old["metadata"]["name"]
@@ -458,8 +526,16 @@ class ObjectStore:
                 )
         if not meta.get("finalizers"):
             meta.pop("finalizers", None)
-        new = self._conform(rt, new)
+        new = self._conform(rt, new, unknown)
         meta = new["metadata"]
+        if manager is not None:
+            # Ownership is the server's record: an empty list resets it, anything else sent is not taken.
+            sent = meta.get("managedFields")
+            meta["managedFields"] = [] if sent == [] else copy.deepcopy(old_meta.get("managedFields") or [])
+            if _without(new, "metadata") != _without(old, "metadata") or _meta_fields(new) != _meta_fields(old):
+                meta["managedFields"] = self._track(rt, old, new, manager, subresource)
+        if not meta.get("managedFields"):
+            meta.pop("managedFields", None)
         if _without(new, "metadata", "status") != _without(old, "metadata", "status"):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         if rt.group_resource == _CRD:
@@ -483,6 +559,8 @@ class ObjectStore:
         *,
         subresource: str | None = None,
         dry_run: bool = False,
+        unknown: UnknownFieldsHook | None = None,
+        manager: str | None = None,
     ) -> JsonDict:
         """Replace an object (PUT), with optimistic concurrency on metadata.resourceVersion."""
         if not isinstance(body, dict):
@@ -492,7 +570,10 @@ class ObjectStore:
             raise StatusError.invalid(
                 rt, name, "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
             )
-        return self._finish_write(rt, self._raw(rt, namespace, name), body, subresource=subresource, dry_run=dry_run)
+        old = self._raw(rt, namespace, name)
+        return self._finish_write(
+            rt, old, body, subresource=subresource, dry_run=dry_run, unknown=unknown, manager=manager
+        )
 
     def patch(
         self,
@@ -504,6 +585,8 @@ class ObjectStore:
         *,
         subresource: str | None = None,
         dry_run: bool = False,
+        unknown: UnknownFieldsHook | None = None,
+        manager: str | None = None,
     ) -> JsonDict:
         """Patch an object (merge, strategic-merge or JSON patch); 422 if the patch does not apply."""
         self.get(rt, namespace, name)
@@ -512,7 +595,9 @@ class ObjectStore:
             new = apply_patch(self._relabel(rt, old), content_type, patch)
         except PatchError as exc:
             raise StatusError.invalid(rt, name, f"the patch cannot be applied: {exc}") from None
-        return self._finish_write(rt, old, new, subresource=subresource, dry_run=dry_run)
+        return self._finish_write(
+            rt, old, new, subresource=subresource, dry_run=dry_run, unknown=unknown, manager=manager
+        )
 
     def _raw(self, rt: ResourceType, namespace: str | None, name: str) -> JsonDict:
         return self._objects[rt.group_resource][self._key(rt, namespace, name)]

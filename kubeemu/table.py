@@ -1,8 +1,11 @@
 """Server-side printing (``meta.k8s.io/v1`` Tables), which ``kubectl get`` asks for.
 
 Columns are the name, the CRD's ``additionalPrinterColumns`` (or Deployment's
-READY / UP-TO-DATE / AVAILABLE), and the age. JSONPath covers what printer
-columns use: ``.a.b``, ``.a[0]``, and ``.a[?(@.type=="Ready")].status``.
+READY / UP-TO-DATE / AVAILABLE), and the age; Events (core and
+``events.k8s.io``) get kube-apiserver's own columns instead: LAST SEEN, TYPE,
+REASON, OBJECT, MESSAGE, and with ``-o wide`` SUBOBJECT, SOURCE, FIRST SEEN,
+COUNT, NAME. JSONPath covers what printer columns use: ``.a.b``, ``.a[0]``,
+and ``.a[?(@.type=="Ready")].status``.
 """
 
 from __future__ import annotations
@@ -89,10 +92,105 @@ def _cell(obj: JsonDict, column: JsonDict) -> Any:
     return value if value is not None else "<none>" if column.get("type") == "string" else None
 
 
+_EVENT_COLUMNS = (  # kube-apiserver's printers.go: (name, priority); the server always prints them wide
+    ("Last Seen", 0, "The time at which the most recent occurrence of this event was recorded."),
+    ("Type", 0, "Type of this event (Normal, Warning), new types could be added in the future"),
+    (
+        "Reason",
+        0,
+        "This should be a short, machine understandable string that gives the reason for the transition "
+        "into the object's current status.",
+    ),
+    ("Object", 0, "The object that this event is about."),
+    ("Subobject", 1, "The sub-object (a container of a pod) the event is about, if any."),
+    ("Source", 1, "The component reporting this event."),
+    ("Message", 0, "A human-readable description of the status of this operation."),
+    ("First Seen", 1, "The time at which the event was first recorded."),
+    ("Count", 1, "The number of times this event has occurred."),
+    ("Name", 1, "Name must be unique within a namespace."),
+)
+
+
+def _is_event(rt: ResourceType) -> bool:
+    return rt.group_resource in (("", "events"), ("events.k8s.io", "events"))
+
+
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value), None)
+
+
+def _event_cells(obj: JsonDict) -> list[Any]:
+    """One Event's row, as kube-apiserver's printEvent fills it (events.k8s.io fields read as their core twins)."""
+    involved = obj.get("involvedObject") or obj.get("regarding") or {}
+    source = obj.get("source") or obj.get("deprecatedSource") or {}
+    first_time = _first(obj.get("firstTimestamp"), obj.get("deprecatedFirstTimestamp"))
+    first_seen = human_age(first_time) if first_time else human_age(obj.get("eventTime"))
+    last_time = _first(obj.get("lastTimestamp"), obj.get("deprecatedLastTimestamp"))
+    last_seen = human_age(last_time) if last_time else first_seen
+    count = obj.get("count") or obj.get("deprecatedCount") or 0
+    series = obj.get("series")
+    if isinstance(series, dict):
+        last_seen = human_age(series.get("lastObservedTime"))
+        count = series.get("count", count)
+    elif not count:
+        count = 1
+    kind = str(involved.get("kind", "")).lower()
+    target = f"{kind}/{involved['name']}" if involved.get("name") else kind
+    component = _first(source.get("component"), obj.get("reportingController"), "")
+    instance = _first(source.get("host"), obj.get("reportingInstance"), "")
+    return [
+        last_seen,
+        obj.get("type", ""),
+        obj.get("reason", ""),
+        target,
+        involved.get("fieldPath", ""),
+        f"{component}, {instance}" if instance else component,
+        str(obj.get("message") or obj.get("note") or "").strip(),
+        first_seen,
+        int(count or 0),
+        obj["metadata"]["name"],
+    ]
+
+
+def _row_object(obj: JsonDict, include_object: str) -> JsonDict | None:
+    if include_object == "Object":
+        return obj
+    if include_object == "None":
+        return None
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+
+
+def _table(definitions: list[JsonDict], rows: list[JsonDict], resource_version: str) -> JsonDict:
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": resource_version},
+        "columnDefinitions": definitions,
+        "rows": rows,
+    }
+
+
+def _event_table(objects: list[JsonDict], resource_version: str, include_object: str) -> JsonDict:
+    definitions = [
+        {
+            "name": name,
+            "type": "integer" if name == "Count" else "string",
+            "format": "name" if name == "Name" else "",
+            "description": description,
+            "priority": priority,
+        }
+        for name, priority, description in _EVENT_COLUMNS
+    ]
+    rows = [{"cells": _event_cells(obj), "object": _row_object(obj, include_object)} for obj in objects]
+    return _table(definitions, rows, resource_version)
+
+
 def render_table(
     rt: ResourceType, objects: list[JsonDict], resource_version: str, include_object: str = "Metadata"
 ) -> JsonDict:
     """The Table for these objects, with a PartialObjectMetadata (or the full object) per row."""
+    if _is_event(rt):
+        return _event_table(objects, resource_version, include_object)
     extra = _columns(rt)
     has_age = any(column.get("jsonPath") == ".metadata.creationTimestamp" for column in extra)
     definitions = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
@@ -113,18 +211,5 @@ def render_table(
         cells = [obj["metadata"]["name"], *(_cell(obj, column) for column in extra)]
         if not has_age:
             cells.append(human_age(obj["metadata"].get("creationTimestamp")))
-        row_object = (
-            obj
-            if include_object == "Object"
-            else None
-            if include_object == "None"
-            else {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
-        )
-        rows.append({"cells": cells, "object": row_object})
-    return {
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {"resourceVersion": resource_version},
-        "columnDefinitions": definitions,
-        "rows": rows,
-    }
+        rows.append({"cells": cells, "object": _row_object(obj, include_object)})
+    return _table(definitions, rows, resource_version)

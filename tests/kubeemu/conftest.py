@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ import httpx
 import kubernetes
 import pytest
 
-from kubeemu.server import ApiServerThread, write_kubeconfig
+from kubeemu.server import ApiServerProcess, ApiServerThread, write_kubeconfig
 
 # The client's config helpers are untyped: hold them as Any.
 _new_client_from_config: Any = kubernetes.config.new_client_from_config
@@ -45,3 +47,38 @@ def k8s(api: ApiServerThread, tmp_path: Path) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+REPO_CRDS = sorted((Path(__file__).resolve().parents[2] / "crds").glob("*.yaml"))
+
+
+class Kubectl:
+    """The kubectl on this machine, pointed at one emulated API server by its own kubeconfig and cache."""
+
+    def __init__(self, url: str, workdir: Path) -> None:
+        self.url = url
+        self.kubeconfig = write_kubeconfig(url, workdir / "kubeconfig", namespace="test")
+        self.cache = workdir / "kube-cache"
+
+    def run(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``kubectl args...``; with ``check``, fail the test (showing stderr) unless it exits 0."""
+        done = subprocess.run(
+            ["kubectl", f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache}", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({done.returncode}): {done.stderr}")
+        return done
+
+
+@pytest.fixture(scope="module")
+def kubectl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
+    """kubectl against ``python -m kubeemu.server`` in a subprocess (namespace ``test``, this repo's CRDs)."""
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed")
+    with ApiServerProcess(namespaces=["test"], crds=REPO_CRDS) as server:
+        yield Kubectl(server.url, tmp_path_factory.mktemp("kubectl"))

@@ -240,7 +240,7 @@ def test_cli_process_serves_namespaces_and_crds_until_stopped(tmp_path: Path) ->
         httpx.get(stopped_url, timeout=2)
 
 
-def test_server_side_apply_creates_then_merges(http: httpx.Client) -> None:
+def test_server_side_apply_creates_then_replaces_what_the_manager_applied(http: httpx.Client) -> None:
     apply = {"Content-Type": "application/apply-patch+yaml"}
     body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: '1'\n"
     created = http.patch(f"{CONFIGMAPS}/cfg", params={"fieldManager": "me"}, content=body, headers=apply)
@@ -249,7 +249,7 @@ def test_server_side_apply_creates_then_merges(http: httpx.Client) -> None:
         f"{CONFIGMAPS}/cfg", params={"fieldManager": "me"}, headers=apply, content=body.replace("a: '1'", "b: '2'")
     )
     assert updated.status_code == 200
-    assert updated.json()["data"] == {"a": "1", "b": "2"}
+    assert updated.json()["data"] == {"b": "2"}  # "a" was the same manager's: re-applying without it removes it
 
 
 def test_openapi_v3_index_points_at_every_group_version(api: ApiServerThread, http: httpx.Client) -> None:
