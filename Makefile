@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv system-packages demo test lint typecheck unit crds bench clean
+.PHONY: all venv system-packages demo test lint typecheck unit crds bench soak clean
 
 all: test
 
@@ -46,6 +46,11 @@ crds: venv
 
 bench: venv
 	$(BIN)/python benchmarks/detection.py
+
+# Fault soak: many seeded drills per mesh (kills, API faults, the persist->converge gap, Prometheus
+# outages); not part of `make test`, which runs one short drill per mesh. Writes benchmarks/results/soak.md.
+soak: venv system-packages
+	$(BIN)/python benchmarks/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from pydantic import ValidationError
 
 from canary.core import Routes
@@ -91,6 +92,9 @@ class Testbed:
     metrics_port: int = field(default_factory=free_port)
     workdir: Path | None = None
     controller_log: Path | None = None
+    # The user the controller authenticates as (a bearer token is its user in kubeemu), so that its
+    # requests can be told apart from the testbed's own: faults hit only the controller's.
+    controller_user: str | None = None
     weights: list[WeightSample] = field(default_factory=list)
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -258,7 +262,7 @@ class Testbed:
             return
         args = [
             "-m", "canary", "controller",
-            "--kubeconfig", str(self.kubeconfig),
+            "--kubeconfig", str(self._controller_kubeconfig()),
             "--namespace", self.namespace,
             "--provider", self.provider,
             "--tick", str(self.tick),
@@ -268,6 +272,18 @@ class Testbed:
         if self.prometheus_url:
             args += ["--prometheus", self.prometheus_url]
         self._spawn("controller", args, self.controller_log or self.workdir / "controller.log")
+
+    def _controller_kubeconfig(self) -> Path:
+        """The testbed's kubeconfig, or a copy that authenticates as :attr:`controller_user`."""
+        assert self.kubeconfig is not None and self.workdir is not None
+        if self.controller_user is None:
+            return self.kubeconfig
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        for user in config["users"]:
+            user["user"] = {"token": self.controller_user}
+        path = self.workdir / "controller.kubeconfig"
+        path.write_text(yaml.safe_dump(config))
+        return path
 
     def stop_process(self, name: str, kill: bool = True) -> None:
         """Stop a child process: SIGKILL (as a crash would) or SIGTERM and wait."""
