@@ -36,6 +36,8 @@ async def _soak_mesh(mesh: str, runs: int, seed: int, rate: float) -> list[Drill
             reports.append(report)
             verdict = "ok" if not report.violations else f"{len(report.violations)} violations"
             print(f"{mesh} seed {drill.seed}: {report.seconds:.0f} s, {verdict}", file=sys.stderr, flush=True)
+            for violation in report.violations:
+                print(f"  {violation}", file=sys.stderr, flush=True)
     return reports
 
 

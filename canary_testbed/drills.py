@@ -200,13 +200,33 @@ async def run_drill(bed: Testbed, drill: Drill, revision: int) -> DrillReport:
         await sampling
     report.faults_injected = {str(k): int(v) for k, v in (counts.get("injected") or {}).items()}
     report.requests_examined = int(counts.get("examined") or 0)
+    told = await _told(bed)  # what the last decisions had to tell, delivered now that the faults are gone
     after = await _phases(bed)
     report.phases = {app: str(status.get("phase")) for app, status in after.items()}
     events = [e for e in await bed.api.list(EVENTS, bed.namespace) if e["metadata"]["name"] not in events_before]
     report.repaired_steps = sum(1 for e in events if e["reason"] == "RoutesRepaired")
     report.violations = violations(before, after, sampler.samples, events)
+    if not told:
+        report.violations.append(f"the outboxes were not delivered within {_DRAIN:g}s of the faults ending")
     report.seconds = round(time.monotonic() - started, 1)
     return report
+
+
+_DRAIN = 10.0
+"""How long the Canaries' outboxes may take to empty once the faults are gone (a few ticks)."""
+
+
+async def _told(bed: Testbed) -> bool:
+    """Whether every Canary's status.outbox empties (each decision's Events, hooks and alerts delivered)."""
+
+    async def empty() -> bool:
+        return not any(status.get("outbox") for status in (await _phases(bed)).values())
+
+    try:
+        await bed.wait_for("the outboxes to empty", empty, timeout=_DRAIN, poll=0.2)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def _finished(bed: Testbed, app: str, before: JsonDict) -> bool:
