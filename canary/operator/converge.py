@@ -52,8 +52,10 @@ async def converge_primary(
 
 async def converge_routes(
     router: Router, canary: Canary, routes: Routes, state: State, routed: Routes | None = None
-) -> None:
-    """Make the mesh's objects exist and split traffic as ``routes`` say; raises RoutingError.
+) -> bool:
+    """Make the mesh's objects exist and split traffic as ``routes`` say; True when the split was written.
+
+    Raises RoutingError.
 
     The Services and mesh objects are rebuilt from the spec when they are
     missing, while initializing, and in any phase when the spec changed since
@@ -70,8 +72,10 @@ async def converge_routes(
     edited = canary.status.observedGeneration != canary.metadata.generation
     if current is None or edited or state.phase in (Phase.INITIALIZING, Phase.INITIALIZED):
         await router.reconcile(canary)
-    if current != routes:
-        await router.set_routes(canary, routes)
+    if current == routes:
+        return False
+    await router.set_routes(canary, routes)
+    return True
 
 
 async def converge_replicas(

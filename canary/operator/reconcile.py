@@ -44,7 +44,15 @@ from canary.operator.metrics import Recorder
 from canary.operator.outbox import Outbox
 from canary.operator.ownership import PrimaryClaim, describe_owner, owner_reference
 from canary.operator.sidechannels import SideChannels, TickEvent
-from canary.operator.status import conditions_of, outbox_status, plan_from, refusal, state_from, tick_status
+from canary.operator.status import (
+    conditions_of,
+    iso_ms,
+    outbox_status,
+    plan_from,
+    refusal,
+    state_from,
+    tick_status,
+)
 from canary.operator.webhooks import HookResult, WebhookCaller
 from canary.operator.workloads import Refusal, read_workloads
 from canary.providers.checks import ProviderPool
@@ -65,6 +73,11 @@ class ReconcilerSettings:
     metrics_timeout: float = 5.0
     alerts: DefaultAlerts | None = None  # used for Canaries that list no alerts
     metric_providers: Mapping[str, ProviderFactory] | None = None  # replaces registered providers (the testbed)
+
+
+ROUTE_LAG = 1.0
+"""Seconds a step's route write may land after its decision before the step's interval restarts
+(at most a tenth of the interval)."""
 
 
 @dataclass(frozen=True)
@@ -357,13 +370,29 @@ class Reconciler:
             return
         if want.routes is not None and deployment_ready(primary, canary.primary_ready_threshold()):
             try:
-                await converge_routes(self._router(canary), canary, want.routes, state, routed)
+                if await converge_routes(self._router(canary), canary, want.routes, state, routed):
+                    await self._step_took_effect(seen, state)
                 self.events.cleared(canary, "RoutingFailed")
             except RoutingError as error:
                 # Never scale anything while traffic is not where the state says it is.
                 await self.events.warn_once(canary, "RoutingFailed", error.message)
                 return
         await converge_replicas(self.api, want, target, primary, canary.primary_ready_threshold())
+
+    async def _step_took_effect(self, seen: _Seen, state: State) -> None:
+        """A step's weight was written late in its tick (a slow or throttled API): its interval starts now.
+
+        The decision set ``lastAnalysisTime`` when the tick started. A route write
+        that lands seconds later (retries after a 429's Retry-After, say) would
+        shorten the step's first interval by that much, and its checks would
+        cover traffic that ran partly at the previous weight.
+        """
+        if state.phase not in ANALYSING:
+            return
+        now = self.clock()
+        if (now - seen.now).total_seconds() > min(ROUTE_LAG, seen.plan.interval / 10):
+            canary = seen.canary
+            await self._write_status(canary.namespace, canary.name, None, {"lastAnalysisTime": iso_ms(now)})
 
     async def _tell(self, seen: _Seen, drop: frozenset[str], queued: list[OutboxEntry]) -> None:
         """Deliver what the tick queued (Events now, hooks and chat in the background), then remove the

@@ -42,6 +42,15 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
+def iso_ms(value: datetime | None) -> str | None:
+    """A timestamp in RFC 3339 with milliseconds, for times the analysis counts intervals from.
+
+    Whole seconds would move a step's start back by up to a second, so its
+    first check could come that much before a whole interval at its weight.
+    """
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z" if value else None
+
+
 def state_from(canary: Canary) -> State:
     """The core's view of what the Canary's status persisted.
 
@@ -74,7 +83,7 @@ def status_of(state: State) -> JsonDict:
         "lastAppliedSpec": state.last_applied_spec,
         "lastPromotedSpec": state.last_promoted_spec,
         "lastTransitionTime": iso(state.last_transition_time),
-        "lastAnalysisTime": iso(state.last_analysis_time),
+        "lastAnalysisTime": iso_ms(state.last_analysis_time),
         "message": state.message,
     }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -114,3 +114,26 @@ async def test_a_kill_after_a_step_is_persisted_neither_skips_nor_misjudges_it(
     assert sorted({w for _, w in timeline.measured}) == [25, 50, 75, 100]
     repaired = [e for e in await h.api.list(EVENTS, NS) if e["reason"] == "RoutesRepaired"]
     assert len(repaired) == (1 if point != "converge_replicas" else 0)
+
+
+async def test_a_step_whose_route_write_lands_late_starts_its_interval_then() -> None:
+    """A throttled API (429s with Retry-After) can make a route write land seconds after its decision."""
+    h = Harness(canary_body(stepWeight=25, maxWeight=50))
+    await h.setup()
+    await h.tick()
+    await h.tick()
+    await h.new_revision("podinfo:2")
+    await h.tick()  # Progressing at 0
+    original = h.router.set_routes
+
+    async def slow_set_routes(canary: Canary, routes: Routes) -> None:
+        h.clock.now += timedelta(seconds=3.25)  # the write lands this much after the tick started
+        await original(canary, routes)
+
+    h.router.set_routes = slow_set_routes  # type: ignore[method-assign]
+    status = await h.tick()  # the analysis starts: weight 25, written 3.25 s into the tick
+    assert status["canaryWeight"] == 25
+    assert datetime.fromisoformat(status["lastAnalysisTime"]) == h.clock.now  # to the millisecond
+    h.router.set_routes = original  # type: ignore[method-assign]
+    assert (await h.tick(INTERVAL - 1))["canaryWeight"] == 25  # a whole interval after the write: not yet
+    assert (await h.tick(1))["canaryWeight"] == 50
