@@ -304,22 +304,7 @@ def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:
         return b.done()
 
     if phase == Phase.INITIALIZING:
-        if world.primary_ready and world.primary_hash == world.target_hash:
-            b.move(
-                Phase.INITIALIZED,
-                canary_weight=0,
-                last_applied_spec=world.target_hash,
-                last_promoted_spec=world.target_hash,
-            )
-            b.event("initialization done: the primary serves all traffic", reason="Initialized")
-        elif _elapsed(state.last_transition_time, now) >= plan.progress_deadline:
-            # Recorded as applied, so this revision is not mistaken for a new one to roll out.
-            b.move(Phase.FAILED, last_applied_spec=world.target_hash)
-            b.event(
-                f"the primary deployment did not become ready within {plan.progress_deadline:g}s",
-                reason="ProgressDeadlineExceeded",
-                warning=True,
-            )
+        _initializing(b, plan, world)
         return b.done()
 
     if phase in (Phase.TERMINATING, Phase.TERMINATED):
@@ -348,22 +333,48 @@ def decide(plan: Plan, state: State, world: World, now: datetime) -> Decision:
     if phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION):
         _progress(b, plan, world)
     elif phase == Phase.PROMOTING:
-        if world.primary_ready and world.primary_hash == state.last_applied_spec:
-            if plan.promotion_step:
-                _step_promotion(b, plan)
-            else:
-                b.move(Phase.FINALISING)
-                b.event("the primary runs the new revision: routing all traffic to the primary", reason="Finalising")
-        elif _elapsed(_last_progress(state, now), now) >= plan.progress_deadline:
-            # No rollback from here: the primary already runs the new template, so routing "back" to
-            # it would be no rollback at all. Hold, keep the canary serving, and say so once.
-            stuck = f"the promoted primary is not ready after {plan.progress_deadline:g}s: holding in Promoting"
-            if state.message != stuck:
-                b.event(stuck, reason="PromotionStalled", warning=True)
+        _promoting(b, plan, world)
     elif phase == Phase.FINALISING:
         b.move(Phase.SUCCEEDED, canary_weight=0, last_promoted_spec=state.last_applied_spec)
         b.event("promotion completed: the canary is scaled to zero", reason="Succeeded")
     return b.done()
+
+
+def _initializing(b: _Builder, plan: Plan, world: World) -> None:
+    """The first primary becomes ready (Initialized), or the progress deadline passes (Failed)."""
+    if world.primary_ready and world.primary_hash == world.target_hash:
+        b.move(
+            Phase.INITIALIZED,
+            canary_weight=0,
+            last_applied_spec=world.target_hash,
+            last_promoted_spec=world.target_hash,
+        )
+        b.event("initialization done: the primary serves all traffic", reason="Initialized")
+    elif _elapsed(b.state.last_transition_time, b.now) >= plan.progress_deadline:
+        # Recorded as applied, so this revision is not mistaken for a new one to roll out.
+        b.move(Phase.FAILED, last_applied_spec=world.target_hash)
+        b.event(
+            f"the primary deployment did not become ready within {plan.progress_deadline:g}s",
+            reason="ProgressDeadlineExceeded",
+            warning=True,
+        )
+
+
+def _promoting(b: _Builder, plan: Plan, world: World) -> None:
+    """Once the primary runs the analysed revision: traffic back to it (at once, or by stepWeightPromotion)."""
+    state = b.state
+    if world.primary_ready and world.primary_hash == state.last_applied_spec:
+        if plan.promotion_step:
+            _step_promotion(b, plan)
+        else:
+            b.move(Phase.FINALISING)
+            b.event("the primary runs the new revision: routing all traffic to the primary", reason="Finalising")
+    elif _elapsed(_last_progress(state, b.now), b.now) >= plan.progress_deadline:
+        # No rollback from here: the primary already runs the new template, so routing "back" to
+        # it would be no rollback at all. Hold, keep the canary serving, and say so once.
+        stuck = f"the promoted primary is not ready after {plan.progress_deadline:g}s: holding in Promoting"
+        if state.message != stuck:
+            b.event(stuck, reason="PromotionStalled", warning=True)
 
 
 def new_revision(state: State, world: World) -> bool:
@@ -401,17 +412,10 @@ def _roll_back(b: _Builder, why: str, reason: str = "RolledBack") -> None:
 
 
 def _progress(b: _Builder, plan: Plan, world: World) -> None:
+    """One tick of an analysis (Progressing, WaitingPromotion): hold, judge, advance or promote."""
     state = b.state
-    since = _last_progress(state, b.now)
     if not world.canary_ready:
-        if _elapsed(since, b.now) >= plan.progress_deadline:
-            _roll_back(
-                b,
-                f"the canary did not become ready within progressDeadlineSeconds ({plan.progress_deadline:g}s)",
-                reason="ProgressDeadlineExceeded",
-            )
-        elif state.message != "waiting for the canary deployment to become ready":
-            b.event("waiting for the canary deployment to become ready", reason="Waiting")
+        _canary_not_ready(b, plan)
         return
     if plan.skip_analysis:
         _promote(b, plan)
@@ -440,31 +444,50 @@ def _progress(b: _Builder, plan: Plan, world: World) -> None:
         return
     if world.checks is None:
         raise ValueError("checks are due this tick but were not run")
-
     b.update(last_analysis_time=b.now)
+    if not _failed(b, plan, world):
+        _passed(b, plan, world, world.checks)
+
+
+def _canary_not_ready(b: _Builder, plan: Plan) -> None:
+    """Wait for the canary's pods, until the progress deadline (then roll back)."""
+    if _elapsed(_last_progress(b.state, b.now), b.now) >= plan.progress_deadline:
+        _roll_back(
+            b,
+            f"the canary did not become ready within progressDeadlineSeconds ({plan.progress_deadline:g}s)",
+            reason="ProgressDeadlineExceeded",
+        )
+    elif b.state.message != "waiting for the canary deployment to become ready":
+        b.event("waiting for the canary deployment to become ready", reason="Waiting")
+
+
+def _failed(b: _Builder, plan: Plan, world: World) -> bool:
+    """A judge that found a regression, or failed checks (dry-run ones aside): hold or roll back; True if so."""
     judge = world.judge
     if judge is not None and judge.decides and judge.outcome == "fail":
         _roll_back(b, f"the judge found a regression: {judge.reason}")
-        return
-    failed = [c for c in world.checks if not c.ok and not c.dry_run]
-    if failed:
-        count = state.failed_checks + 1
-        b.update(failed_checks=count)
-        reasons = "; ".join(c.reason for c in failed)
-        if count >= plan.threshold:
-            _roll_back(
-                b, f"failed checks threshold reached {count}/{plan.threshold} ({reasons})", reason="FailedChecks"
-            )
-        else:
-            b.event(
-                f"halting advancement, failed checks {count}/{plan.threshold}: {reasons}", reason="Halted", warning=True
-            )
-        return
+        return True
+    failed = [c for c in world.checks or () if not c.ok and not c.dry_run]
+    if not failed:
+        return False
+    count = b.state.failed_checks + 1
+    b.update(failed_checks=count)
+    reasons = "; ".join(c.reason for c in failed)
+    if count >= plan.threshold:
+        _roll_back(b, f"failed checks threshold reached {count}/{plan.threshold} ({reasons})", reason="FailedChecks")
+    else:
+        b.event(
+            f"halting advancement, failed checks {count}/{plan.threshold}: {reasons}", reason="Halted", warning=True
+        )
+    return True
 
-    passed = "; ".join(c.reason for c in world.checks) or "no checks configured"
+
+def _passed(b: _Builder, plan: Plan, world: World, checks: tuple[Check, ...]) -> None:
+    """The checks passed: promote (last step, judge's early pass, a promote request), iterate, or step up."""
+    state, judge, requested = b.state, world.judge, world.promote
+    passed = "; ".join(c.reason for c in checks) or "no checks configured"
     early = judge is not None and judge.decides and judge.outcome == "pass" and plan.promote_on_pass
     finished = _at_last_step(plan, state)
-    requested = world.promote
     if finished or early or requested is not None:
         why = f"the judge found no meaningful regression: {judge.reason}" if early and judge else "all checks passed"
         if requested is not None and not finished and not early:
