@@ -142,9 +142,38 @@ def _tick_conditions(
     if promoted is not None:
         conditions = condition(conditions, "Promoted", promoted[0], promoted[1], state.message, now, generation)
     conditions = condition(conditions, "Valid", "True", "Valid", "the spec is valid", now, generation)
+    conditions = _kstatus_conditions(conditions, state, now, generation)
     if not_yet:
         return condition(conditions, "Supported", "False", "NotSupportedYet", "; ".join(not_yet), now, generation)
     return condition(conditions, "Supported", "True", "Supported", "every field in use is supported", now, generation)
+
+
+# The phases kstatus (Flux's health checks) must read as in progress: a rollout under way.
+_RECONCILING = frozenset(
+    {Phase.INITIALIZING, Phase.WAITING, Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING}
+)
+
+
+def _kstatus_conditions(old: list[JsonDict], state: State, now: datetime, generation: int | None) -> list[JsonDict]:
+    """kstatus' standard conditions, which Flux reads to wait on a Canary, and Ready = !Reconciling && !Stalled.
+
+    ``Reconciling`` is True while a rollout is under way (kstatus: InProgress),
+    ``Stalled`` True once a revision was rolled back (kstatus: Failed: a new
+    revision or a retry is needed), and neither once the release is served
+    (Initialized or Succeeded: Current).
+    """
+    phase = state.phase
+    message = state.message or phase.value or "New"
+    reconciling = phase in _RECONCILING
+    stalled = phase == Phase.FAILED
+    conditions = condition(
+        old, "Reconciling", "True" if reconciling else "False", phase.value or "New", message, now, generation
+    )
+    conditions = condition(
+        conditions, "Stalled", "True" if stalled else "False", phase.value or "New", message, now, generation
+    )
+    ready = phase in (Phase.INITIALIZED, Phase.SUCCEEDED)
+    return condition(conditions, "Ready", "True" if ready else "False", phase.value or "New", message, now, generation)
 
 
 def refusal(conditions: Any, reason: str, message: str, now: datetime, generation: int | None) -> JsonDict | None:
@@ -163,11 +192,11 @@ def refusal(conditions: Any, reason: str, message: str, now: datetime, generatio
         and old.get("observedGeneration") == generation
     ):
         return None
-    return {
-        "conditions": condition(conditions, "Valid", "False", reason, message, now, generation),
-        "message": message,
-        "observedGeneration": generation,
-    }
+    refused = condition(conditions, "Valid", "False", reason, message, now, generation)
+    refused = condition(refused, "Reconciling", "False", reason, message, now, generation)
+    refused = condition(refused, "Stalled", "True", reason, message, now, generation)  # kstatus: Failed, until edited
+    refused = condition(refused, "Ready", "False", reason, message, now, generation)
+    return {"conditions": refused, "message": message, "observedGeneration": generation}
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -47,6 +47,9 @@ async def test_every_condition_names_the_generation_and_an_edit_alone_is_observe
     assert status["phase"] == "Initialized"
     assert {c["type"]: c["observedGeneration"] for c in status["conditions"]} == {
         "Promoted": 1,
+        "Ready": 1,
+        "Reconciling": 1,
+        "Stalled": 1,
         "Supported": 1,
         "Valid": 1,
     }

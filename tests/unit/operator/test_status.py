@@ -29,7 +29,7 @@ def test_a_tick_writes_the_state_conditions_checks_and_judge_and_nothing_when_no
     measured = TickChecks(records=(record,), checks=(), judge_status=JudgeStatus(revision="b"))
     patch = tick_status(canary, Decision(state, previous=State()), measured, [], NOW)
     assert patch["phase"] == "Progressing" and patch["canaryWeight"] == 25
-    assert {c["type"] for c in patch["conditions"]} == {"Promoted", "Supported", "Valid"}
+    assert {c["type"] for c in patch["conditions"]} == {"Promoted", "Ready", "Reconciling", "Stalled", "Supported", "Valid"}
     assert patch["checks"] == [record.model_dump(mode="json", exclude_none=True)]
     assert patch["judge"]["revision"] == "b"
     settled = Canary.from_kube({**canary_body(), "status": patch})
