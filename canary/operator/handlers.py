@@ -1,15 +1,18 @@
-"""kopf lives here and only here: one timer per Canary and a finalizer, both thin.
+"""kopf lives here and only here: watch events for the scheduler, and a finalizer, all thin.
 
-Each Canary gets one reconcile entry point (a kopf timer every ``tick``
-seconds) that hands the raw body to :class:`~canary.operator.reconcile.Reconciler`.
-There are no per-phase handlers: the Canary's status is the only state, so a
-restarted controller simply resumes ticking.
+Each Canary has one reconcile entry point, :meth:`~canary.operator.reconcile.Reconciler.tick`,
+run by the :class:`~canary.operator.scheduler.Scheduler` when the Canary is
+due (its analysis interval, a short-lived phase's ``tick``, the slow resync)
+or when it, or a Deployment it names, changed: kopf's watch events on
+Canaries and Deployments feed the scheduler and its cache, so an idle Canary
+costs no API request. There are no per-phase handlers: the Canary's status
+is the only state, so a restarted controller simply resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,11 +21,13 @@ from typing import Any
 
 import kopf
 
-from canary.kube.api import ApiError
+from canary.kube.api import CANARIES, DEPLOYMENTS, ApiError
+from canary.kube.cache import CachedApi, WatchCache
 from canary.kube.client import ClusterApi, load_client_config
 from canary.models import API_GROUP, API_VERSION
 from canary.operator.metrics import Recorder, serve_metrics
 from canary.operator.reconcile import Reconciler, ReconcilerSettings
+from canary.operator.scheduler import Scheduler, SchedulerSettings
 from canary.routers.base import RoutingError
 
 __all__ = ["ControllerSettings", "build_registry", "run_controller"]
@@ -38,7 +43,10 @@ class ControllerSettings:
 
     kubeconfig: Path | None = None
     namespaces: tuple[str, ...] = ()  # empty: every namespace
-    tick: float = 5.0  # seconds between two reconciles of one Canary
+    # Seconds between two reconciles of a Canary in a short-lived phase (initializing, promoting, waiting
+    # on a gate webhook), and the retry delay; an analysis ticks at its interval, an idle Canary on changes.
+    tick: float = 5.0
+    resync: float = 300.0  # every Canary is reconciled at least this often (a missed watch event)
     qps: float = 50.0
     burst: int = 100
     metrics_port: int | None = 8080  # /metrics and /healthz; None: not served
@@ -46,12 +54,6 @@ class ControllerSettings:
     # Threads for the blocking clients (Kubernetes, Prometheus) and the /metrics rendering; asyncio's
     # default pool has min(32, cores + 4), 6 on a 2-core node, and a tick makes a dozen blocking calls.
     io_threads: int = 32
-
-
-def _spread(uid: str, period: float) -> float:
-    """A stable offset within the period, so Canaries do not all tick at once after a restart."""
-    digest = int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16)
-    return (digest % 1000) / 1000.0 * period
 
 
 def _configure(settings: kopf.OperatorSettings, controller: ControllerSettings) -> None:
@@ -90,7 +92,8 @@ def _connection_info(kubeconfig: Path | None) -> kopf.ConnectionInfo:
 async def _start(controller: ControllerSettings, parts: dict[str, Any]) -> None:
     """Start the controller's parts into ``parts`` as each is made (so cleanup finds those that started).
 
-    Its API client ("api"), its Reconciler ("reconciler"), and the /metrics server ("metrics") if served.
+    Its API client ("api"), its Reconciler ("reconciler"), the scheduler ("scheduler") and its task
+    ("scheduling"), and the /metrics server ("metrics") if served.
     """
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=controller.io_threads, thread_name_prefix="canary-io")
@@ -100,13 +103,24 @@ async def _start(controller: ControllerSettings, parts: dict[str, Any]) -> None:
     api = ClusterApi(config, qps=controller.qps, burst=controller.burst)
     parts["api"] = api
     recorder = Recorder()
-    parts["reconciler"] = Reconciler(api, controller.reconciler, recorder=recorder)
+    cache = WatchCache((CANARIES, DEPLOYMENTS))
+    reconciler = Reconciler(CachedApi(api, cache), controller.reconciler, recorder=recorder)
+    parts["reconciler"] = reconciler
+    scheduler = Scheduler(
+        tick=reconciler.tick,
+        cache=cache,
+        settings=SchedulerSettings(
+            tick=controller.tick, resync=controller.resync, min_interval=controller.reconciler.min_interval
+        ),
+    )
+    parts["scheduler"] = scheduler
+    parts["scheduling"] = asyncio.create_task(scheduler.run(), name="canary scheduler")
     if controller.metrics_port is not None:
-        # Unhealthy once ticks stop for a while: the liveness probe then restarts a controller whose
-        # watch went quiet (kopf issue #585) instead of leaving Canaries unattended.
+        # Unhealthy once the scheduling loop stops (it passes at least every 10 s): the liveness probe then
+        # restarts the controller instead of leaving Canaries unattended.
         silence = max(120.0, 10 * controller.tick)
         parts["metrics"] = await serve_metrics(
-            recorder, controller.metrics_port, healthy=lambda: recorder.ticking(silence)
+            recorder, controller.metrics_port, healthy=lambda: scheduler.healthy(silence)
         )
 
 
@@ -127,6 +141,11 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
+        scheduling = holder.get("scheduling")
+        if scheduling is not None:
+            scheduling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scheduling
         reconciler = holder.get("reconciler")
         if reconciler is not None:
             await reconciler.close()
@@ -137,21 +156,17 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
         if runner is not None:
             await runner.cleanup()
 
-    @kopf.timer(
-        API_GROUP,
-        API_VERSION,
-        "canaries",
-        interval=controller.tick,
-        initial_delay=lambda body, **_: _spread(str(body.get("metadata", {}).get("uid", "")), controller.tick),
-        registry=registry,
-    )
-    async def reconcile(body: kopf.Body, **_: Any) -> None:
-        try:
-            await holder["reconciler"].tick(dict(body))
-        except ApiError as error:
-            if error.retryable:
-                raise kopf.TemporaryError(str(error), delay=controller.tick) from error
-            raise
+    @kopf.on.event(API_GROUP, API_VERSION, "canaries", registry=registry)
+    async def canary_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        scheduler = holder.get("scheduler")
+        if scheduler is not None:
+            scheduler.observe("canary", dict(body), deleted=type == "DELETED")
+
+    @kopf.on.event("apps", "v1", "deployments", registry=registry)
+    async def deployment_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        scheduler = holder.get("scheduler")
+        if scheduler is not None:
+            scheduler.observe("deployment", dict(body), deleted=type == "DELETED")
 
     @kopf.on.delete(API_GROUP, API_VERSION, "canaries", registry=registry)
     async def finalize(body: kopf.Body, **_: Any) -> None:
