@@ -73,8 +73,10 @@ def register(subparsers: Subparsers) -> None:
     ctl.add_argument(
         "--min-interval", type=positive, default=10.0, help="floor of analysis.interval in seconds (Flagger's is 10)"
     )
-    ctl.add_argument("--qps", type=positive, default=50.0, help="API requests per second budget")
-    ctl.add_argument("--burst", type=whole(1), default=100, help="API request burst")
+    ctl.add_argument(
+        "--qps", type=positive, default=100.0, help="API requests per second budget (idle Canaries use none)"
+    )
+    ctl.add_argument("--burst", type=whole(1), default=500, help="API request burst")
     ctl.add_argument(
         "--alert-type",
         help="default chat provider for Canaries that list no alerts (slack, msteams, discord, gchat, rocket, generic); "

@@ -30,10 +30,10 @@ from pydantic import ValidationError
 from canary.kube.api import CANARIES, DEPLOYMENTS, ApiError, JsonDict
 from canary.kube.cache import WatchCache
 from canary.models import Canary, primary_deployment_name
-from canary.operator.schedule import DueQueue, Timing, next_due
+from canary.operator.schedule import STEADY_PHASES, DueQueue, Timing, next_due
 from canary.operator.status import plan_from, state_from
 
-__all__ = ["SATURATION_LOG_EVERY", "Scheduler", "SchedulerSettings", "spread", "timing_of"]
+__all__ = ["CALM", "SATURATION_LOG_EVERY", "Scheduler", "SchedulerSettings", "spread", "timing_of"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ CanaryKey = tuple[str, str]  # (namespace, name)
 
 #: At most one "saturated" warning in the log per this many seconds.
 SATURATION_LOG_EVERY = 60.0
+#: Saturated until ticks have run on time (and requests have not waited for the budget) this long.
+CALM = 30.0
 
 
 def spread(uid: str, period: float) -> float:
@@ -75,6 +77,7 @@ class SchedulerSettings:
     concurrency: int = 64  # ticks running at once
     min_interval: float = 10.0
     late: float = 1.0  # a due tick starting later than this (seconds) means the controller is saturated
+    startup_spread: float = 120.0  # first ticks of Canaries waiting for a change are spread over this
 
 
 @dataclass
@@ -108,12 +111,17 @@ class Scheduler:
     _late_since_log: int = 0
     _logged: float = 0.0
     _throttled_seen: float = 0.0
+    _pressed: float = 0.0  # when ticks last ran late or requests waited for the budget
     saturated: bool = False
 
     # ------------------------------------------------------------------ watch events
 
-    def observe(self, kind: str, body: JsonDict, deleted: bool = False) -> None:
-        """A watch event: ``kind`` is "canary" or "deployment"; wake the Canaries it concerns."""
+    def observe(self, kind: str, body: JsonDict, deleted: bool = False, listed: bool = False) -> None:
+        """A watch event: ``kind`` is "canary" or "deployment"; wake the Canaries it concerns.
+
+        ``listed``: the object comes from the watch's initial listing (a start or a re-list), not from a
+        change: it fills the cache without waking anyone (each Canary's first tick is spread instead).
+        """
         meta = body.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         if kind == "canary":
@@ -126,7 +134,7 @@ class Scheduler:
             news = True
         else:
             news = self.cache.store(DEPLOYMENTS, body)
-        if news:
+        if news and not listed:
             for key in self._by_deployment.get((namespace, name), ()):
                 self._wake(key)
 
@@ -142,8 +150,16 @@ class Scheduler:
             self._canaries[key] = _Entry(body, deployments)
             self._index(key, deployments)
             uid = str((body.get("metadata") or {}).get("uid") or f"{key[0]}/{key[1]}")
-            # first sight (a start, or a new Canary): spread over one tick, as the fixed timer did
-            self._queue.schedule(key, self.clock() + spread(uid, self.settings.tick), earlier_only=True)
+            # First sight (a start, or a new Canary): catch up on what changed while nobody watched, spread
+            # so that a start does not spend the API budget at once; over a tick, as the fixed timer did,
+            # or, for a Canary that waits for a change, over the (longer) startup spread.
+            waits = timing_of(body, self.settings.min_interval).phase in STEADY_PHASES
+            period = (
+                max(self.settings.tick, min(self.settings.startup_spread, self.settings.resync))
+                if waits
+                else self.settings.tick
+            )
+            self._queue.schedule(key, self.clock() + spread(uid, period), earlier_only=True)
             self._changed.set()
             return
         if deployments != entry.deployments:
@@ -258,26 +274,31 @@ class Scheduler:
         if lag > self.settings.late:
             self._late_since_log += 1
             self._saturate(True, f"reconcile ticks start up to {lag:.1f}s after they are due")
-        elif self.saturated and not self._queue_behind():
-            self._saturate(False, "")
 
-    def _queue_behind(self) -> bool:
-        upcoming = self._queue.next_at()
-        return upcoming is not None and self.clock() - upcoming > self.settings.late
+    def _calm(self) -> None:
+        """No late tick and no wait for the API budget for a while: no longer saturated."""
+        if self.saturated and self.clock() - self._pressed >= CALM:
+            self._saturate(False, "")
 
     def _check_throttle(self) -> None:
         if self.throttled is None:
+            self._calm()
             return
         total = self.throttled()
         waited, self._throttled_seen = total - self._throttled_seen, total
         if waited > self.settings.late:
             self._saturate(True, f"API requests waited {waited:.1f}s for the request budget (--qps/--burst)")
+        self._calm()
 
     def _saturate(self, on: bool, why: str) -> None:
+        now = self.clock()
+        if on:
+            self._pressed = now
         if on != self.saturated and self.on_saturated is not None:
             self.on_saturated(on)
+        if on != self.saturated and not on:
+            log.info("controller no longer saturated: ticks on time for %gs", CALM)
         self.saturated = on
-        now = self.clock()
         if on and now - self._logged >= SATURATION_LOG_EVERY:
             self._logged = now
             log.warning(

@@ -11,7 +11,7 @@ from canary.kube.api import CANARIES, DEPLOYMENTS, SERVICES, JsonDict, Resource
 from canary.kube.cache import CachedApi, WatchCache, newer
 from canary.kube.memory import MemoryApi
 from canary.operator.schedule import SLACK, DueQueue, Timing, next_due
-from canary.operator.scheduler import Scheduler, SchedulerSettings, timing_of
+from canary.operator.scheduler import CALM, Scheduler, SchedulerSettings, timing_of
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 TICK, RESYNC = 5.0, 300.0
@@ -174,7 +174,7 @@ def _scheduler(clock: _Clock) -> tuple[Scheduler, list[str]]:
     async def tick(body: JsonDict) -> None:
         ticked.append(body["metadata"]["name"])
 
-    settings = SchedulerSettings(tick=TICK, resync=RESYNC, min_interval=1.0)
+    settings = SchedulerSettings(tick=TICK, resync=RESYNC, min_interval=1.0, startup_spread=TICK)
     return Scheduler(tick=tick, cache=WatchCache((CANARIES, DEPLOYMENTS)), settings=settings, clock=clock), ticked
 
 
@@ -227,6 +227,52 @@ async def test_a_succeeded_canary_is_next_due_at_the_resync() -> None:
         await asyncio.sleep(0)
     assert ticked == ["a"]
     assert scheduler._queue.due_at(("ns", "a")) == pytest.approx(clock.now + RESYNC)
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+
+
+async def test_the_initial_listing_fills_the_cache_without_waking() -> None:
+    clock = _Clock()
+    scheduler, _ = _scheduler(clock)
+    scheduler.observe("canary", _canary("a", "1", "Succeeded"), listed=True)
+    first = scheduler._queue.due_at(("ns", "a"))
+    assert first is not None and first >= clock.now
+    scheduler.observe("deployment", _obj("app", "3"), listed=True)
+    assert scheduler._queue.due_at(("ns", "a")) == first  # not woken: its spread first tick stands
+    assert scheduler.cache.lookup(DEPLOYMENTS, "ns", "app") is not None
+
+
+async def test_late_ticks_and_a_spent_api_budget_are_reported_as_saturation(caplog: pytest.LogCaptureFixture) -> None:
+    clock = _Clock()
+    lags: list[float] = []
+    states: list[bool] = []
+    waited = {"total": 0.0}
+    scheduler, ticked = _scheduler(clock)
+    scheduler.on_lag, scheduler.on_saturated = lags.append, states.append
+    scheduler.throttled = lambda: waited["total"]
+    scheduler.observe("canary", _canary("a", "1", "Succeeded"))
+    clock.now += TICK + 30.0  # the loop gets to it 30 s after it was due
+    runner = asyncio.create_task(scheduler.run())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert ticked == ["a"] and lags and lags[0] >= 30.0
+    assert states == [True] and scheduler.saturated
+    assert "controller saturated" in caplog.text and "after they are due" in caplog.text
+    scheduler.observe("canary", _canary("a", "2", "Succeeded"))  # on time now
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert states == [True]  # (not yet calm)
+    clock.now += CALM
+    scheduler.observe("canary", _canary("a", "4", "Succeeded"))  # (the loop passes)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert states == [True, False] and not scheduler.saturated
+    waited["total"] = 5.0  # requests waited 5 s for the request budget
+    scheduler.observe("canary", _canary("a", "5", "Succeeded"))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert states[-1] is True
     runner.cancel()
     with pytest.raises(asyncio.CancelledError):
         await runner
