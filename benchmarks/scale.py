@@ -82,8 +82,12 @@ class InstantProvider:
         """Always online."""
 
 
-def _instrument(timings: list[tuple[str, float, str | None]]) -> None:
-    """Record (Canary, monotonic start, status.lastAnalysisTime) of every reconcile tick the controller runs."""
+def _instrument(timings: list[tuple[str, float, str | None]], lags: list[tuple[float, float]]) -> None:
+    """Record (Canary, monotonic start, status.lastAnalysisTime) of every reconcile tick the controller runs.
+
+    And, where the controller has a due-time scheduler, (monotonic time, lag) of every tick: how long after
+    it was due it started.
+    """
     from canary.operator.reconcile import Reconciler
 
     original = Reconciler.tick
@@ -94,6 +98,17 @@ def _instrument(timings: list[tuple[str, float, str | None]]) -> None:
         return await original(self, body)
 
     Reconciler.tick = tick  # type: ignore[method-assign]
+    try:
+        from canary.operator import scheduler
+    except ImportError:  # (the fixed timer: no due times)
+        return
+    observe = scheduler.Scheduler._observe_lag
+
+    def observe_lag(self: Any, lag: float) -> None:
+        lags.append((time.monotonic(), lag))
+        observe(self, lag)
+
+    scheduler.Scheduler._observe_lag = observe_lag  # type: ignore[method-assign]
 
 
 def _last_analysis(body: JsonDict) -> str | None:
@@ -107,7 +122,8 @@ def run_controller_process(args: argparse.Namespace) -> None:
     from canary.operator.reconcile import ReconcilerSettings
 
     timings: list[tuple[str, float, str | None]] = []
-    _instrument(timings)
+    lags: list[tuple[float, float]] = []
+    _instrument(timings, lags)
     kwargs: dict[str, Any] = {"tick": args.tick, "qps": args.qps, "burst": args.burst}
     settings = ControllerSettings(
         kubeconfig=args.kubeconfig,
@@ -131,7 +147,7 @@ def run_controller_process(args: argparse.Namespace) -> None:
     try:
         asyncio.run(main())
     finally:
-        args.timings.write_text(json.dumps(timings))
+        args.timings.write_text(json.dumps({"ticks": timings, "lags": lags}))
 
 
 # ---------------------------------------------------------------------- measuring
@@ -419,10 +435,15 @@ async def run_one(args: argparse.Namespace, n: int, workdir: Path) -> JsonDict:
         raw = args.out / "raw"  # (not kept in git: the tick timings, to recompute the lags)
         raw.mkdir(parents=True, exist_ok=True)
         (raw / f"scale-{args.label}-timings-{n}.json").write_text(json.dumps(spans))
-        rows = [(key, at, last) for key, at, last in spans]
+        if isinstance(spans, list):
+            spans = {"ticks": spans, "lags": []}
+        rows = [(key, at, last) for key, at, last in spans["ticks"]]
         periodic = args.tick if args.periodic else None
-        idle_result.update(tick_lags(rows, idle_start, idle_end, periodic))
-        rollout_result.update(tick_lags(rows, rollout_start, rollout_end, periodic))
+        for result, start, end in ((idle_result, idle_start, idle_end), (rollout_result, rollout_start, rollout_end)):
+            result.update(tick_lags(rows, start, end, periodic))
+            if not periodic:  # the scheduler's own lag: start minus due time
+                late = [lag for at, lag in spans["lags"] if start <= at < end]
+                result["tick_lag_p50"], result["tick_lag_p99"] = _percentile(late, 0.5), _percentile(late, 0.99)
         return {"canaries": n, "initialize": initialize, "idle": idle_result, "rollout": rollout_result}
     finally:
         if kubelet_task is not None:
@@ -490,8 +511,8 @@ def render(report: JsonDict) -> str:
             )
     lines += [
         "",
-        "Tick lag: time between two successive ticks of one Canary minus the timer's period (only for the fixed "
-        "timer: a due-time scheduler has no period). Analysis lag: time between two successive analyses of one "
+        "Tick lag: with the fixed timer, time between two successive ticks of one Canary minus the timer's "
+        "period; with the due-time scheduler, how long after it was due each tick started. Analysis lag: time between two successive analyses of one "
         "Canary (status.lastAnalysisTime) minus the analysis interval. Initialization (all Canaries created "
         "at once): "
         + "; ".join(f"{run['canaries']}: {run['initialize']['all_initialized_s']} s" for run in report["runs"]),
