@@ -43,10 +43,16 @@ class Timing:
     valid: bool = True  # False: refused or unparseable; only an edit can change that
 
 
-def next_due(timing: Timing, now: datetime, tick: float, resync: float) -> float:
-    """Seconds from ``now`` until the Canary should be reconciled next (at most ``resync``)."""
+def next_due(timing: Timing, now: datetime, tick: float, resync: float, moved: bool = False) -> float:
+    """Seconds from ``now`` until the Canary should be reconciled next (at most ``resync``).
+
+    ``moved``: the tick that just ended changed the phase; the next step of a short-lived phase may be
+    possible at once (nothing outside may change to wake it), so it is due now.
+    """
     if not timing.valid or timing.suspended or timing.phase in STEADY_PHASES:
         return resync
+    if moved:
+        return 0.0
     if timing.phase in ANALYSING_PHASES and timing.last_analysis is not None and not timing.webhooks:
         wait = (timing.last_analysis - now).total_seconds() + timing.interval + SLACK
         # (at least a tick's worth of sleep is never needed: an analysis is due by its own clock; but check the

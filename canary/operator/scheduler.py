@@ -239,8 +239,10 @@ class Scheduler:
             self._observe_lag(self.clock() - due)
             entry.running, entry.woken = True, False
             delay: float | None = None
+            phase: object = None
             try:
                 body = self.cache.lookup(CANARIES, key[0], key[1]) or entry.body
+                phase = (body.get("status") or {}).get("phase")
                 if (body.get("metadata") or {}).get("deletionTimestamp"):
                     return  # the finalizer handles it from here
                 await self.tick(dict(body))
@@ -260,7 +262,8 @@ class Scheduler:
             body = self.cache.lookup(CANARIES, key[0], key[1]) or entry.body
             if delay is None:
                 timing = timing_of(body, self.settings.min_interval)
-                delay = next_due(timing, datetime.now(UTC), self.settings.tick, self.settings.resync)
+                moved = timing.phase != phase
+                delay = next_due(timing, datetime.now(UTC), self.settings.tick, self.settings.resync, moved)
             if entry.woken:
                 delay = 0.0
             self._queue.schedule(key, self.clock() + delay)

@@ -32,6 +32,11 @@ def test_short_lived_phases_keep_the_tick(phase: str | None) -> None:
     assert next_due(Timing(phase=phase), NOW, TICK, RESYNC) == TICK
 
 
+def test_a_tick_that_moved_the_phase_is_followed_by_one_at_once_unless_steady() -> None:
+    assert next_due(Timing(phase="Promoting"), NOW, TICK, RESYNC, moved=True) == 0.0
+    assert next_due(Timing(phase="Succeeded"), NOW, TICK, RESYNC, moved=True) == RESYNC
+
+
 def test_an_analysis_is_due_one_interval_after_the_last() -> None:
     timing = Timing(phase="Progressing", last_analysis=NOW - timedelta(seconds=20), interval=60)
     assert next_due(timing, NOW, TICK, RESYNC) == pytest.approx(40 + SLACK)
