@@ -124,7 +124,12 @@ def run_controller_process(args: argparse.Namespace) -> None:
     timings: list[tuple[str, float, str | None]] = []
     lags: list[tuple[float, float]] = []
     _instrument(timings, lags)
-    kwargs: dict[str, Any] = {"tick": args.tick, "qps": args.qps, "burst": args.burst}
+    kwargs: dict[str, Any] = {
+        "tick": args.tick,
+        "qps": args.qps,
+        "burst": args.burst,
+        "scheduling": "timer" if args.periodic else "events",
+    }
     settings = ControllerSettings(
         kubeconfig=args.kubeconfig,
         namespaces=(NAMESPACE,),
@@ -383,6 +388,7 @@ async def run_one(args: argparse.Namespace, n: int, workdir: Path) -> JsonDict:
             sys.executable, str(Path(__file__).resolve()), "controller",  # noqa: ASYNC240
             "--kubeconfig", str(controller_config), "--timings", str(timings),
             "--tick", str(args.tick), "--qps", str(args.qps), "--burst", str(args.burst),
+            *(["--periodic"] if args.periodic else []),
         ]  # fmt: skip
         with (workdir / f"controller-{n}.log").open("ab") as out:
             controller = subprocess.Popen(  # noqa: ASYNC220
@@ -542,7 +548,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle", type=float, default=90.0, help="seconds of the idle window")
     parser.add_argument("--settle", type=float, default=20.0, help="seconds between initialized and the idle window")
     parser.add_argument("--timeout", type=float, default=900.0)
-    parser.add_argument("--periodic", action="store_true", help="report tick lag against --tick (a fixed timer)")
+    parser.add_argument(
+        "--periodic", action="store_true", help="the kopf timer per Canary (--scheduling timer) instead of the scheduler"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--kubeconfig", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--timings", type=Path, help=argparse.SUPPRESS)

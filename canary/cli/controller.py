@@ -24,6 +24,7 @@ def _controller(args: argparse.Namespace) -> int:
         namespaces=tuple(args.namespace or ()),
         tick=args.tick,
         resync=args.resync,
+        scheduling=args.scheduling,
         qps=args.qps,
         burst=args.burst,
         metrics_port=args.metrics_port or None,
@@ -69,6 +70,13 @@ def register(subparsers: Subparsers) -> None:
         type=positive,
         default=300.0,
         help="seconds after which a Canary is reconciled even if nothing changed (in case a watch event was missed)",
+    )
+    ctl.add_argument(
+        "--scheduling",
+        choices=["timer", "events"],
+        default="timer",
+        help="timer: a reconcile of every Canary each --tick (default); events: when due or changed, over watch "
+        "caches, so idle Canaries cost nothing (see benchmarks/README.md)",
     )
     ctl.add_argument(
         "--min-interval", type=positive, default=10.0, help="floor of analysis.interval in seconds (Flagger's is 10)"

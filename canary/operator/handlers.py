@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import kopf
 
@@ -57,6 +58,10 @@ class ControllerSettings:
     # Threads for the blocking clients (Kubernetes, Prometheus) and the /metrics rendering; asyncio's
     # default pool has min(32, cores + 4), 6 on a 2-core node, and a tick makes a dozen blocking calls.
     io_threads: int = 32
+    # How Canaries are ticked: "timer" (a kopf timer per Canary every `tick`, the proven default) or
+    # "events" (the due-time scheduler over watch caches: idle Canaries cost nothing; see
+    # benchmarks/results/scale-*.md). "events" becomes the default once the fault soak holds it.
+    scheduling: Literal["timer", "events"] = "timer"
 
 
 def _configure(settings: kopf.OperatorSettings, controller: ControllerSettings) -> None:
@@ -106,6 +111,16 @@ async def _start(controller: ControllerSettings, parts: dict[str, Any]) -> None:
     api = ClusterApi(config, qps=controller.qps, burst=controller.burst)
     parts["api"] = api
     recorder = Recorder()
+    if controller.scheduling == "timer":
+        parts["reconciler"] = Reconciler(api, controller.reconciler, recorder=recorder)
+        if controller.metrics_port is not None:
+            # Unhealthy once ticks stop for a while: the liveness probe then restarts a controller whose
+            # watch went quiet (kopf issue #585) instead of leaving Canaries unattended.
+            silence = max(120.0, 10 * controller.tick)
+            parts["metrics"] = await serve_metrics(
+                recorder, controller.metrics_port, healthy=lambda: recorder.ticking(silence)
+            )
+        return
     cache = WatchCache((CANARIES, DEPLOYMENTS))
     reconciler = Reconciler(CachedApi(api, cache), controller.reconciler, recorder=recorder)
     parts["reconciler"] = reconciler
@@ -162,17 +177,10 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
         if runner is not None:
             await runner.cleanup()
 
-    @kopf.on.event(API_GROUP, API_VERSION, "canaries", registry=registry)
-    async def canary_event(body: kopf.Body, type: str | None, **_: Any) -> None:
-        scheduler = holder.get("scheduler")
-        if scheduler is not None:
-            scheduler.observe("canary", dict(body), deleted=type == "DELETED", listed=type is None)
-
-    @kopf.on.event("apps", "v1", "deployments", registry=registry)
-    async def deployment_event(body: kopf.Body, type: str | None, **_: Any) -> None:
-        scheduler = holder.get("scheduler")
-        if scheduler is not None:
-            scheduler.observe("deployment", dict(body), deleted=type == "DELETED", listed=type is None)
+    if controller.scheduling == "timer":
+        _register_timer(registry, controller, holder)
+    else:
+        _register_watches(registry, holder)
 
     @kopf.on.delete(API_GROUP, API_VERSION, "canaries", registry=registry)
     async def finalize(body: kopf.Body, **_: Any) -> None:
@@ -184,6 +192,48 @@ def build_registry(settings: ControllerSettings) -> kopf.OperatorRegistry:
             raise kopf.TemporaryError(str(error), delay=controller.tick) from error
 
     return registry
+
+
+def _spread(uid: str, period: float) -> float:
+    """A stable offset within the period, so Canaries do not all tick at once after a restart."""
+    digest = int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16)
+    return (digest % 1000) / 1000.0 * period
+
+
+def _register_timer(registry: kopf.OperatorRegistry, controller: ControllerSettings, holder: dict[str, Any]) -> None:
+    """``scheduling="timer"``: one kopf timer per Canary, every ``tick`` seconds, first ones spread by uid."""
+
+    @kopf.timer(
+        API_GROUP,
+        API_VERSION,
+        "canaries",
+        interval=controller.tick,
+        initial_delay=lambda body, **_: _spread(str(body.get("metadata", {}).get("uid", "")), controller.tick),
+        registry=registry,
+    )
+    async def reconcile(body: kopf.Body, **_: Any) -> None:
+        try:
+            await holder["reconciler"].tick(dict(body))
+        except ApiError as error:
+            if error.retryable:
+                raise kopf.TemporaryError(str(error), delay=controller.tick) from error
+            raise
+
+
+def _register_watches(registry: kopf.OperatorRegistry, holder: dict[str, Any]) -> None:
+    """``scheduling="events"``: watch events on Canaries and Deployments feed the scheduler and its cache."""
+
+    @kopf.on.event(API_GROUP, API_VERSION, "canaries", registry=registry)
+    async def canary_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        scheduler = holder.get("scheduler")
+        if scheduler is not None:
+            scheduler.observe("canary", dict(body), deleted=type == "DELETED", listed=type is None)
+
+    @kopf.on.event("apps", "v1", "deployments", registry=registry)
+    async def deployment_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        scheduler = holder.get("scheduler")
+        if scheduler is not None:
+            scheduler.observe("deployment", dict(body), deleted=type == "DELETED", listed=type is None)
 
 
 async def run_controller(settings: ControllerSettings, stop_flag: asyncio.Event | None = None) -> None:
