@@ -23,6 +23,8 @@ def _controller(args: argparse.Namespace) -> int:
         kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
         namespaces=tuple(args.namespace or ()),
         tick=args.tick,
+        resync=args.resync,
+        scheduling=args.scheduling,
         qps=args.qps,
         burst=args.burst,
         metrics_port=args.metrics_port or None,
@@ -56,12 +58,33 @@ def register(subparsers: Subparsers) -> None:
     ctl.add_argument("--namespace", "-n", action="append", help="watch only this namespace (repeatable)")
     ctl.add_argument("--prometheus", help="default Prometheus address, e.g. http://prometheus:9090")
     ctl.add_argument("--provider", default="istio", help="default mesh provider when a Canary names none")
-    ctl.add_argument("--tick", type=positive, default=5.0, help="seconds between two reconciles of a Canary")
+    ctl.add_argument(
+        "--tick",
+        type=positive,
+        default=5.0,
+        help="seconds between two reconciles of a Canary in a short-lived phase (initializing, promoting, waiting "
+        "on a gate webhook); analyses run at their interval, and a change wakes a Canary at once",
+    )
+    ctl.add_argument(
+        "--resync",
+        type=positive,
+        default=300.0,
+        help="seconds after which a Canary is reconciled even if nothing changed (in case a watch event was missed)",
+    )
+    ctl.add_argument(
+        "--scheduling",
+        choices=["timer", "events"],
+        default="timer",
+        help="timer: a reconcile of every Canary each --tick (default); events: when due or changed, over watch "
+        "caches, so idle Canaries cost nothing (see benchmarks/README.md)",
+    )
     ctl.add_argument(
         "--min-interval", type=positive, default=10.0, help="floor of analysis.interval in seconds (Flagger's is 10)"
     )
-    ctl.add_argument("--qps", type=positive, default=50.0, help="API requests per second budget")
-    ctl.add_argument("--burst", type=whole(1), default=100, help="API request burst")
+    ctl.add_argument(
+        "--qps", type=positive, default=100.0, help="API requests per second budget (idle Canaries use none)"
+    )
+    ctl.add_argument("--burst", type=whole(1), default=500, help="API request burst")
     ctl.add_argument(
         "--alert-type",
         help="default chat provider for Canaries that list no alerts (slack, msteams, discord, gchat, rocket, generic); "

@@ -37,9 +37,17 @@ class TokenBucket:
         self._tokens = float(burst)
         self._stamp = time.monotonic()
         self._lock = asyncio.Lock()
+        self.waited = 0.0  # seconds requests have spent waiting for a token, in all (the controller saturating)
 
     async def take(self) -> None:
         """Wait until a request may be sent."""
+        asked = time.monotonic()
+        try:
+            await self._take()
+        finally:
+            self.waited += time.monotonic() - asked
+
+    async def _take(self) -> None:
         async with self._lock:
             while True:
                 now = time.monotonic()
@@ -136,6 +144,11 @@ class ClusterApi:
         self._bucket = TokenBucket(qps, burst)
         self._timeout = timeout
         self.requests: dict[tuple[str, str, str, str | None], int] = {}
+
+    @property
+    def throttled(self) -> float:
+        """Seconds requests have waited for the request budget so far (growing: the budget is too small)."""
+        return self._bucket.waited
 
     def close(self) -> None:
         """Release the connection pool."""

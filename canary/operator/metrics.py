@@ -99,10 +99,27 @@ class Recorder:
         self.failures = Counter(
             "canary_failures", "Rollbacks, by strategy", [*labels, "strategy"], registry=self.registry
         )
+        self.lag = Histogram(
+            "canary_tick_lag_seconds", "Seconds a reconcile tick started after it was due (controller load)",
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300), registry=self.registry,
+        )  # fmt: skip
+        self.saturated = Gauge(
+            "canary_controller_saturated",
+            "1 while ticks start late or wait for the API request budget, else 0",
+            registry=self.registry,
+        )
         self.last_tick: float | None = None  # monotonic time of the last reconcile tick, None before any
         self.known: set[tuple[str, str]] = set()
         # every series each Canary has, by collector: replaced ones are removed, and all of them on forget
         self._series: dict[tuple[str, str], dict[Any, set[tuple[str, ...]]]] = {}
+
+    def observe_lag(self, seconds: float) -> None:
+        """A reconcile tick started ``seconds`` after it was due."""
+        self.lag.observe(seconds)
+
+    def observe_saturated(self, saturated: bool) -> None:
+        """The controller started (True) or stopped (False) falling behind."""
+        self.saturated.set(1 if saturated else 0)
 
     def ticking(self, within: float) -> bool:
         """Healthy unless Canaries were being reconciled and the ticks stopped (a silent watch, a hung loop)."""

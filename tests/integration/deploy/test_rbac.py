@@ -131,6 +131,9 @@ def _controller_args(bed: Testbed, kubeconfig: Path) -> list[str]:
         "--tick", str(bed.tick),
         "--min-interval", str(bed.min_interval),
         "--metrics-port", str(bed.metrics_port),
+        # the scheduler's watches need the most of the ClusterRole (list and watch of Deployments); the
+        # default timer uses a subset of what it grants
+        "--scheduling", "events",
     ]  # fmt: skip
 
 
