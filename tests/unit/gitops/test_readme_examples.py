@@ -10,7 +10,12 @@ import pytest
 from canary.gitops import validate_paths
 
 README = Path(__file__).resolve().parents[3] / "README.md"
-BLOCKS = [b for b in re.findall(r"```yaml\n(.*?)```", README.read_text(), re.DOTALL) if "kind: Canary" in b]
+# the README's YAML blocks that are Canaries (top-level kind; a Flux healthCheck naming one is not)
+BLOCKS = [
+    b
+    for b in re.findall(r"```yaml\n(.*?)```", README.read_text(), re.DOTALL)
+    if re.search(r"^kind: Canary\s*$", b, re.M)
+]
 
 
 def test_the_readme_shows_canaries() -> None:
