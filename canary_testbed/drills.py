@@ -8,8 +8,8 @@ requests (``backend``, must be rolled back). Meanwhile, as a seed decides:
   delays, dropped and reset connections at a given rate (:mod:`kubeemu.faults`);
 - the controller is killed (SIGKILL) and started again, at random moments;
 - once ``podinfo`` is under analysis, every write of its routing object fails
-  for a while: a step whose weight is saved in status but not in the routing
-  object, the gap between persist and converge;
+  until its next step is decided: a step whose weight is saved in status but
+  not in the routing object, the gap between persist and converge;
 - Prometheus is stopped and started again on the same port.
 
 Then :func:`violations` checks what a user would: each Canary ended as it
@@ -238,12 +238,16 @@ async def _finished(bed: Testbed, app: str, before: JsonDict) -> bool:
 
 
 async def _chaos(bed: Testbed, drill: Drill, rng: random.Random, report: DrillReport, base: list[Any]) -> None:
-    """Kill the controller, open the persist->converge gap and stop Prometheus, at seeded moments."""
-    plan: list[tuple[float, str]] = [(rng.uniform(3.0, 14.0), "kill") for _ in range(drill.kills)]
-    if drill.outage and bed.prometheus is not None:
-        plan.append((rng.uniform(2.0, 10.0), "outage"))
+    """Open the persist->converge gap first, then kill the controller and stop Prometheus at seeded moments.
+
+    The gap comes alone, so that the step it catches is decided while Prometheus answers and the
+    controller runs: every drill then exercises a step saved in status but not routed.
+    """
     if drill.gap:
-        plan.append((0.0, "gap"))
+        await _gap(bed, drill, base)
+    plan: list[tuple[float, str]] = [(rng.uniform(0.5, 10.0), "kill") for _ in range(drill.kills)]
+    if drill.outage and bed.prometheus is not None:
+        plan.append((rng.uniform(0.5, 8.0), "outage"))
     t0 = time.monotonic()
     for at, what in sorted(plan):
         await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
@@ -252,21 +256,28 @@ async def _chaos(bed: Testbed, drill: Drill, rng: random.Random, report: DrillRe
             report.kills += 1
             await asyncio.sleep(rng.uniform(0.3, 1.5))
             bed.start_controller()
-        elif what == "outage":
+        else:
             await bed.stop_prometheus()
             report.outages += 1
             await asyncio.sleep(rng.uniform(1.0, INTERVAL))
             await bed.start_prometheus()
-        else:
-            await _gap(bed, drill, base)
 
 
 async def _gap(bed: Testbed, drill: Drill, base: list[Any]) -> None:
-    """Once the healthy app is under analysis, fail every write of its routing objects for 1.5 intervals."""
+    """Fail every write of the healthy app's routing objects from its first step until a step is decided.
+
+    The step is then saved in status while the routing object still holds the
+    previous weight; the writes stay blocked for half an interval more, so
+    the controller meets the gap on at least one more tick before it closes.
+    """
+
+    async def weight() -> tuple[str, int]:
+        status = (await bed.canary(HEALTHY)).get("status") or {}
+        return str(status.get("phase")), int(status.get("canaryWeight") or 0)
 
     async def analysing() -> bool:
-        status = (await bed.canary(HEALTHY)).get("status") or {}
-        return status.get("phase") == "Progressing" and int(status.get("canaryWeight") or 0) >= STEPS[0]
+        phase, at = await weight()
+        return phase == "Progressing" and at >= STEPS[0]
 
     await bed.wait_for("the healthy app under analysis", analysing, timeout=drill.timeout, poll=0.1)
     blocked = {
@@ -278,7 +289,15 @@ async def _gap(bed: Testbed, drill: Drill, base: list[Any]) -> None:
         "resources": _routing_resources(bed.provider),
     }
     await bed.inject_api_faults([blocked, *base], seed=drill.seed + 1)
-    await asyncio.sleep(1.5 * INTERVAL)
+    _, start = await weight()
+
+    async def stepped() -> bool:
+        phase, at = await weight()
+        return at > start or phase != "Progressing"
+
+    with contextlib.suppress(TimeoutError):  # no step within 6 intervals: the drill's rules will say why
+        await bed.wait_for("a step decided while its route cannot be written", stepped, timeout=6 * INTERVAL, poll=0.1)
+    await asyncio.sleep(INTERVAL / 2)
     await bed.inject_api_faults(base, seed=drill.seed + 2)
 
 
